@@ -1,0 +1,16 @@
+/* One function per subcommand of build/anemll. Each gets the words after its name,
+ * returns the process exit code, and prints errors as one line "anemll: error: ...". */
+#ifndef ANEMLL_COMMANDS_H
+#define ANEMLL_COMMANDS_H
+
+int cmd_logits(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_detokenize(int argc, char **argv);
+int cmd_template(int argc, char **argv);
+
+/* Print "anemll: error: <err_get()>" and return 1. */
+int fail_with_error(void);
+
+#endif

@@ -1,0 +1,516 @@
+#include "io/safetensors.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Bounds from the safetensors format rules: header at most 100 MB. */
+#define ST_MAX_HEADER (100u * 1000u * 1000u)
+
+static const struct {
+    const char *name;
+    size_t size;
+} dtype_info[DT_COUNT] = {
+    [DT_F32] = {"F32", 4}, [DT_F16] = {"F16", 2}, [DT_BF16] = {"BF16", 2}, [DT_U8] = {"U8", 1},
+    [DT_I8] = {"I8", 1},   [DT_I32] = {"I32", 4}, [DT_I64] = {"I64", 8},   [DT_U16] = {"U16", 2},
+};
+
+size_t dtype_size(DType t) { return dtype_info[t].size; }
+const char *dtype_name(DType t) { return dtype_info[t].name; }
+
+int dtype_parse(const char *s, DType *out) {
+    for (int i = 0; i < DT_COUNT; i++)
+        if (strcmp(s, dtype_info[i].name) == 0) {
+            *out = (DType)i;
+            return 0;
+        }
+    return -1;
+}
+
+static int cmp_tensor_name(const void *a, const void *b) {
+    return strcmp(((const StTensor *)a)->name, ((const StTensor *)b)->name);
+}
+
+typedef struct {
+    size_t begin, end;
+    const char *name;
+} Span;
+
+static int cmp_span(const void *a, const void *b) {
+    const Span *x = a, *y = b;
+    return (x->begin > y->begin) - (x->begin < y->begin);
+}
+
+static int parse_u64(const cJSON *j, uint64_t *out) {
+    if (!cJSON_IsNumber(j)) return -1;
+    double d = j->valuedouble;
+    if (!(d >= 0) || d > 9007199254740992.0 || floor(d) != d) return -1;
+    *out = (uint64_t)d;
+    return 0;
+}
+
+static void free_tensors(StTensor *t, int n) {
+    for (int i = 0; i < n; i++) free(t[i].name);
+    free(t);
+}
+
+/* Parse one file's header and append its tensors. */
+static int parse_file(SafeTensors *st, int file_idx) {
+    const MappedFile *mf = &st->files[file_idx];
+    const char *path = mf->path;
+    if (mf->size < 8) {
+        err_set("%s: truncated safetensors file (%zu bytes, no header)", path, mf->size);
+        return -1;
+    }
+    uint64_t hlen = 0;
+    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | mf->data[i];
+    if (hlen > ST_MAX_HEADER || hlen > mf->size - 8) {
+        err_set("%s: bad safetensors header length %llu (file has %zu bytes)", path,
+                (unsigned long long)hlen, mf->size);
+        return -1;
+    }
+    if (hlen < 2 || mf->data[8] != '{') {
+        err_set("%s: safetensors header is not a JSON object", path);
+        return -1;
+    }
+    cJSON *root = cJSON_ParseWithLength((const char *)mf->data + 8, (size_t)hlen);
+    if (!root || !cJSON_IsObject(root)) {
+        err_set("%s: safetensors header is not valid JSON", path);
+        cJSON_Delete(root);
+        return -1;
+    }
+    const uint8_t *base = mf->data + 8 + hlen;
+    size_t data_size = mf->size - 8 - (size_t)hlen;
+    int count = 0;
+    for (cJSON *e = root->child; e; e = e->next) count++;
+    Span *spans = xcalloc((size_t)count + 1, sizeof *spans);
+    int nspan = 0;
+    int rc = -1;
+    for (cJSON *e = root->child; e; e = e->next) {
+        if (!e->string) goto bad_entry;
+        if (strcmp(e->string, "__metadata__") == 0) {
+            if (!cJSON_IsObject(e)) {
+                err_set("%s: __metadata__ is not an object", path);
+                goto out;
+            }
+            if (file_idx == 0 && !st->metadata_kv) {
+                int n = 0;
+                for (cJSON *m = e->child; m; m = m->next) n++;
+                st->metadata_kv = xcalloc((size_t)(2 * n + 1), sizeof(char *));
+                int k = 0;
+                for (cJSON *m = e->child; m; m = m->next) {
+                    if (!cJSON_IsString(m)) {
+                        err_set("%s: __metadata__ value of '%s' is not a string", path, m->string);
+                        goto out;
+                    }
+                    st->metadata_kv[k++] = xstrdup(m->string);
+                    st->metadata_kv[k++] = xstrdup(m->valuestring);
+                }
+            }
+            continue;
+        }
+        const cJSON *jd = cJSON_GetObjectItemCaseSensitive(e, "dtype");
+        const cJSON *js = cJSON_GetObjectItemCaseSensitive(e, "shape");
+        const cJSON *jo = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
+        if (!cJSON_IsObject(e) || !cJSON_IsString(jd) || !cJSON_IsArray(js) || !cJSON_IsArray(jo) ||
+            cJSON_GetArraySize(jo) != 2)
+            goto bad_entry;
+        StTensor t = {0};
+        if (dtype_parse(jd->valuestring, &t.dtype) != 0) {
+            err_set("%s: tensor '%s' has unsupported dtype '%s'", path, e->string, jd->valuestring);
+            goto out;
+        }
+        t.ndim = cJSON_GetArraySize(js);
+        if (t.ndim > ST_MAX_DIMS) {
+            err_set("%s: tensor '%s' has %d dimensions (max %d)", path, e->string, t.ndim, ST_MAX_DIMS);
+            goto out;
+        }
+        size_t numel = 1;
+        int d = 0;
+        for (const cJSON *s = js->child; s; s = s->next, d++) {
+            uint64_t v;
+            if (parse_u64(s, &v) != 0) goto bad_entry;
+            t.shape[d] = (int64_t)v;
+            if (mul_size(numel, (size_t)v, &numel) != 0) {
+                err_set("%s: tensor '%s' shape overflows", path, e->string);
+                goto out;
+            }
+        }
+        t.numel = numel;
+        uint64_t b0, b1;
+        if (parse_u64(jo->child, &b0) != 0 || parse_u64(jo->child->next, &b1) != 0) goto bad_entry;
+        if (b0 > b1 || b1 > data_size) {
+            err_set("%s: tensor '%s' bytes [%llu, %llu) lie outside the data (%zu bytes): truncated file?",
+                    path, e->string, (unsigned long long)b0, (unsigned long long)b1, data_size);
+            goto out;
+        }
+        size_t want;
+        if (mul_size(numel, dtype_size(t.dtype), &want) != 0 || want != (size_t)(b1 - b0)) {
+            err_set("%s: tensor '%s' shape x dtype is %zu bytes but its data range has %llu", path, e->string,
+                    numel * dtype_size(t.dtype), (unsigned long long)(b1 - b0));
+            goto out;
+        }
+        t.data = base + b0;
+        t.nbytes = (size_t)(b1 - b0);
+        if (((uintptr_t)t.data) % dtype_size(t.dtype) != 0) {
+            err_set("%s: tensor '%s' data is not aligned to its element size", path, e->string);
+            goto out;
+        }
+        t.file = file_idx;
+        t.name = xstrdup(e->string);
+        st->tensors = xrealloc(st->tensors, sizeof(StTensor) * (size_t)(st->n_tensors + 1));
+        st->tensors[st->n_tensors++] = t;
+        spans[nspan++] = (Span){(size_t)b0, (size_t)b1, st->tensors[st->n_tensors - 1].name};
+        continue;
+    bad_entry:
+        err_set("%s: malformed entry '%s' in safetensors header", path, e->string ? e->string : "?");
+        goto out;
+    }
+    /* Data must be covered exactly: sorted ranges contiguous from 0 to the end of the file. */
+    qsort(spans, (size_t)nspan, sizeof *spans, cmp_span);
+    size_t pos = 0;
+    for (int i = 0; i < nspan; i++) {
+        if (spans[i].begin < pos) {
+            err_set("%s: tensor '%s' overlaps another tensor's bytes", path, spans[i].name);
+            goto out;
+        }
+        if (spans[i].begin > pos) {
+            err_set("%s: gap in tensor data before '%s'", path, spans[i].name);
+            goto out;
+        }
+        pos = spans[i].end;
+    }
+    if (pos != data_size) {
+        err_set("%s: %zu bytes of data not covered by any tensor", path, data_size - pos);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(spans);
+    cJSON_Delete(root);
+    return rc;
+}
+
+static int add_file(SafeTensors *st, const char *path) {
+    st->files = xrealloc(st->files, sizeof(MappedFile) * (size_t)(st->n_files + 1));
+    if (map_file(&st->files[st->n_files], path) != 0) return -1;
+    st->n_files++;
+    return parse_file(st, st->n_files - 1);
+}
+
+static int ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static int open_index(SafeTensors *st, const char *index_path) {
+    char *text = read_text_file(index_path, 64u << 20, NULL);
+    if (!text) return -1;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    const cJSON *wm = root ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;
+    if (!cJSON_IsObject(wm)) {
+        err_set("%s: not a safetensors index (no weight_map object)", index_path);
+        cJSON_Delete(root);
+        return -1;
+    }
+    /* distinct shard names, in sorted order */
+    int n = 0;
+    for (cJSON *e = wm->child; e; e = e->next) n++;
+    char **names = xcalloc((size_t)n + 1, sizeof(char *));
+    int nn = 0, rc = -1;
+    for (cJSON *e = wm->child; e; e = e->next) {
+        if (!cJSON_IsString(e) || strchr(e->valuestring, '/') || strcmp(e->valuestring, "..") == 0) {
+            err_set("%s: bad shard file name for '%s'", index_path, e->string);
+            goto out;
+        }
+        names[nn++] = e->valuestring;
+    }
+    qsort(names, (size_t)nn, sizeof(char *), cmp_str);
+    char *dir = xstrdup(index_path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0; else strcpy(dir, ".");
+    for (int i = 0; i < nn; i++) {
+        if (i && strcmp(names[i], names[i - 1]) == 0) continue;
+        char *p = path_join(dir, names[i]);
+        int r = add_file(st, p);
+        free(p);
+        if (r) { free(dir); goto out; }
+    }
+    free(dir);
+    qsort(st->tensors, (size_t)st->n_tensors, sizeof(StTensor), cmp_tensor_name);
+    for (cJSON *e = wm->child; e; e = e->next) {
+        const StTensor *t = st_find(st, e->string);
+        if (!t || !ends_with(st->files[t->file].path, e->valuestring)) {
+            err_set("%s: tensor '%s' listed in the index is missing from %s", index_path, e->string,
+                    e->valuestring);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(names);
+    cJSON_Delete(root);
+    return rc;
+}
+
+int st_open(SafeTensors *st, const char *path) {
+    memset(st, 0, sizeof *st);
+    int rc;
+    if (dir_exists(path)) {
+        char *idx = path_join(path, "model.safetensors.index.json");
+        char *single = path_join(path, "model.safetensors");
+        if (file_exists(idx)) {
+            rc = open_index(st, idx);
+        } else if (file_exists(single)) {
+            rc = add_file(st, single);
+        } else {
+            DIR *d = opendir(path);
+            char **names = NULL;
+            int n = 0;
+            struct dirent *de;
+            while (d && (de = readdir(d))) {
+                if (ends_with(de->d_name, ".safetensors")) {
+                    names = xrealloc(names, sizeof(char *) * (size_t)(n + 1));
+                    names[n++] = xstrdup(de->d_name);
+                }
+            }
+            if (d) closedir(d);
+            qsort(names, (size_t)n, sizeof(char *), cmp_str);
+            rc = n ? 0 : -1;
+            if (!n) err_set("%s: no .safetensors files in folder", path);
+            for (int i = 0; i < n; i++) {
+                char *p = path_join(path, names[i]);
+                if (rc == 0) rc = add_file(st, p);
+                free(p);
+                free(names[i]);
+            }
+            free(names);
+        }
+        free(idx);
+        free(single);
+    } else if (ends_with(path, ".json")) {
+        rc = open_index(st, path);
+    } else {
+        rc = add_file(st, path);
+    }
+    if (rc == 0) {
+        qsort(st->tensors, (size_t)st->n_tensors, sizeof(StTensor), cmp_tensor_name);
+        for (int i = 1; i < st->n_tensors; i++)
+            if (strcmp(st->tensors[i].name, st->tensors[i - 1].name) == 0) {
+                err_set("%s: tensor '%s' appears twice", st->files[st->tensors[i].file].path,
+                        st->tensors[i].name);
+                rc = -1;
+                break;
+            }
+    }
+    if (rc != 0) {
+        char saved[1024];
+        snprintf(saved, sizeof saved, "%s", err_get());
+        st_close(st);
+        err_set("%s", saved);
+    }
+    return rc;
+}
+
+void st_close(SafeTensors *st) {
+    for (int i = 0; i < st->n_files; i++) unmap_file(&st->files[i]);
+    free(st->files);
+    free_tensors(st->tensors, st->n_tensors);
+    if (st->metadata_kv)
+        for (char **p = st->metadata_kv; *p; p++) free(*p);
+    free(st->metadata_kv);
+    memset(st, 0, sizeof *st);
+}
+
+const StTensor *st_find(const SafeTensors *st, const char *name) {
+    StTensor key = {.name = (char *)name};
+    return bsearch(&key, st->tensors, (size_t)st->n_tensors, sizeof(StTensor), cmp_tensor_name);
+}
+
+const char *st_metadata(const SafeTensors *st, const char *key) {
+    if (!st->metadata_kv) return NULL;
+    for (char **p = st->metadata_kv; *p; p += 2)
+        if (strcmp(p[0], key) == 0) return p[1];
+    return NULL;
+}
+
+static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
+    size_t k = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && k < n; i++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? "," : "", (long long)shape[i]);
+    if (k < n) snprintf(buf + k, n - k, "]");
+}
+
+const StTensor *st_expect(const SafeTensors *st, const char *name, unsigned dtype_mask, int ndim,
+                          const int64_t *shape) {
+    const char *where = st->n_files ? st->files[0].path : "(no file)";
+    const StTensor *t = st_find(st, name);
+    if (!t) {
+        err_set("%s: missing tensor '%s'", where, name);
+        return NULL;
+    }
+    where = st->files[t->file].path;
+    if (dtype_mask && !(dtype_mask & (1u << t->dtype))) {
+        err_set("%s: tensor '%s' has dtype %s, which is not supported here", where, name, dtype_name(t->dtype));
+        return NULL;
+    }
+    int ok = t->ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++) ok = shape[i] < 0 || shape[i] == t->shape[i];
+    if (!ok) {
+        char got[128], want[128];
+        shape_str(got, sizeof got, t->ndim, t->shape);
+        shape_str(want, sizeof want, ndim, shape);
+        err_set("%s: tensor '%s' has shape %s, expected %s", where, name, got, want);
+        return NULL;
+    }
+    return t;
+}
+
+/* ---- writer ---- */
+
+struct StWriter {
+    char *path, *tmp;
+    int fd;
+    cJSON *header, *meta;
+    size_t declared, written;
+    int header_done, failed;
+};
+
+StWriter *st_writer_new(const char *path) {
+    StWriter *w = xcalloc(1, sizeof *w);
+    w->path = xstrdup(path);
+    w->tmp = xmalloc(strlen(path) + 32);
+    sprintf(w->tmp, "%s.tmp.%d", path, (int)getpid());
+    w->fd = -1;
+    w->header = cJSON_CreateObject();
+    return w;
+}
+
+void st_writer_metadata(StWriter *w, const char *key, const char *value) {
+    if (!w->meta) {
+        w->meta = cJSON_CreateObject();
+        /* __metadata__ goes first, as other writers do */
+        cJSON_AddItemToObject(w->header, "__metadata__", w->meta);
+    }
+    cJSON_AddStringToObject(w->meta, key, value);
+}
+
+void st_writer_declare(StWriter *w, const char *name, DType dtype, int ndim, const int64_t *shape) {
+    size_t numel = 1;
+    cJSON *e = cJSON_CreateObject();
+    cJSON_AddStringToObject(e, "dtype", dtype_name(dtype));
+    cJSON *s = cJSON_AddArrayToObject(e, "shape");
+    for (int i = 0; i < ndim; i++) {
+        cJSON_AddItemToArray(s, cJSON_CreateNumber((double)shape[i]));
+        numel *= (size_t)shape[i];
+    }
+    size_t nb = numel * dtype_size(dtype);
+    cJSON *o = cJSON_AddArrayToObject(e, "data_offsets");
+    cJSON_AddItemToArray(o, cJSON_CreateNumber((double)w->declared));
+    cJSON_AddItemToArray(o, cJSON_CreateNumber((double)(w->declared + nb)));
+    w->declared += nb;
+    cJSON_AddItemToObject(w->header, name, e);
+}
+
+static int write_all(StWriter *w, const void *data, size_t n) {
+    const uint8_t *p = data;
+    while (n) {
+        ssize_t k = write(w->fd, p, n > (1u << 30) ? (1u << 30) : n);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            err_set("%s: write failed: %s", w->path, strerror(errno));
+            return -1;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+int st_writer_write(StWriter *w, const void *data, size_t nbytes) {
+    if (w->failed) return -1;
+    if (!w->header_done) {
+        w->header_done = 1;
+        w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (w->fd < 0) {
+            err_set("%s: cannot create: %s", w->tmp, strerror(errno));
+            w->failed = 1;
+            return -1;
+        }
+        char *h = cJSON_PrintUnformatted(w->header);
+        size_t hl = strlen(h), padded = (hl + 7) & ~(size_t)7;
+        uint8_t len8[8];
+        for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+        char *hp = xmalloc(padded);
+        memcpy(hp, h, hl);
+        memset(hp + hl, ' ', padded - hl);
+        int r = write_all(w, len8, 8) || write_all(w, hp, padded);
+        free(hp);
+        cJSON_free(h);
+        if (r) {
+            w->failed = 1;
+            return -1;
+        }
+    }
+    if (w->written + nbytes > w->declared) {
+        err_set("%s: more bytes written than declared", w->path);
+        w->failed = 1;
+        return -1;
+    }
+    if (write_all(w, data, nbytes)) {
+        w->failed = 1;
+        return -1;
+    }
+    w->written += nbytes;
+    return 0;
+}
+
+static void writer_free(StWriter *w) {
+    if (w->fd >= 0) close(w->fd);
+    cJSON_Delete(w->header);
+    free(w->path);
+    free(w->tmp);
+    free(w);
+}
+
+int st_writer_finish(StWriter *w) {
+    if (!w->header_done && st_writer_write(w, NULL, 0) != 0) {
+        st_writer_abort(w);
+        return -1;
+    }
+    if (w->failed || w->written != w->declared) {
+        if (!w->failed) err_set("%s: %zu of %zu declared bytes written", w->path, w->written, w->declared);
+        st_writer_abort(w);
+        return -1;
+    }
+    if (fsync(w->fd) != 0 || close(w->fd) != 0) {
+        w->fd = -1;
+        err_set("%s: cannot flush: %s", w->path, strerror(errno));
+        st_writer_abort(w);
+        return -1;
+    }
+    w->fd = -1;
+    if (rename(w->tmp, w->path) != 0) {
+        err_set("%s: cannot rename into place: %s", w->path, strerror(errno));
+        st_writer_abort(w);
+        return -1;
+    }
+    writer_free(w);
+    return 0;
+}
+
+void st_writer_abort(StWriter *w) {
+    if (w->fd >= 0) close(w->fd);
+    w->fd = -1;
+    unlink(w->tmp);
+    writer_free(w);
+}

@@ -1,0 +1,284 @@
+/* The Gemma 3 forward pass, top to bottom, for a batch of n tokens at positions pos..pos+n-1.
+ * Prefill (n > 1) and decode (n == 1) are the same code: each query attends to the cached
+ * keys of earlier batches plus this batch's own keys, so no path needs a separate mask. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model.h"
+#include "util/util.h"
+
+int runstate_init(RunState *s, const Model *m, int context, int max_batch) {
+    const ModelConfig *c = &m->cfg;
+    memset(s, 0, sizeof *s);
+    if (context < 1 || context > c->max_position_embeddings) {
+        err_set("context %d is outside 1..%d (max_position_embeddings)", context, c->max_position_embeddings);
+        return -1;
+    }
+    if (max_batch < 1) {
+        err_set("batch size %d must be at least 1", max_batch);
+        return -1;
+    }
+    if (max_batch > context) max_batch = context;
+    s->context = context;
+    s->max_batch = max_batch;
+    size_t B = (size_t)max_batch, H = (size_t)c->hidden_size, hd = (size_t)c->head_dim;
+    size_t qd = (size_t)c->num_heads * hd, kvd = (size_t)c->num_kv_heads * hd, I = (size_t)c->intermediate_size;
+    s->k_cache = xcalloc((size_t)c->num_layers, sizeof(float *));
+    s->v_cache = xcalloc((size_t)c->num_layers, sizeof(float *));
+    s->cache_cap = xcalloc((size_t)c->num_layers, sizeof(int));
+    for (int l = 0; l < c->num_layers; l++) {
+        int cap = c->layer_types[l] == LAYER_SLIDING && c->sliding_window < context ? c->sliding_window : context;
+        size_t bytes;
+        if (mul_size((size_t)cap * kvd, sizeof(float), &bytes)) return -1;
+        s->cache_cap[l] = cap;
+        s->k_cache[l] = xmalloc(bytes);
+        s->v_cache[l] = xmalloc(bytes);
+    }
+    s->x = xmalloc(sizeof(float) * B * H);
+    s->xn = xmalloc(sizeof(float) * B * H);
+    s->q = xmalloc(sizeof(float) * B * qd);
+    s->k = xmalloc(sizeof(float) * B * kvd);
+    s->v = xmalloc(sizeof(float) * B * kvd);
+    s->att = xmalloc(sizeof(float) * B * qd);
+    s->proj = xmalloc(sizeof(float) * B * H);
+    s->gate = xmalloc(sizeof(float) * B * I);
+    s->up = xmalloc(sizeof(float) * B * I);
+    s->scores = xmalloc(sizeof(float) * (size_t)context);
+    s->rope_cos_local = xmalloc(sizeof(float) * B * hd / 2);
+    s->rope_sin_local = xmalloc(sizeof(float) * B * hd / 2);
+    s->rope_cos_global = xmalloc(sizeof(float) * B * hd / 2);
+    s->rope_sin_global = xmalloc(sizeof(float) * B * hd / 2);
+    s->n_layers = c->num_layers;
+    return 0;
+}
+
+void runstate_free(RunState *s) {
+    for (int l = 0; l < s->n_layers; l++) {
+        free(s->k_cache[l]);
+        free(s->v_cache[l]);
+    }
+    free(s->k_cache);
+    free(s->v_cache);
+    free(s->cache_cap);
+    free(s->x);
+    free(s->xn);
+    free(s->q);
+    free(s->k);
+    free(s->v);
+    free(s->att);
+    free(s->proj);
+    free(s->gate);
+    free(s->up);
+    free(s->scores);
+    free(s->rope_cos_local);
+    free(s->rope_sin_local);
+    free(s->rope_cos_global);
+    free(s->rope_sin_global);
+    memset(s, 0, sizeof *s);
+}
+
+void runstate_reset(RunState *s) { s->pos = 0; }
+
+/* out = x / sqrt(mean(x^2) + eps) * gain, gain = (1 + w).   x, out: [n]; in place allowed. */
+static void rmsnorm(float *out, const float *x, const float *gain, int n, float eps) {
+    double ss = 0;
+    for (int i = 0; i < n; i++) ss += (double)x[i] * x[i];
+    float r = (float)(1.0 / sqrt(ss / n + eps));
+    for (int i = 0; i < n; i++) out[i] = x[i] * r * gain[i];
+}
+
+/* cos/sin of position p for each frequency j < hd/2, computed in FP32 like the reference:
+ * inv_freq_j = 1 / base^(2j/hd) (divided by the linear scaling factor), angle = inv_freq_j * p. */
+static void rope_table(float *cos_out, float *sin_out, int pos, int hd, double base, double factor) {
+    for (int j = 0; j < hd / 2; j++) {
+        float inv = 1.0f / powf((float)base, (float)(2 * j) / (float)hd);
+        inv = (float)(inv / factor);
+        float angle = inv * (float)pos;
+        cos_out[j] = cosf(angle);
+        sin_out[j] = sinf(angle);
+    }
+}
+
+/* Rotate one head vector by the half-split convention: (x1, x2) -> (x1 c - x2 s, x2 c + x1 s). */
+static void rope_apply(float *v, const float *cs, const float *sn, int hd) {
+    int half = hd / 2;
+    for (int j = 0; j < half; j++) {
+        float a = v[j], b = v[j + half];
+        v[j] = a * cs[j] - b * sn[j];
+        v[j + half] = b * cs[j] + a * sn[j];
+    }
+}
+
+static float gelu(float x, Activation act) {
+    if (act == ACT_GELU_ERF) return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
+    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
+    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
+}
+
+static float softcap(float x, double cap) { return cap > 0 ? (float)(tanh(x / cap) * cap) : x; }
+
+/* Self-attention of one layer for queries at positions pos..pos+n-1.
+ * Keys at positions >= pos come from this batch (s->k, s->v), older ones from the cache. */
+static void attention(const ModelConfig *c, RunState *s, int l, int pos, int n) {
+    int hd = c->head_dim, nh = c->num_heads, kvh = c->num_kv_heads, group = nh / kvh;
+    int kvd = kvh * hd, cap = s->cache_cap[l];
+    int sliding = c->layer_types[l] == LAYER_SLIDING;
+    float scale = (float)(1.0 / sqrt(c->query_pre_attn_scalar));
+    const float *kc = s->k_cache[l], *vc = s->v_cache[l];
+    for (int t = 0; t < n; t++) {
+        int qpos = pos + t;
+        int lo = sliding && qpos - c->sliding_window + 1 > 0 ? qpos - c->sliding_window + 1 : 0;
+        for (int h = 0; h < nh; h++) {
+            const float *q = s->q + (size_t)t * nh * hd + (size_t)h * hd;
+            int kh = h / group;
+            float *sc = s->scores;
+            float maxv = -INFINITY;
+            for (int j = lo; j <= qpos; j++) {
+                const float *k = j >= pos ? s->k + (size_t)(j - pos) * kvd + (size_t)kh * hd
+                                          : kc + (size_t)(j % cap) * kvd + (size_t)kh * hd;
+                float d = 0;
+                for (int i = 0; i < hd; i++) d += q[i] * k[i];
+                d = softcap(d * scale, c->attn_logit_softcapping);
+                sc[j - lo] = d;
+                if (d > maxv) maxv = d;
+            }
+            double sum = 0;
+            for (int j = lo; j <= qpos; j++) {
+                sc[j - lo] = expf(sc[j - lo] - maxv);
+                sum += sc[j - lo];
+            }
+            float inv = (float)(1.0 / sum);
+            float *out = s->att + (size_t)t * nh * hd + (size_t)h * hd;
+            memset(out, 0, sizeof(float) * (size_t)hd);
+            for (int j = lo; j <= qpos; j++) {
+                const float *v = j >= pos ? s->v + (size_t)(j - pos) * kvd + (size_t)kh * hd
+                                          : vc + (size_t)(j % cap) * kvd + (size_t)kh * hd;
+                float p = sc[j - lo] * inv;
+                for (int i = 0; i < hd; i++) out[i] += p * v[i];
+            }
+        }
+    }
+    /* Append this batch to the cache; a ring keeps only the last `cap` positions. */
+    int first = n > cap ? n - cap : 0;
+    for (int t = first; t < n; t++) {
+        size_t slot = (size_t)((pos + t) % cap);
+        memcpy(s->k_cache[l] + slot * kvd, s->k + (size_t)t * kvd, sizeof(float) * (size_t)kvd);
+        memcpy(s->v_cache[l] + slot * kvd, s->v + (size_t)t * kvd, sizeof(float) * (size_t)kvd);
+    }
+}
+
+int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsMode mode, float *logits) {
+    const ModelConfig *c = &m->cfg;
+    const ModelWeights *w = &m->w;
+    int H = c->hidden_size, I = c->intermediate_size, hd = c->head_dim;
+    int nh = c->num_heads, kvh = c->num_kv_heads, V = c->vocab_size;
+    int pos = s->pos;
+    if (n < 1 || n > s->max_batch) {
+        err_set("batch of %d tokens (allowed 1..%d)", n, s->max_batch);
+        return -1;
+    }
+    if (pos + n > s->context) {
+        err_set("positions %d..%d exceed the context of %d", pos, pos + n - 1, s->context);
+        return -1;
+    }
+    for (int t = 0; t < n; t++)
+        if (tokens[t] < 0 || tokens[t] >= V) {
+            err_set("token id %d is outside the vocabulary (0..%d)", tokens[t], V - 1);
+            return -1;
+        }
+
+    /* embeddings, scaled by sqrt(H) */
+    for (int t = 0; t < n; t++) {
+        float *x = s->x + (size_t)t * H;
+        qmat_row(&w->embed, tokens[t], x);
+        for (int i = 0; i < H; i++) x[i] *= w->embed_scale;
+    }
+    for (int t = 0; t < n; t++) {
+        size_t o = (size_t)t * hd / 2;
+        rope_table(s->rope_cos_local + o, s->rope_sin_local + o, pos + t, hd, c->rope_local_base_freq, 1.0);
+        rope_table(s->rope_cos_global + o, s->rope_sin_global + o, pos + t, hd, c->rope_theta,
+                   c->rope_scaling_factor);
+    }
+
+    for (int l = 0; l < c->num_layers; l++) {
+        const LayerWeights *lw = &w->layers[l];
+        int sliding = c->layer_types[l] == LAYER_SLIDING;
+        const float *rc = sliding ? s->rope_cos_local : s->rope_cos_global;
+        const float *rs = sliding ? s->rope_sin_local : s->rope_sin_global;
+
+        /* attention block: x += post_attn_norm(o_proj(attn(rope(norm(q)), rope(norm(k)), v))) */
+        for (int t = 0; t < n; t++)
+            rmsnorm(s->xn + (size_t)t * H, s->x + (size_t)t * H, lw->input_norm, H, c->rms_norm_eps);
+        qmat_matmul(&lw->q, s->xn, n, s->q);
+        qmat_matmul(&lw->k, s->xn, n, s->k);
+        qmat_matmul(&lw->v, s->xn, n, s->v);
+        for (int t = 0; t < n; t++) {
+            const float *cs = rc + (size_t)t * hd / 2, *sn = rs + (size_t)t * hd / 2;
+            for (int h = 0; h < nh; h++) {
+                float *q = s->q + ((size_t)t * nh + h) * hd;
+                rmsnorm(q, q, lw->q_norm, hd, c->rms_norm_eps);
+                rope_apply(q, cs, sn, hd);
+            }
+            for (int h = 0; h < kvh; h++) {
+                float *k = s->k + ((size_t)t * kvh + h) * hd;
+                rmsnorm(k, k, lw->k_norm, hd, c->rms_norm_eps);
+                rope_apply(k, cs, sn, hd);
+            }
+        }
+        attention(c, s, l, pos, n);
+        qmat_matmul(&lw->o, s->att, n, s->proj);
+        for (int t = 0; t < n; t++) {
+            float *p = s->proj + (size_t)t * H, *x = s->x + (size_t)t * H;
+            rmsnorm(p, p, lw->post_attn_norm, H, c->rms_norm_eps);
+            for (int i = 0; i < H; i++) x[i] += p[i];
+        }
+
+        /* MLP block: x += post_ff_norm(down(gelu(gate(norm(x))) * up(norm(x)))) */
+        for (int t = 0; t < n; t++)
+            rmsnorm(s->xn + (size_t)t * H, s->x + (size_t)t * H, lw->pre_ff_norm, H, c->rms_norm_eps);
+        qmat_matmul(&lw->gate, s->xn, n, s->gate);
+        qmat_matmul(&lw->up, s->xn, n, s->up);
+        for (size_t i = 0; i < (size_t)n * I; i++) s->gate[i] = gelu(s->gate[i], c->activation) * s->up[i];
+        qmat_matmul(&lw->down, s->gate, n, s->proj);
+        for (int t = 0; t < n; t++) {
+            float *p = s->proj + (size_t)t * H, *x = s->x + (size_t)t * H;
+            rmsnorm(p, p, lw->post_ff_norm, H, c->rms_norm_eps);
+            for (int i = 0; i < H; i++) x[i] += p[i];
+        }
+    }
+    s->pos += n;
+
+    if (mode == LOGITS_NONE) return 0;
+    int first = mode == LOGITS_LAST ? n - 1 : 0, rows = n - first;
+    for (int t = first; t < n; t++)
+        rmsnorm(s->xn + (size_t)(t - first) * H, s->x + (size_t)t * H, w->final_norm, H, c->rms_norm_eps);
+    qmat_matmul(&w->lm_head, s->xn, rows, logits);
+    if (c->final_logit_softcapping > 0)
+        for (size_t i = 0; i < (size_t)rows * V; i++) logits[i] = softcap(logits[i], c->final_logit_softcapping);
+    return 0;
+}
+
+int model_prefill(const Model *m, RunState *s, const int *tokens, int n, LogitsMode mode, float *last_logits,
+                  LogitsSink sink, void *sink_ctx) {
+    float *buf = NULL;
+    if (mode == LOGITS_ALL) buf = xmalloc(sizeof(float) * (size_t)s->max_batch * (size_t)m->cfg.vocab_size);
+    int rc = 0;
+    for (int b = 0; b < n && rc == 0; b += s->max_batch) {
+        int nb = n - b < s->max_batch ? n - b : s->max_batch;
+        int last = b + nb == n;
+        int first_pos = s->pos;
+        if (mode == LOGITS_ALL) {
+            rc = model_forward(m, s, tokens + b, nb, LOGITS_ALL, buf);
+            if (rc == 0 && sink) rc = sink(sink_ctx, buf, first_pos, nb);
+            if (rc == 0 && last && last_logits)
+                memcpy(last_logits, buf + (size_t)(nb - 1) * m->cfg.vocab_size,
+                       sizeof(float) * (size_t)m->cfg.vocab_size);
+        } else {
+            rc = model_forward(m, s, tokens + b, nb, last && mode == LOGITS_LAST ? LOGITS_LAST : LOGITS_NONE,
+                               last_logits);
+        }
+    }
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,157 @@
+#include "model/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+#define FLOAT_DTYPES ((1u << DT_F32) | (1u << DT_F16) | (1u << DT_BF16))
+
+static float tensor_value(const StTensor *t, size_t i) {
+    switch (t->dtype) {
+    case DT_F32: return ((const float *)t->data)[i];
+    case DT_F16: return f16_to_f32(((const uint16_t *)t->data)[i]);
+    case DT_BF16: return bf16_to_f32(((const uint16_t *)t->data)[i]);
+    default: return NAN;
+    }
+}
+
+static int load_matrix(const SafeTensors *st, const char *name, int rows, int cols, QMatrix *out) {
+    int64_t shape[2] = {rows, cols};
+    const StTensor *t = st_expect(st, name, FLOAT_DTYPES, 2, shape);
+    if (!t) return -1;
+    memset(out, 0, sizeof *out);
+    out->kind = t->dtype == DT_F32 ? QM_F32 : t->dtype == DT_F16 ? QM_F16 : QM_BF16;
+    out->rows = rows;
+    out->cols = cols;
+    out->data = t->data;
+    return 0;
+}
+
+/* RMSNorm gain vector (1 + w) in FP32, as the reference computes it. */
+static float *load_gain(const SafeTensors *st, const char *name, int n) {
+    int64_t shape[1] = {n};
+    const StTensor *t = st_expect(st, name, FLOAT_DTYPES, 1, shape);
+    if (!t) return NULL;
+    float *g = xmalloc(sizeof(float) * (size_t)n);
+    for (int i = 0; i < n; i++) g[i] = 1.0f + tensor_value(t, (size_t)i);
+    return g;
+}
+
+/* The text model's tensors sit under one of these prefixes, depending on the layout. */
+static const char *find_prefix(const SafeTensors *st) {
+    static const char *prefixes[] = {"model.", "language_model.model.", "model.language_model."};
+    char name[256];
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        snprintf(name, sizeof name, "%sembed_tokens.weight", prefixes[i]);
+        if (st_find(st, name)) return prefixes[i];
+    }
+    return NULL;
+}
+
+static int load_layer(const SafeTensors *st, const ModelConfig *c, const char *prefix, int l, LayerWeights *lw) {
+    char name[256];
+    int H = c->hidden_size, I = c->intermediate_size, hd = c->head_dim;
+    int qd = c->num_heads * hd, kvd = c->num_kv_heads * hd;
+#define NAME(suffix) (snprintf(name, sizeof name, "%slayers.%d.%s", prefix, l, suffix), name)
+    if (load_matrix(st, NAME("self_attn.q_proj.weight"), qd, H, &lw->q) ||
+        load_matrix(st, NAME("self_attn.k_proj.weight"), kvd, H, &lw->k) ||
+        load_matrix(st, NAME("self_attn.v_proj.weight"), kvd, H, &lw->v) ||
+        load_matrix(st, NAME("self_attn.o_proj.weight"), H, qd, &lw->o) ||
+        load_matrix(st, NAME("mlp.gate_proj.weight"), I, H, &lw->gate) ||
+        load_matrix(st, NAME("mlp.up_proj.weight"), I, H, &lw->up) ||
+        load_matrix(st, NAME("mlp.down_proj.weight"), H, I, &lw->down))
+        return -1;
+    if (!(lw->input_norm = load_gain(st, NAME("input_layernorm.weight"), H)) ||
+        !(lw->post_attn_norm = load_gain(st, NAME("post_attention_layernorm.weight"), H)) ||
+        !(lw->pre_ff_norm = load_gain(st, NAME("pre_feedforward_layernorm.weight"), H)) ||
+        !(lw->post_ff_norm = load_gain(st, NAME("post_feedforward_layernorm.weight"), H)) ||
+        !(lw->q_norm = load_gain(st, NAME("self_attn.q_norm.weight"), hd)) ||
+        !(lw->k_norm = load_gain(st, NAME("self_attn.k_norm.weight"), hd)))
+        return -1;
+#undef NAME
+    return 0;
+}
+
+int model_load(Model *m, const char *dir) {
+    memset(m, 0, sizeof *m);
+    if (!dir_exists(dir)) {
+        err_set("%s: model folder not found", dir);
+        return -1;
+    }
+    m->dir = xstrdup(dir);
+    if (config_load_dir(&m->cfg, dir)) goto fail;
+    if (st_open(&m->st, dir)) goto fail;
+    const ModelConfig *c = &m->cfg;
+    const char *prefix = find_prefix(&m->st);
+    if (!prefix) {
+        err_set("%s: no Gemma 3 text weights (no model.embed_tokens.weight under any known prefix)",
+                m->st.files[0].path);
+        goto fail;
+    }
+    char name[256];
+    snprintf(name, sizeof name, "%sembed_tokens.weight", prefix);
+    if (load_matrix(&m->st, name, c->vocab_size, c->hidden_size, &m->w.embed)) goto fail;
+    if (c->tie_word_embeddings) {
+        m->w.lm_head = m->w.embed;
+    } else {
+        const char *lm = m->cfg.multimodal && strcmp(prefix, "model.") != 0 ? "language_model.lm_head.weight"
+                                                                           : "lm_head.weight";
+        if (load_matrix(&m->st, lm, c->vocab_size, c->hidden_size, &m->w.lm_head)) goto fail;
+    }
+    snprintf(name, sizeof name, "%snorm.weight", prefix);
+    if (!(m->w.final_norm = load_gain(&m->st, name, c->hidden_size))) goto fail;
+    /* torch.tensor(sqrt(H)) is an FP32 scalar */
+    m->w.embed_scale = (float)sqrt((double)c->hidden_size);
+    m->w.layers = xcalloc((size_t)c->num_layers, sizeof(LayerWeights));
+    for (int l = 0; l < c->num_layers; l++)
+        if (load_layer(&m->st, c, prefix, l, &m->w.layers[l])) goto fail;
+    return 0;
+fail:
+    model_free(m);
+    return -1;
+}
+
+void model_free(Model *m) {
+    if (m->w.layers) {
+        for (int l = 0; l < m->cfg.num_layers; l++) {
+            LayerWeights *lw = &m->w.layers[l];
+            free(lw->input_norm);
+            free(lw->post_attn_norm);
+            free(lw->pre_ff_norm);
+            free(lw->post_ff_norm);
+            free(lw->q_norm);
+            free(lw->k_norm);
+        }
+        free(m->w.layers);
+    }
+    free(m->w.final_norm);
+    st_close(&m->st);
+    config_free(&m->cfg);
+    free(m->dir);
+    memset(m, 0, sizeof *m);
+}
+
+int model_default_context(const Model *m) {
+    return m->cfg.max_position_embeddings < 4096 ? m->cfg.max_position_embeddings : 4096;
+}
+
+int model_check_tokens(const Model *m, const int *tokens, int n, int context) {
+    if (n <= 0) {
+        err_set("empty token list");
+        return -1;
+    }
+    if (n > context) {
+        err_set("%d tokens do not fit the context of %d", n, context);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (tokens[i] < 0 || tokens[i] >= m->cfg.vocab_size) {
+            err_set("token id %d at position %d is outside the vocabulary (0..%d)", tokens[i], i,
+                    m->cfg.vocab_size - 1);
+            return -1;
+        }
+    return 0;
+}

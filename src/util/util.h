@@ -1,0 +1,50 @@
+/* util: error reporting, half-precision conversions, mapped files, checked allocation.
+ * Everything else in the engine builds on these few helpers. */
+#ifndef ANEMLL_UTIL_H
+#define ANEMLL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Errors: a failing function records one line (no trailing newline) and returns
+ * non-zero; the CLI prints it once. The last message wins. */
+void err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *err_get(void);
+
+/* Half-precision conversions, round-to-nearest-even, inf/nan/subnormals kept. */
+float bf16_to_f32(uint16_t h);
+uint16_t f32_to_bf16(float f);
+float f16_to_f32(uint16_t h);
+uint16_t f32_to_f16(float f);
+/* Round a float through FP16 and back (what an FP16 register would hold). */
+static inline float round_f16(float f) { return f16_to_f32(f32_to_f16(f)); }
+
+/* Allocation that exits with a one-line error when memory runs out. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+/* a*b, or -1 (and an error) when it overflows size_t */
+int mul_size(size_t a, size_t b, size_t *out);
+
+/* A read-only memory-mapped file. */
+typedef struct {
+    const uint8_t *data;
+    size_t size;
+    char *path;
+} MappedFile;
+int map_file(MappedFile *mf, const char *path);
+void unmap_file(MappedFile *mf);
+
+/* Whole small file into a NUL-terminated buffer (config.json, meta.yaml). */
+char *read_text_file(const char *path, size_t max_bytes, size_t *len_out);
+
+/* path join into a new string: dir + "/" + name */
+char *path_join(const char *dir, const char *name);
+int file_exists(const char *path);
+int dir_exists(const char *path);
+
+/* Monotonic seconds, for throughput figures. */
+double now_seconds(void);
+
+#endif
