@@ -35,7 +35,7 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test clean bench-bins
+.PHONY: all test check clean bench-bins
 all: $(BUILD)/anemll $(BUILD)/libanemll.a $(TEST_BIN)
 
 $(BUILD)/obj/%_avx2.o: %_avx2.c
@@ -69,6 +69,12 @@ bench-bins: $(BENCH_BIN)
 
 test: all
 	BUILD=$(BUILD) bash tests/run.sh
+
+# Both builds, one summary: what CI and the README run.
+check:
+	$(MAKE) all
+	$(MAKE) all SAN=1
+	BUILDS="build build-san" bash tests/run.sh
 
 clean:
 	rm -rf build build-san

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test binary (build/tests/test_*) and shell test (tests/*_test.sh).
+# Runs every test binary ($BUILD/tests/test_*) and shell test (tests/*_test.sh), for each
+# build folder named in BUILDS (default: $BUILD, default build).
 # Each prints "PASS name" / "FAIL name" lines; a program that dies without
 # reporting counts as one failure. The last line is "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-export BUILD
+BUILDS=${BUILDS:-${BUILD:-build}}
 pass=0; fail=0
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 run_one() {
@@ -24,13 +24,16 @@ run_one() {
         echo "FAIL $name (reported no cases)"; fail=$((fail + 1))
     fi
 }
-for t in "$BUILD"/tests/test_*; do
-    [ -x "$t" ] || continue
-    run_one "$(basename "$t")" "$t"
-done
-for t in tests/*_test.sh; do
-    [ -f "$t" ] || continue
-    run_one "$(basename "$t")" bash "$t"
+for BUILD in $BUILDS; do
+    export BUILD
+    for t in "$BUILD"/tests/test_*; do
+        [ -x "$t" ] || continue
+        run_one "$BUILD/$(basename "$t")" "$t"
+    done
+    for t in tests/*_test.sh; do
+        [ -f "$t" ] || continue
+        run_one "$BUILD: $(basename "$t")" bash "$t"
+    done
 done
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -2,13 +2,10 @@
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Bounds from the safetensors format rules: header at most 100 MB. */
 #define ST_MAX_HEADER (100u * 1000u * 1000u)
@@ -378,19 +375,16 @@ const StTensor *st_expect(const SafeTensors *st, const char *name, unsigned dtyp
 /* ---- writer ---- */
 
 struct StWriter {
-    char *path, *tmp;
-    int fd;
+    AtomicFile out;
+    char *path;
     cJSON *header, *meta;
     size_t declared, written;
-    int header_done, failed;
+    int opened, failed;
 };
 
 StWriter *st_writer_new(const char *path) {
     StWriter *w = xcalloc(1, sizeof *w);
     w->path = xstrdup(path);
-    w->tmp = xmalloc(strlen(path) + 32);
-    sprintf(w->tmp, "%s.tmp.%d", path, (int)getpid());
-    w->fd = -1;
     w->header = cJSON_CreateObject();
     return w;
 }
@@ -421,96 +415,56 @@ void st_writer_declare(StWriter *w, const char *name, DType dtype, int ndim, con
     cJSON_AddItemToObject(w->header, name, e);
 }
 
-static int write_all(StWriter *w, const void *data, size_t n) {
-    const uint8_t *p = data;
-    while (n) {
-        ssize_t k = write(w->fd, p, n > (1u << 30) ? (1u << 30) : n);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            err_set("%s: write failed: %s", w->path, strerror(errno));
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
+/* Header: 8-byte little-endian length, then the JSON padded with spaces to a multiple of 8 so
+ * that tensor data stays aligned. */
+static int write_header(StWriter *w) {
+    if (atomic_open(&w->out, w->path)) return -1;
+    w->opened = 1;
+    char *h = cJSON_PrintUnformatted(w->header);
+    size_t hl = strlen(h), padded = (hl + 7) & ~(size_t)7;
+    uint8_t *buf = xmalloc(8 + padded);
+    for (int i = 0; i < 8; i++) buf[i] = (uint8_t)((uint64_t)padded >> (8 * i));
+    memcpy(buf + 8, h, hl);
+    memset(buf + 8 + hl, ' ', padded - hl);
+    int rc = atomic_write(&w->out, buf, 8 + padded);
+    free(buf);
+    cJSON_free(h);
+    return rc;
 }
 
 int st_writer_write(StWriter *w, const void *data, size_t nbytes) {
     if (w->failed) return -1;
-    if (!w->header_done) {
-        w->header_done = 1;
-        w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (w->fd < 0) {
-            err_set("%s: cannot create: %s", w->tmp, strerror(errno));
-            w->failed = 1;
-            return -1;
-        }
-        char *h = cJSON_PrintUnformatted(w->header);
-        size_t hl = strlen(h), padded = (hl + 7) & ~(size_t)7;
-        uint8_t len8[8];
-        for (int i = 0; i < 8; i++) len8[i] = (uint8_t)((uint64_t)padded >> (8 * i));
-        char *hp = xmalloc(padded);
-        memcpy(hp, h, hl);
-        memset(hp + hl, ' ', padded - hl);
-        int r = write_all(w, len8, 8) || write_all(w, hp, padded);
-        free(hp);
-        cJSON_free(h);
-        if (r) {
-            w->failed = 1;
-            return -1;
-        }
-    }
+    if (!w->opened && write_header(w)) goto fail;
     if (w->written + nbytes > w->declared) {
         err_set("%s: more bytes written than declared", w->path);
-        w->failed = 1;
-        return -1;
+        goto fail;
     }
-    if (write_all(w, data, nbytes)) {
-        w->failed = 1;
-        return -1;
-    }
+    if (nbytes && atomic_write(&w->out, data, nbytes)) goto fail;
     w->written += nbytes;
     return 0;
+fail:
+    w->failed = 1;
+    return -1;
 }
 
 static void writer_free(StWriter *w) {
-    if (w->fd >= 0) close(w->fd);
     cJSON_Delete(w->header);
     free(w->path);
-    free(w->tmp);
     free(w);
 }
 
 int st_writer_finish(StWriter *w) {
-    if (!w->header_done && st_writer_write(w, NULL, 0) != 0) {
-        st_writer_abort(w);
-        return -1;
-    }
-    if (w->failed || w->written != w->declared) {
+    if (st_writer_write(w, NULL, 0) != 0 || w->written != w->declared) {
         if (!w->failed) err_set("%s: %zu of %zu declared bytes written", w->path, w->written, w->declared);
         st_writer_abort(w);
         return -1;
     }
-    if (fsync(w->fd) != 0 || close(w->fd) != 0) {
-        w->fd = -1;
-        err_set("%s: cannot flush: %s", w->path, strerror(errno));
-        st_writer_abort(w);
-        return -1;
-    }
-    w->fd = -1;
-    if (rename(w->tmp, w->path) != 0) {
-        err_set("%s: cannot rename into place: %s", w->path, strerror(errno));
-        st_writer_abort(w);
-        return -1;
-    }
+    int rc = atomic_commit(&w->out);
     writer_free(w);
-    return 0;
+    return rc;
 }
 
 void st_writer_abort(StWriter *w) {
-    if (w->fd >= 0) close(w->fd);
-    w->fd = -1;
-    unlink(w->tmp);
+    if (w->opened) atomic_abort(&w->out);
     writer_free(w);
 }

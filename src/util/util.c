@@ -208,3 +208,61 @@ double now_seconds(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+int atomic_open(AtomicFile *f, const char *path) {
+    f->path = xstrdup(path);
+    f->tmp = xmalloc(strlen(path) + 32);
+    sprintf(f->tmp, "%s.tmp.%d", path, (int)getpid());
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (f->fd < 0) {
+        err_set("%s: cannot create: %s", f->tmp, strerror(errno));
+        free(f->path);
+        free(f->tmp);
+        return -1;
+    }
+    return 0;
+}
+
+int atomic_write(AtomicFile *f, const void *data, size_t n) {
+    const uint8_t *p = data;
+    while (n) {
+        ssize_t k = write(f->fd, p, n > (1u << 30) ? (1u << 30) : n);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            err_set("%s: write failed: %s", f->path, strerror(errno));
+            return -1;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static void atomic_release(AtomicFile *f) {
+    if (f->fd >= 0) close(f->fd);
+    f->fd = -1;
+    free(f->path);
+    free(f->tmp);
+    f->path = f->tmp = NULL;
+}
+
+int atomic_commit(AtomicFile *f) {
+    int rc = 0;
+    if (fsync(f->fd) != 0 || close(f->fd) != 0) {
+        err_set("%s: cannot flush: %s", f->path, strerror(errno));
+        rc = -1;
+    }
+    f->fd = -1;
+    if (rc == 0 && rename(f->tmp, f->path) != 0) {
+        err_set("%s: cannot rename into place: %s", f->path, strerror(errno));
+        rc = -1;
+    }
+    if (rc) unlink(f->tmp);
+    atomic_release(f);
+    return rc;
+}
+
+void atomic_abort(AtomicFile *f) {
+    if (f->tmp) unlink(f->tmp);
+    atomic_release(f);
+}

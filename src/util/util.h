@@ -44,6 +44,17 @@ char *path_join(const char *dir, const char *name);
 int file_exists(const char *path);
 int dir_exists(const char *path);
 
+/* A file written under a temporary name in the target folder, fsynced and renamed into
+ * place on commit, so readers never see a half-written file. */
+typedef struct {
+    int fd;
+    char *path, *tmp;
+} AtomicFile;
+int atomic_open(AtomicFile *f, const char *path);
+int atomic_write(AtomicFile *f, const void *data, size_t n);
+int atomic_commit(AtomicFile *f); /* closes f */
+void atomic_abort(AtomicFile *f); /* removes the temporary file, closes f */
+
 /* Monotonic seconds, for throughput figures. */
 double now_seconds(void);
 

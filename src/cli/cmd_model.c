@@ -1,0 +1,174 @@
+/* `logits` and `generate`: the engine's numerical contract on token ids. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "model/model.h"
+#include "model/sampler.h"
+#include "util/util.h"
+
+/* "2 105 17" or "2,105,17" -> ids. An empty list is an error. */
+static int parse_tokens(const char *s, int **out, int *n) {
+    int cap = 64, k = 0;
+    int *ids = xmalloc(sizeof(int) * (size_t)cap);
+    const char *p = s;
+    for (;;) {
+        while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n') p++;
+        if (!*p) break;
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < 0 || v > 0x7fffffff) {
+            err_set("--tokens: '%.20s' is not a token id", p);
+            free(ids);
+            return -1;
+        }
+        if (k == cap) ids = xrealloc(ids, sizeof(int) * (size_t)(cap *= 2));
+        ids[k++] = (int)v;
+        p = end;
+    }
+    if (k == 0) {
+        err_set("--tokens: empty token list");
+        free(ids);
+        return -1;
+    }
+    *out = ids;
+    *n = k;
+    return 0;
+}
+
+typedef struct {
+    AtomicFile *f;
+    int vocab;
+} LogitsWriter;
+
+static int write_rows(void *ctx, const float *logits, int first, int n_rows) {
+    (void)first;
+    LogitsWriter *w = ctx;
+    return atomic_write(w->f, logits, sizeof(float) * (size_t)n_rows * (size_t)w->vocab);
+}
+
+/* Flags shared by logits and generate: the model, its context and batch. */
+typedef struct {
+    const char *model_dir;
+    const char *tokens;
+    long context;
+    long batch;
+} RunFlags;
+
+static void read_run_flags(Args *a, RunFlags *f) {
+    f->model_dir = arg_str(a, "--model", NULL);
+    f->tokens = arg_str(a, "--tokens", NULL);
+    f->context = arg_int(a, "--context", 0, 1, 1 << 24);
+    f->batch = arg_int(a, "--batch", 64, 1, 1 << 16);
+}
+
+/* Load the model, parse and check the tokens, make the state. */
+static int open_run(const RunFlags *f, Model *m, RunState *s, int **tokens, int *n, int extra_positions) {
+    if (!f->model_dir) {
+        err_set("--model DIR is required");
+        return -1;
+    }
+    if (!f->tokens) {
+        err_set("--tokens is required");
+        return -1;
+    }
+    if (parse_tokens(f->tokens, tokens, n)) return -1;
+    if (model_load(m, f->model_dir)) goto fail_tokens;
+    int context = f->context ? (int)f->context : model_default_context(m);
+    if (context > m->cfg.max_position_embeddings) {
+        err_set("--context %d exceeds the model's max_position_embeddings %d", context,
+                m->cfg.max_position_embeddings);
+        goto fail_model;
+    }
+    if (model_check_tokens(m, *tokens, *n, context)) goto fail_model;
+    if (*n + extra_positions > context) {
+        err_set("%d prompt tokens + %d new tokens do not fit the context of %d", *n, extra_positions, context);
+        goto fail_model;
+    }
+    if (runstate_init(s, m, context, (int)f->batch)) goto fail_model;
+    return 0;
+fail_model:
+    model_free(m);
+fail_tokens:
+    free(*tokens);
+    return -1;
+}
+
+int cmd_logits(int argc, char **argv) {
+    Args a;
+    args_init(&a, argc, argv);
+    RunFlags f;
+    read_run_flags(&a, &f);
+    const char *out = arg_str(&a, "--out", NULL);
+    int bad = args_finish(&a, "logits");
+    args_free(&a);
+    if (bad) return 2;
+    if (!out) {
+        err_set("--out FILE is required");
+        return fail_with_error();
+    }
+    Model m;
+    RunState s;
+    int *tokens, n;
+    if (open_run(&f, &m, &s, &tokens, &n, 0)) return fail_with_error();
+    AtomicFile file;
+    int rc = atomic_open(&file, out);
+    if (rc == 0) {
+        LogitsWriter w = {&file, m.cfg.vocab_size};
+        rc = model_prefill(&m, &s, tokens, n, LOGITS_ALL, NULL, write_rows, &w);
+        if (rc == 0)
+            rc = atomic_commit(&file);
+        else
+            atomic_abort(&file);
+    }
+    runstate_free(&s);
+    model_free(&m);
+    free(tokens);
+    return rc ? fail_with_error() : 0;
+}
+
+int cmd_generate(int argc, char **argv) {
+    Args a;
+    args_init(&a, argc, argv);
+    RunFlags f;
+    read_run_flags(&a, &f);
+    long n_new = arg_int(&a, "-n", 32, 0, 1 << 24);
+    double temp = arg_double(&a, "--temp", 0.0, 0.0, 100.0);
+    long top_k = arg_int(&a, "--top-k", 0, 0, 1 << 24);
+    double top_p = arg_double(&a, "--top-p", 1.0, 0.0, 1.0);
+    long seed = arg_int(&a, "--seed", 0, 0, 0x7fffffffL);
+    int ignore_eos = arg_flag(&a, "--ignore-eos");
+    int print_ids = arg_flag(&a, "--ids");
+    int bad = args_finish(&a, "generate");
+    args_free(&a);
+    if (bad) return 2;
+    (void)print_ids; /* ids are the only output until a tokenizer is attached */
+    Model m;
+    RunState s;
+    int *tokens, n;
+    /* the last new token is never fed back, so n + n_new - 1 positions are needed */
+    if (open_run(&f, &m, &s, &tokens, &n, n_new > 0 ? (int)n_new - 1 : 0)) return fail_with_error();
+    int V = m.cfg.vocab_size;
+    float *logits = xmalloc(sizeof(float) * (size_t)V);
+    Sampler smp;
+    sampler_init(&smp, V, (float)temp, (int)top_k, (float)top_p, (uint64_t)seed);
+    int rc = n_new > 0 ? model_prefill(&m, &s, tokens, n, LOGITS_LAST, logits, NULL, NULL) : 0;
+    for (long i = 0; rc == 0 && i < n_new; i++) {
+        int next = sampler_sample(&smp, logits);
+        printf("%s%d", i ? " " : "", next);
+        fflush(stdout);
+        if (!ignore_eos && config_is_eos(&m.cfg, next)) break;
+        if (i + 1 < n_new) rc = model_forward(&m, &s, &next, 1, LOGITS_LAST, logits);
+    }
+    printf("\n");
+    sampler_free(&smp);
+    free(logits);
+    runstate_free(&s);
+    model_free(&m);
+    free(tokens);
+    return rc ? fail_with_error() : 0;
+}

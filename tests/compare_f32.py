@@ -1,0 +1,23 @@
+#!/usr/bin/env python3
+"""compare_f32.py A B VOCAB TOL: max |A-B| <= TOL and equal argmax per row (exit 0).
+compare_f32.py --spread A VOCAB MIN_STD: every row's logits have std >= MIN_STD (not flat)."""
+import array, math, sys
+
+def rows(path, vocab):
+    a = array.array("f"); a.frombytes(open(path, "rb").read())
+    return [a[i:i + vocab] for i in range(0, len(a), vocab)]
+
+if sys.argv[1] == "--spread":
+    for r in rows(sys.argv[2], int(sys.argv[3])):
+        m = sum(r) / len(r)
+        if math.sqrt(sum((x - m) ** 2 for x in r) / len(r)) < float(sys.argv[4]):
+            sys.exit(1)
+    sys.exit(0)
+A, B = rows(sys.argv[1], int(sys.argv[3])), rows(sys.argv[2], int(sys.argv[3]))
+tol = float(sys.argv[4])
+if len(A) != len(B):
+    print("row count %d vs %d" % (len(A), len(B))); sys.exit(1)
+for i, (x, y) in enumerate(zip(A, B)):
+    err = max(abs(p - q) for p, q in zip(x, y))
+    if not err <= tol or max(range(len(x)), key=x.__getitem__) != max(range(len(y)), key=y.__getitem__):
+        print("row %d: max err %g" % (i, err)); sys.exit(1)
