@@ -57,6 +57,8 @@ typedef struct {
     const char *tokens;
     long context;
     long batch;
+    const char *precision;   /* fp32 (default) | fp16: strict FP16 activations */
+    const char *on_overflow; /* stop (default) | continue */
 } RunFlags;
 
 static void read_run_flags(Args *a, RunFlags *f) {
@@ -64,12 +66,22 @@ static void read_run_flags(Args *a, RunFlags *f) {
     f->tokens = arg_str(a, "--tokens", NULL);
     f->context = arg_int(a, "--context", 0, 1, 1 << 24);
     f->batch = arg_int(a, "--batch", 64, 1, 1 << 16);
+    f->precision = arg_str(a, "--precision", "fp32");
+    f->on_overflow = arg_str(a, "--on-overflow", "stop");
 }
 
 /* Load the model, parse and check the tokens, make the state. */
 static int open_run(const RunFlags *f, Model *m, RunState *s, int **tokens, int *n, int extra_positions) {
     if (!f->model_dir) {
         err_set("--model DIR is required");
+        return -1;
+    }
+    if (strcmp(f->precision, "fp32") && strcmp(f->precision, "fp16")) {
+        err_set("--precision '%s': expected fp32 or fp16", f->precision);
+        return -1;
+    }
+    if (strcmp(f->on_overflow, "stop") && strcmp(f->on_overflow, "continue")) {
+        err_set("--on-overflow '%s': expected stop or continue", f->on_overflow);
         return -1;
     }
     if (!f->tokens) {
@@ -90,6 +102,8 @@ static int open_run(const RunFlags *f, Model *m, RunState *s, int **tokens, int 
         goto fail_model;
     }
     if (runstate_init(s, m, context, (int)f->batch)) goto fail_model;
+    s->fp16 = !strcmp(f->precision, "fp16");
+    s->overflow_continue = !strcmp(f->on_overflow, "continue");
     return 0;
 fail_model:
     model_free(m);

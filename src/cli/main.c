@@ -16,6 +16,7 @@ static const struct {
     {"tokenize", cmd_tokenize, "text (JSON lines) to token ids"},
     {"detokenize", cmd_detokenize, "token ids (JSON arrays) to text"},
     {"template", cmd_template, "render Gemma's chat template (JSON lines)"},
+    {"convert", cmd_convert, "convert a Hugging Face checkpoint the ANEMLL way (FP16 scale, LUT, chunks)"},
 };
 
 int fail_with_error(void) {

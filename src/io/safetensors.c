@@ -259,46 +259,8 @@ out:
     return rc;
 }
 
-int st_open(SafeTensors *st, const char *path) {
-    memset(st, 0, sizeof *st);
-    int rc;
-    if (dir_exists(path)) {
-        char *idx = path_join(path, "model.safetensors.index.json");
-        char *single = path_join(path, "model.safetensors");
-        if (file_exists(idx)) {
-            rc = open_index(st, idx);
-        } else if (file_exists(single)) {
-            rc = add_file(st, single);
-        } else {
-            DIR *d = opendir(path);
-            char **names = NULL;
-            int n = 0;
-            struct dirent *de;
-            while (d && (de = readdir(d))) {
-                if (ends_with(de->d_name, ".safetensors")) {
-                    names = xrealloc(names, sizeof(char *) * (size_t)(n + 1));
-                    names[n++] = xstrdup(de->d_name);
-                }
-            }
-            if (d) closedir(d);
-            qsort(names, (size_t)n, sizeof(char *), cmp_str);
-            rc = n ? 0 : -1;
-            if (!n) err_set("%s: no .safetensors files in folder", path);
-            for (int i = 0; i < n; i++) {
-                char *p = path_join(path, names[i]);
-                if (rc == 0) rc = add_file(st, p);
-                free(p);
-                free(names[i]);
-            }
-            free(names);
-        }
-        free(idx);
-        free(single);
-    } else if (ends_with(path, ".json")) {
-        rc = open_index(st, path);
-    } else {
-        rc = add_file(st, path);
-    }
+/* Sort by name and reject duplicates; on failure close st keeping the error. */
+static int finish_open(SafeTensors *st, int rc) {
     if (rc == 0) {
         qsort(st->tensors, (size_t)st->n_tensors, sizeof(StTensor), cmp_tensor_name);
         for (int i = 1; i < st->n_tensors; i++)
@@ -315,6 +277,58 @@ int st_open(SafeTensors *st, const char *path) {
         st_close(st);
         err_set("%s", saved);
     }
+    return rc;
+}
+
+int st_open_files(SafeTensors *st, const char *dir, const char *const *names, int n) {
+    memset(st, 0, sizeof *st);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        char *p = path_join(dir, names[i]);
+        rc = add_file(st, p);
+        free(p);
+    }
+    return finish_open(st, rc);
+}
+
+int st_open(SafeTensors *st, const char *path) {
+    if (!dir_exists(path)) {
+        memset(st, 0, sizeof *st);
+        return finish_open(st, ends_with(path, ".json") ? open_index(st, path) : add_file(st, path));
+    }
+    char *idx = path_join(path, "model.safetensors.index.json");
+    int rc;
+    if (file_exists(idx)) {
+        memset(st, 0, sizeof *st);
+        rc = finish_open(st, open_index(st, idx));
+    } else {
+        /* model.safetensors alone, else every *.safetensors of the folder in name order */
+        DIR *d = opendir(path);
+        char **names = NULL;
+        int n = 0, single = 0;
+        struct dirent *de;
+        while (d && (de = readdir(d))) {
+            if (!ends_with(de->d_name, ".safetensors")) continue;
+            names = xrealloc(names, sizeof(char *) * (size_t)(n + 1));
+            names[n++] = xstrdup(de->d_name);
+            single |= strcmp(de->d_name, "model.safetensors") == 0;
+        }
+        if (d) closedir(d);
+        qsort(names, (size_t)n, sizeof(char *), cmp_str);
+        if (single) {
+            const char *one = "model.safetensors";
+            rc = st_open_files(st, path, &one, 1);
+        } else if (n == 0) {
+            memset(st, 0, sizeof *st);
+            err_set("%s: no .safetensors files in folder", path);
+            rc = -1;
+        } else {
+            rc = st_open_files(st, path, (const char *const *)names, n);
+        }
+        for (int i = 0; i < n; i++) free(names[i]);
+        free(names);
+    }
+    free(idx);
     return rc;
 }
 

@@ -38,6 +38,8 @@ int dtype_parse(const char *s, DType *out);
 /* path: a .safetensors file, a model.safetensors.index.json, or a folder (index.json if present,
  * else model.safetensors, else every *.safetensors in it, sorted). */
 int st_open(SafeTensors *st, const char *path);
+/* Exactly these files of dir, in this order. */
+int st_open_files(SafeTensors *st, const char *dir, const char *const *names, int n);
 void st_close(SafeTensors *st);
 const StTensor *st_find(const SafeTensors *st, const char *name);
 /* Metadata value of the first file, or NULL. */

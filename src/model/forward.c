@@ -2,6 +2,7 @@
  * Prefill (n > 1) and decode (n == 1) are the same code: each query attends to the cached
  * keys of earlier batches plus this batch's own keys, so no path needs a separate mask. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,11 +117,40 @@ static float gelu(float x, Activation act) {
     return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
 }
 
+/* Strict-FP16 emulation: round an op's output to FP16 as the Neural Engine would store it, and
+ * stop at the first value that is not finite (an FP16 overflow), naming the layer and op. */
+static int act(RunState *s, float *v, size_t n, int layer, const char *op) {
+    if (!s->fp16) return 0;
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        v[i] = round_f16(v[i]);
+        bad |= !isfinite(v[i]);
+    }
+    if (!bad) return 0;
+    char where[64];
+    if (layer < 0)
+        snprintf(where, sizeof where, "%s", op);
+    else
+        snprintf(where, sizeof where, "layer %d, %s", layer, op);
+    if (s->overflow_continue) {
+        if (!s->overflowed) fprintf(stderr, "anemll: warning: FP16 overflow (non-finite value) at %s\n", where);
+        s->overflowed = 1;
+        return 0;
+    }
+    err_set("FP16 overflow: non-finite value at %s (positions %d..%d)", where, s->pos, s->pos + s->batch_n - 1);
+    return -1;
+}
+
+static void track_peak(float *peak, const float *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (fabsf(v[i]) > *peak) *peak = fabsf(v[i]);
+}
+
 static float softcap(float x, double cap) { return cap > 0 ? (float)(tanh(x / cap) * cap) : x; }
 
 /* Self-attention of one layer for queries at positions pos..pos+n-1.
  * Keys at positions >= pos come from this batch (s->k, s->v), older ones from the cache. */
-static void attention(const ModelConfig *c, RunState *s, int l, int pos, int n) {
+static int attention(const ModelConfig *c, RunState *s, int l, int pos, int n) {
     int hd = c->head_dim, nh = c->num_heads, kvh = c->num_kv_heads, group = nh / kvh;
     int kvd = kvh * hd, cap = s->cache_cap[l];
     int sliding = c->layer_types[l] == LAYER_SLIDING;
@@ -141,20 +171,25 @@ static void attention(const ModelConfig *c, RunState *s, int l, int pos, int n) 
                 for (int i = 0; i < hd; i++) d += q[i] * k[i];
                 d = softcap(d * scale, c->attn_logit_softcapping);
                 sc[j - lo] = d;
-                if (d > maxv) maxv = d;
             }
+            int nk = qpos - lo + 1;
+            if (act(s, sc, (size_t)nk, l, "attention scores")) return -1;
+            for (int j = 0; j < nk; j++)
+                if (sc[j] > maxv) maxv = sc[j];
             double sum = 0;
-            for (int j = lo; j <= qpos; j++) {
-                sc[j - lo] = expf(sc[j - lo] - maxv);
-                sum += sc[j - lo];
+            for (int j = 0; j < nk; j++) {
+                sc[j] = expf(sc[j] - maxv);
+                sum += sc[j];
             }
             float inv = (float)(1.0 / sum);
+            for (int j = 0; j < nk; j++) sc[j] *= inv;
+            if (act(s, sc, (size_t)nk, l, "attention probabilities")) return -1;
             float *out = s->att + (size_t)t * nh * hd + (size_t)h * hd;
             memset(out, 0, sizeof(float) * (size_t)hd);
             for (int j = lo; j <= qpos; j++) {
                 const float *v = j >= pos ? s->v + (size_t)(j - pos) * kvd + (size_t)kh * hd
                                           : vc + (size_t)(j % cap) * kvd + (size_t)kh * hd;
-                float p = sc[j - lo] * inv;
+                float p = sc[j - lo];
                 for (int i = 0; i < hd; i++) out[i] += p * v[i];
             }
         }
@@ -166,6 +201,21 @@ static void attention(const ModelConfig *c, RunState *s, int l, int pos, int n) 
         memcpy(s->k_cache[l] + slot * kvd, s->k + (size_t)t * kvd, sizeof(float) * (size_t)kvd);
         memcpy(s->v_cache[l] + slot * kvd, s->v + (size_t)t * kvd, sizeof(float) * (size_t)kvd);
     }
+    return act(s, s->att, (size_t)n * nh * hd, l, "attention output");
+}
+
+/* x[t] = norm(x[t]) for each of n rows of width w */
+static void rmsnorm_rows(float *out, const float *x, const float *gain, int n, int w, float eps) {
+    for (int t = 0; t < n; t++) rmsnorm(out + (size_t)t * w, x + (size_t)t * w, gain, w, eps);
+}
+
+/* x += post_norm(p): a sublayer's output joins the residual stream. */
+static int residual_add(RunState *s, float *x, float *p, const float *gain, int n, int H, float eps, int l,
+                        const char *norm_op) {
+    rmsnorm_rows(p, p, gain, n, H, eps);
+    if (act(s, p, (size_t)n * H, l, norm_op)) return -1;
+    for (size_t i = 0; i < (size_t)n * H; i++) x[i] += p[i];
+    return act(s, x, (size_t)n * H, l, "residual add");
 }
 
 int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsMode mode, float *logits) {
@@ -173,7 +223,9 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsM
     const ModelWeights *w = &m->w;
     int H = c->hidden_size, I = c->intermediate_size, hd = c->head_dim;
     int nh = c->num_heads, kvh = c->num_kv_heads, V = c->vocab_size;
+    float eps = c->rms_norm_eps;
     int pos = s->pos;
+    s->batch_n = n;
     if (n < 1 || n > s->max_batch) {
         err_set("batch of %d tokens (allowed 1..%d)", n, s->max_batch);
         return -1;
@@ -194,6 +246,8 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsM
         qmat_row(&w->embed, tokens[t], x);
         for (int i = 0; i < H; i++) x[i] *= w->embed_scale;
     }
+    if (act(s, s->x, (size_t)n * H, -1, "embeddings")) return -1;
+    if (s->layer_peaks) track_peak(&s->embed_peak, s->x, (size_t)n * H);
     for (int t = 0; t < n; t++) {
         size_t o = (size_t)t * hd / 2;
         rope_table(s->rope_cos_local + o, s->rope_sin_local + o, pos + t, hd, c->rope_local_base_freq, 1.0);
@@ -208,55 +262,55 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsM
         const float *rs = sliding ? s->rope_sin_local : s->rope_sin_global;
 
         /* attention block: x += post_attn_norm(o_proj(attn(rope(norm(q)), rope(norm(k)), v))) */
-        for (int t = 0; t < n; t++)
-            rmsnorm(s->xn + (size_t)t * H, s->x + (size_t)t * H, lw->input_norm, H, c->rms_norm_eps);
+        rmsnorm_rows(s->xn, s->x, lw->input_norm, n, H, eps);
+        if (act(s, s->xn, (size_t)n * H, l, "input norm")) return -1;
         qmat_matmul(&lw->q, s->xn, n, s->q);
         qmat_matmul(&lw->k, s->xn, n, s->k);
         qmat_matmul(&lw->v, s->xn, n, s->v);
+        if (act(s, s->q, (size_t)n * nh * hd, l, "q_proj") || act(s, s->k, (size_t)n * kvh * hd, l, "k_proj") ||
+            act(s, s->v, (size_t)n * kvh * hd, l, "v_proj"))
+            return -1;
+        rmsnorm_rows(s->q, s->q, lw->q_norm, n * nh, hd, eps);
+        rmsnorm_rows(s->k, s->k, lw->k_norm, n * kvh, hd, eps);
+        if (act(s, s->q, (size_t)n * nh * hd, l, "q_norm") || act(s, s->k, (size_t)n * kvh * hd, l, "k_norm"))
+            return -1;
         for (int t = 0; t < n; t++) {
             const float *cs = rc + (size_t)t * hd / 2, *sn = rs + (size_t)t * hd / 2;
-            for (int h = 0; h < nh; h++) {
-                float *q = s->q + ((size_t)t * nh + h) * hd;
-                rmsnorm(q, q, lw->q_norm, hd, c->rms_norm_eps);
-                rope_apply(q, cs, sn, hd);
-            }
-            for (int h = 0; h < kvh; h++) {
-                float *k = s->k + ((size_t)t * kvh + h) * hd;
-                rmsnorm(k, k, lw->k_norm, hd, c->rms_norm_eps);
-                rope_apply(k, cs, sn, hd);
-            }
+            for (int h = 0; h < nh; h++) rope_apply(s->q + ((size_t)t * nh + h) * hd, cs, sn, hd);
+            for (int h = 0; h < kvh; h++) rope_apply(s->k + ((size_t)t * kvh + h) * hd, cs, sn, hd);
         }
-        attention(c, s, l, pos, n);
+        if (act(s, s->q, (size_t)n * nh * hd, l, "rope q") || act(s, s->k, (size_t)n * kvh * hd, l, "rope k"))
+            return -1;
+        if (attention(c, s, l, pos, n)) return -1;
         qmat_matmul(&lw->o, s->att, n, s->proj);
-        for (int t = 0; t < n; t++) {
-            float *p = s->proj + (size_t)t * H, *x = s->x + (size_t)t * H;
-            rmsnorm(p, p, lw->post_attn_norm, H, c->rms_norm_eps);
-            for (int i = 0; i < H; i++) x[i] += p[i];
-        }
+        if (act(s, s->proj, (size_t)n * H, l, "o_proj")) return -1;
+        if (residual_add(s, s->x, s->proj, lw->post_attn_norm, n, H, eps, l, "post-attention norm")) return -1;
 
         /* MLP block: x += post_ff_norm(down(gelu(gate(norm(x))) * up(norm(x)))) */
-        for (int t = 0; t < n; t++)
-            rmsnorm(s->xn + (size_t)t * H, s->x + (size_t)t * H, lw->pre_ff_norm, H, c->rms_norm_eps);
+        rmsnorm_rows(s->xn, s->x, lw->pre_ff_norm, n, H, eps);
+        if (act(s, s->xn, (size_t)n * H, l, "pre-feedforward norm")) return -1;
         qmat_matmul(&lw->gate, s->xn, n, s->gate);
         qmat_matmul(&lw->up, s->xn, n, s->up);
-        for (size_t i = 0; i < (size_t)n * I; i++) s->gate[i] = gelu(s->gate[i], c->activation) * s->up[i];
+        if (act(s, s->gate, (size_t)n * I, l, "gate_proj") || act(s, s->up, (size_t)n * I, l, "up_proj")) return -1;
+        for (size_t i = 0; i < (size_t)n * I; i++) s->gate[i] = gelu(s->gate[i], c->activation);
+        if (act(s, s->gate, (size_t)n * I, l, "gelu")) return -1;
+        for (size_t i = 0; i < (size_t)n * I; i++) s->gate[i] *= s->up[i];
+        if (act(s, s->gate, (size_t)n * I, l, "gelu * up")) return -1;
         qmat_matmul(&lw->down, s->gate, n, s->proj);
-        for (int t = 0; t < n; t++) {
-            float *p = s->proj + (size_t)t * H, *x = s->x + (size_t)t * H;
-            rmsnorm(p, p, lw->post_ff_norm, H, c->rms_norm_eps);
-            for (int i = 0; i < H; i++) x[i] += p[i];
-        }
+        if (act(s, s->proj, (size_t)n * H, l, "down_proj")) return -1;
+        if (residual_add(s, s->x, s->proj, lw->post_ff_norm, n, H, eps, l, "post-feedforward norm")) return -1;
+        if (s->layer_peaks) track_peak(&s->layer_peaks[l], s->x, (size_t)n * H);
     }
     s->pos += n;
 
     if (mode == LOGITS_NONE) return 0;
     int first = mode == LOGITS_LAST ? n - 1 : 0, rows = n - first;
-    for (int t = first; t < n; t++)
-        rmsnorm(s->xn + (size_t)(t - first) * H, s->x + (size_t)t * H, w->final_norm, H, c->rms_norm_eps);
+    rmsnorm_rows(s->xn, s->x + (size_t)first * H, w->final_norm, rows, H, eps);
+    if (act(s, s->xn, (size_t)rows * H, -1, "final norm")) return -1;
     qmat_matmul(&w->lm_head, s->xn, rows, logits);
     if (c->final_logit_softcapping > 0)
         for (size_t i = 0; i < (size_t)rows * V; i++) logits[i] = softcap(logits[i], c->final_logit_softcapping);
-    return 0;
+    return act(s, logits, (size_t)rows * V, -1, "lm_head logits");
 }
 
 int model_prefill(const Model *m, RunState *s, const int *tokens, int n, LogitsMode mode, float *last_logits,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "quant/lut.h"
 #include "util/util.h"
 
 #define FLOAT_DTYPES ((1u << DT_F32) | (1u << DT_F16) | (1u << DT_BF16))
@@ -18,7 +19,33 @@ static float tensor_value(const StTensor *t, size_t i) {
     }
 }
 
-static int load_matrix(const SafeTensors *st, const char *name, int rows, int cols, QMatrix *out) {
+/* A LUT-palettized matrix is two tensors: NAME.indices (U8 [rows, row_bytes], packed as
+ * src/quant/lut.h describes) and NAME.lut (F16 [ngroups, 2^bits]). */
+static int load_lut_matrix(const SafeTensors *st, const char *name, int rows, int cols, LutInfo lut,
+                           QMatrix *out) {
+    char iname[300], lname[300];
+    snprintf(iname, sizeof iname, "%s.indices", name);
+    snprintf(lname, sizeof lname, "%s.lut", name);
+    int group = lut_group_rows(rows, lut.per_channel);
+    int64_t ishape[2] = {rows, (int64_t)lut_row_bytes(cols, lut.bits)};
+    int64_t lshape[2] = {lut_num_groups(rows, group), 1 << lut.bits};
+    const StTensor *ti = st_expect(st, iname, 1u << DT_U8, 2, ishape);
+    const StTensor *tl = ti ? st_expect(st, lname, 1u << DT_F16, 2, lshape) : NULL;
+    if (!tl) return -1;
+    memset(out, 0, sizeof *out);
+    out->kind = QM_LUT;
+    out->rows = rows;
+    out->cols = cols;
+    out->data = ti->data;
+    out->bits = lut.bits;
+    out->group = group;
+    out->row_bytes = (size_t)ishape[1];
+    out->luts = tl->data;
+    return 0;
+}
+
+static int load_matrix(const SafeTensors *st, const char *name, int rows, int cols, LutInfo lut, QMatrix *out) {
+    if (lut.bits) return load_lut_matrix(st, name, rows, cols, lut, out);
     int64_t shape[2] = {rows, cols};
     const StTensor *t = st_expect(st, name, FLOAT_DTYPES, 2, shape);
     if (!t) return -1;
@@ -51,18 +78,19 @@ static const char *find_prefix(const SafeTensors *st) {
     return NULL;
 }
 
-static int load_layer(const SafeTensors *st, const ModelConfig *c, const char *prefix, int l, LayerWeights *lw) {
+static int load_layer(const SafeTensors *st, const ModelConfig *c, const char *prefix, LutInfo lut, int l,
+                      LayerWeights *lw) {
     char name[256];
     int H = c->hidden_size, I = c->intermediate_size, hd = c->head_dim;
     int qd = c->num_heads * hd, kvd = c->num_kv_heads * hd;
 #define NAME(suffix) (snprintf(name, sizeof name, "%slayers.%d.%s", prefix, l, suffix), name)
-    if (load_matrix(st, NAME("self_attn.q_proj.weight"), qd, H, &lw->q) ||
-        load_matrix(st, NAME("self_attn.k_proj.weight"), kvd, H, &lw->k) ||
-        load_matrix(st, NAME("self_attn.v_proj.weight"), kvd, H, &lw->v) ||
-        load_matrix(st, NAME("self_attn.o_proj.weight"), H, qd, &lw->o) ||
-        load_matrix(st, NAME("mlp.gate_proj.weight"), I, H, &lw->gate) ||
-        load_matrix(st, NAME("mlp.up_proj.weight"), I, H, &lw->up) ||
-        load_matrix(st, NAME("mlp.down_proj.weight"), H, I, &lw->down))
+    if (load_matrix(st, NAME("self_attn.q_proj.weight"), qd, H, lut, &lw->q) ||
+        load_matrix(st, NAME("self_attn.k_proj.weight"), kvd, H, lut, &lw->k) ||
+        load_matrix(st, NAME("self_attn.v_proj.weight"), kvd, H, lut, &lw->v) ||
+        load_matrix(st, NAME("self_attn.o_proj.weight"), H, qd, lut, &lw->o) ||
+        load_matrix(st, NAME("mlp.gate_proj.weight"), I, H, lut, &lw->gate) ||
+        load_matrix(st, NAME("mlp.up_proj.weight"), I, H, lut, &lw->up) ||
+        load_matrix(st, NAME("mlp.down_proj.weight"), H, I, lut, &lw->down))
         return -1;
     if (!(lw->input_norm = load_gain(st, NAME("input_layernorm.weight"), H)) ||
         !(lw->post_attn_norm = load_gain(st, NAME("post_attention_layernorm.weight"), H)) ||
@@ -75,17 +103,58 @@ static int load_layer(const SafeTensors *st, const ModelConfig *c, const char *p
     return 0;
 }
 
-int model_load(Model *m, const char *dir) {
-    memset(m, 0, sizeof *m);
-    if (!dir_exists(dir)) {
-        err_set("%s: model folder not found", dir);
-        return -1;
+/* The mapped files: a converted model's are the ones its meta.yaml names. */
+static int open_weights(Model *m) {
+    char *meta_path = path_join(m->dir, "meta.yaml");
+    int rc;
+    if (file_exists(meta_path)) {
+        m->converted = 1;
+        rc = meta_read(&m->meta, meta_path);
+        if (rc == 0) {
+            const char *names[META_MAX_CHUNKS + 2];
+            int n = 0;
+            names[n++] = m->meta.embeddings_file;
+            for (int c = 0; c < m->meta.num_chunks; c++) names[n++] = m->meta.chunk_files[c];
+            names[n++] = m->meta.lm_head_file;
+            rc = st_open_files(&m->st, m->dir, names, n);
+        }
+    } else {
+        m->meta.alpha = 1.0;
+        rc = st_open(&m->st, m->dir);
     }
-    m->dir = xstrdup(dir);
-    if (config_load_dir(&m->cfg, dir)) goto fail;
-    if (st_open(&m->st, dir)) goto fail;
+    free(meta_path);
+    return rc;
+}
+
+int model_load(Model *m, const char *path) {
+    memset(m, 0, sizeof *m);
+    size_t len = strlen(path);
+    if (len >= 9 && strcmp(path + len - 9, "meta.yaml") == 0) {
+        /* --meta DIR/meta.yaml names the folder */
+        m->dir = xstrdup(path);
+        char *slash = strrchr(m->dir, '/');
+        if (slash) *slash = 0; else strcpy(m->dir, ".");
+    } else {
+        m->dir = xstrdup(path);
+    }
+    if (!dir_exists(m->dir)) {
+        err_set("%s: model folder not found", m->dir);
+        goto fail;
+    }
+    if (config_load_dir(&m->cfg, m->dir)) goto fail;
+    if (open_weights(m)) goto fail;
     const ModelConfig *c = &m->cfg;
-    const char *prefix = find_prefix(&m->st);
+    LutInfo plain = {0, 0};
+    if (m->converted && m->meta.context_length > c->max_position_embeddings) {
+        err_set("%s: meta.yaml context_length %d exceeds max_position_embeddings %d", m->dir, m->meta.context_length,
+                c->max_position_embeddings);
+        goto fail;
+    }
+    if (m->converted && m->meta.num_chunks > c->num_layers) {
+        err_set("%s: meta.yaml names %d chunks for %d layers", m->dir, m->meta.num_chunks, c->num_layers);
+        goto fail;
+    }
+    const char *prefix = m->converted ? "" : find_prefix(&m->st);
     if (!prefix) {
         err_set("%s: no Gemma 3 text weights (no model.embed_tokens.weight under any known prefix)",
                 m->st.files[0].path);
@@ -93,13 +162,17 @@ int model_load(Model *m, const char *dir) {
     }
     char name[256];
     snprintf(name, sizeof name, "%sembed_tokens.weight", prefix);
-    if (load_matrix(&m->st, name, c->vocab_size, c->hidden_size, &m->w.embed)) goto fail;
-    if (c->tie_word_embeddings) {
+    if (load_matrix(&m->st, name, c->vocab_size, c->hidden_size, m->meta.lut_embeddings, &m->w.embed)) goto fail;
+    if (m->converted) {
+        /* a conversion always stores its (possibly palettized, never scaled) LM head on its own */
+        if (load_matrix(&m->st, "lm_head.weight", c->vocab_size, c->hidden_size, m->meta.lut_lmhead, &m->w.lm_head))
+            goto fail;
+    } else if (c->tie_word_embeddings) {
         m->w.lm_head = m->w.embed;
     } else {
         const char *lm = m->cfg.multimodal && strcmp(prefix, "model.") != 0 ? "language_model.lm_head.weight"
                                                                            : "lm_head.weight";
-        if (load_matrix(&m->st, lm, c->vocab_size, c->hidden_size, &m->w.lm_head)) goto fail;
+        if (load_matrix(&m->st, lm, c->vocab_size, c->hidden_size, plain, &m->w.lm_head)) goto fail;
     }
     snprintf(name, sizeof name, "%snorm.weight", prefix);
     if (!(m->w.final_norm = load_gain(&m->st, name, c->hidden_size))) goto fail;
@@ -107,7 +180,7 @@ int model_load(Model *m, const char *dir) {
     m->w.embed_scale = (float)sqrt((double)c->hidden_size);
     m->w.layers = xcalloc((size_t)c->num_layers, sizeof(LayerWeights));
     for (int l = 0; l < c->num_layers; l++)
-        if (load_layer(&m->st, c, prefix, l, &m->w.layers[l])) goto fail;
+        if (load_layer(&m->st, c, prefix, m->meta.lut_ffn, l, &m->w.layers[l])) goto fail;
     return 0;
 fail:
     model_free(m);
@@ -135,6 +208,7 @@ void model_free(Model *m) {
 }
 
 int model_default_context(const Model *m) {
+    if (m->converted) return m->meta.context_length;
     return m->cfg.max_position_embeddings < 4096 ? m->cfg.max_position_embeddings : 4096;
 }
 

@@ -28,15 +28,42 @@ typedef struct {
     LayerWeights *layers; /* [num_layers] */
 } ModelWeights;
 
+/* What meta.yaml says of a converted model (see src/model/meta.c for the file's layout). */
+#define META_MAX_CHUNKS 64
+typedef struct {
+    int bits;        /* 0 = not palettized (FP16) */
+    int per_channel; /* rows sharing one table; 0 = one table per tensor */
+} LutInfo;
+typedef struct {
+    int context_length, batch_size;
+    LutInfo lut_embeddings, lut_ffn, lut_lmhead;
+    int num_chunks;
+    int chunk_first_layer[META_MAX_CHUNKS + 1]; /* chunk c holds layers [first[c], first[c+1]) */
+    char embeddings_file[256], lm_head_file[256];
+    char chunk_files[META_MAX_CHUNKS][256];
+    double alpha;                  /* FP16 residual scale baked into the weights; 1 = none */
+    double peak_before, peak_after; /* calibration peaks |residual|, 0 if not measured */
+} ModelMeta;
+
 typedef struct {
     ModelConfig cfg;
     ModelWeights w;
-    SafeTensors st; /* the mapped files the weights point into */
+    SafeTensors st;  /* the mapped files the weights point into */
     char *dir;
+    int converted;   /* an anemll conversion (meta.yaml), not a Hugging Face checkpoint */
+    ModelMeta meta;  /* valid when converted */
 } Model;
 
-/* Load a Hugging Face checkpoint folder (config.json + safetensors). */
+/* Load a model folder: a Hugging Face checkpoint (config.json + safetensors) or a converted
+ * model (meta.yaml + config.json + the files it names). A path to a meta.yaml also works. */
 int model_load(Model *m, const char *dir);
+
+/* Chunk split as ANEMLL does it: base = L / n, the first L % n chunks get one more layer. */
+void meta_split_layers(int num_layers, int num_chunks, int *first_layer /* [num_chunks + 1] */);
+/* File names of a conversion, e.g. gemma3_FFN_PF_lut4_chunk_01of02.safetensors. */
+void meta_file_names(ModelMeta *meta);
+/* Read DIR/meta.yaml into meta. */
+int meta_read(ModelMeta *meta, const char *path);
 void model_free(Model *m);
 
 /* Per-sequence state: KV cache and scratch buffers for batches of up to max_batch tokens. */
@@ -61,6 +88,14 @@ typedef struct {
     float *rope_cos_local, *rope_sin_local;   /* [B, hd/2] */
     float *rope_cos_global, *rope_sin_global; /* [B, hd/2] */
     int n_layers;
+
+    /* options */
+    int fp16;              /* strict FP16: every activation rounded to FP16 after each op */
+    int overflow_continue; /* FP16 non-finite values: report once and go on instead of failing */
+    float *layer_peaks;    /* NULL, or [num_layers]: running max |residual| after each layer */
+    float embed_peak;      /* running max |residual| after the embedding (with layer_peaks) */
+    int overflowed;        /* a non-finite FP16 value was met (with overflow_continue) */
+    int batch_n;           /* tokens in the forward call under way */
 } RunState;
 
 int runstate_init(RunState *s, const Model *m, int context, int max_batch);
@@ -79,7 +114,7 @@ typedef int (*LogitsSink)(void *ctx, const float *logits, int first, int n_rows)
 int model_prefill(const Model *m, RunState *s, const int *tokens, int n, LogitsMode mode, float *last_logits,
                   LogitsSink sink, void *sink_ctx);
 
-/* Default context: min(max_position_embeddings, 4096). */
+/* Default context: a converted model's context_length, else min(max_position_embeddings, 4096). */
 int model_default_context(const Model *m);
 /* Check every id is inside the vocabulary and the count fits: one-line error otherwise. */
 int model_check_tokens(const Model *m, const int *tokens, int n, int context);

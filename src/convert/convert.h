@@ -1,0 +1,49 @@
+/* ANEMLL conversion: a Hugging Face Gemma 3 checkpoint becomes FP16-safe (residual scale alpha
+ * baked into the weights), LUT-palettized, split into layer chunks and described by meta.yaml. */
+#ifndef ANEMLL_CONVERT_H
+#define ANEMLL_CONVERT_H
+
+#include "model/model.h"
+
+typedef enum { SCALE_NONE, SCALE_FIXED, SCALE_AUTO } ScaleMode;
+
+/* The residual peak ANEMLL scales to: alpha = 50000 / peak, kept under FP16's 65504. */
+#define FP16_SCALE_TARGET 50000.0
+
+typedef struct {
+    int context, batch, chunks, threads, force;
+    LutInfo lut_embeddings, lut_ffn, lut_lmhead;
+    ScaleMode scale_mode;
+    double alpha;              /* SCALE_FIXED */
+    const int *calib_ids;      /* calibration sequence (SCALE_AUTO, and the peaks recorded in meta.yaml) */
+    int n_calib;
+    const char *calib_desc;    /* where the calibration ids came from, for meta.yaml */
+    const char *command_line;  /* recorded in meta.yaml */
+} ConvertOptions;
+
+typedef struct {
+    double alpha;
+    double peak_before, peak_after; /* max |residual| over layers and positions, FP32 run */
+    double seconds;
+} ConvertReport;
+
+int convert_model(const char *hf_dir, const char *out_dir, const ConvertOptions *o, ConvertReport *r);
+
+/* Run ids through the model in FP32 and record max |residual| after the embedding and after each
+ * layer. layer_peaks: [num_layers] (may be NULL); returns the overall peak via *peak. */
+int measure_residual_peaks(const Model *m, const int *ids, int n, int batch, float *layer_peaks, double *peak);
+/* Calibration runs sequences of this many tokens (min(context, 512)), each from position 0. */
+int calibration_seq_len(const Model *m);
+/* Largest multiple of 1/64 not above FP16_SCALE_TARGET / peak; 1 when the peak is below the target. */
+double alpha_for_peak(double peak);
+/* Without a tokenizer: how many calibration tokens fit a fixed compute budget (~64 GFLOP: seconds),
+ * at least 128, at most vocab + 1 (so a small model's whole vocabulary is seen) or 4096. */
+#define CALIB_FLOP_BUDGET 64e9
+int calibration_token_count(const ModelConfig *c);
+/* A fixed pseudo-random calibration sequence: a seeded permutation of the vocabulary (ids >= 3),
+ * with <bos> starting every seq_len tokens. */
+int *calibration_ids_random(const ModelConfig *c, int n, int seq_len);
+/* Parse a LUT spec "bits,per_channel" | "bits" (per_channel 8, as ANEMLL) | "none". */
+int lut_spec_parse(const char *s, LutInfo *out);
+
+#endif
