@@ -100,3 +100,12 @@ for sig in INT KILL; do
     done
 done
 [ -z "$(ls "$TMP" | grep -E '^bad[0-9]')" ] && ok no_partial_outputs || bad no_partial_outputs
+
+# --- inspect ---
+out=$("$ANEMLL" inspect --model "$TMP/ovf" --activations)
+grep -q 'anemll conversion' <<<"$out" && grep -q "fp16 scale alpha: $alpha" <<<"$out" &&
+    grep -q 'gemma3_FFN_PF_chunk_02of02.safetensors' <<<"$out" && grep -q 'recommended --fp16-scale 1 ' <<<"$out" &&
+    ok inspect_converted || bad inspect_converted "$out"
+out=$("$ANEMLL" inspect --model "$G/overflow" --activations)
+grep -q "recommended --fp16-scale $alpha " <<<"$out" && grep -q '> FP16 max' <<<"$out" && ok inspect_activations ||
+    bad inspect_activations "$out"

@@ -9,39 +9,6 @@
 #include "convert/convert.h"
 #include "util/util.h"
 
-/* ids separated by spaces, commas, newlines or brackets (a JSON array works too) */
-static int *read_ids_file(const char *path, int *n) {
-    char *text = read_text_file(path, 64u << 20, NULL);
-    if (!text) return NULL;
-    int cap = 256, k = 0;
-    int *ids = xmalloc(sizeof(int) * (size_t)cap);
-    for (char *p = text; *p;) {
-        if (strchr(" \t\r\n,[]", *p)) {
-            p++;
-            continue;
-        }
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 0 || v > 0x7fffffff) {
-            err_set("%s: '%.16s' is not a token id", path, p);
-            free(ids);
-            free(text);
-            return NULL;
-        }
-        if (k == cap) ids = xrealloc(ids, sizeof(int) * (size_t)(cap *= 2));
-        ids[k++] = (int)v;
-        p = end;
-    }
-    free(text);
-    if (!k) {
-        err_set("%s: no token ids", path);
-        free(ids);
-        return NULL;
-    }
-    *n = k;
-    return ids;
-}
-
 static const char *first_of(Args *a, const char *x, const char *y, const char *def) {
     const char *v = arg_str(a, x, NULL);
     const char *w = arg_str(a, y, NULL);
@@ -99,21 +66,10 @@ int cmd_convert(int argc, char **argv) {
         }
         o.scale_mode = SCALE_FIXED;
     }
-    /* calibration sequence: --calib-ids FILE, else a fixed pseudo-random sequence */
-    int *ids = NULL, n = 0;
+    int n;
     char desc[512];
-    if (calib_ids) {
-        if (!(ids = read_ids_file(calib_ids, &n))) return fail_with_error();
-        snprintf(desc, sizeof desc, "token ids from %s (%d tokens)", calib_ids, n);
-    } else {
-        ModelConfig c;
-        if (config_load_dir(&c, in)) return fail_with_error();
-        n = calibration_token_count(&c);
-        int seq = c.max_position_embeddings < 512 ? c.max_position_embeddings : 512;
-        ids = calibration_ids_random(&c, n, seq);
-        config_free(&c);
-        snprintf(desc, sizeof desc, "fixed pseudo-random token ids (%d tokens)", n);
-    }
+    int *ids = calibration_ids(in, calib_ids, &n, desc, sizeof desc);
+    if (!ids) return fail_with_error();
     o.calib_ids = ids;
     o.n_calib = n;
     o.calib_desc = desc;

@@ -17,6 +17,7 @@ static const struct {
     {"detokenize", cmd_detokenize, "token ids (JSON arrays) to text"},
     {"template", cmd_template, "render Gemma's chat template (JSON lines)"},
     {"convert", cmd_convert, "convert a Hugging Face checkpoint the ANEMLL way (FP16 scale, LUT, chunks)"},
+    {"inspect", cmd_inspect, "describe a model folder; --activations: residual peaks and the alpha to use"},
 };
 
 int fail_with_error(void) {

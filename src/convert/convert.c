@@ -80,6 +80,55 @@ int *calibration_ids_random(const ModelConfig *c, int n, int seq_len) {
     return ids;
 }
 
+/* ids separated by spaces, commas, newlines or brackets (a JSON array works too) */
+int *read_ids_file(const char *path, int *n) {
+    char *text = read_text_file(path, 64u << 20, NULL);
+    if (!text) return NULL;
+    int cap = 256, k = 0;
+    int *ids = xmalloc(sizeof(int) * (size_t)cap);
+    for (char *p = text; *p;) {
+        if (strchr(" \t\r\n,[]", *p)) {
+            p++;
+            continue;
+        }
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v > 0x7fffffff) {
+            err_set("%s: '%.16s' is not a token id", path, p);
+            free(ids);
+            free(text);
+            return NULL;
+        }
+        if (k == cap) ids = xrealloc(ids, sizeof(int) * (size_t)(cap *= 2));
+        ids[k++] = (int)v;
+        p = end;
+    }
+    free(text);
+    if (!k) {
+        err_set("%s: no token ids", path);
+        free(ids);
+        return NULL;
+    }
+    *n = k;
+    return ids;
+}
+
+int *calibration_ids(const char *model_dir, const char *ids_file, int *n, char *desc, size_t desc_n) {
+    if (ids_file) {
+        int *ids = read_ids_file(ids_file, n);
+        if (ids) snprintf(desc, desc_n, "token ids from %s (%d tokens)", ids_file, *n);
+        return ids;
+    }
+    ModelConfig c;
+    if (config_load_dir(&c, model_dir)) return NULL;
+    *n = calibration_token_count(&c);
+    int seq = c.max_position_embeddings < 512 ? c.max_position_embeddings : 512;
+    int *ids = calibration_ids_random(&c, *n, seq);
+    config_free(&c);
+    snprintf(desc, desc_n, "fixed pseudo-random token ids (%d tokens)", *n);
+    return ids;
+}
+
 int lut_spec_parse(const char *s, LutInfo *out) {
     out->bits = 0;
     out->per_channel = 0;

@@ -3,6 +3,8 @@
 #ifndef ANEMLL_CONVERT_H
 #define ANEMLL_CONVERT_H
 
+#include <stddef.h>
+
 #include "model/model.h"
 
 typedef enum { SCALE_NONE, SCALE_FIXED, SCALE_AUTO } ScaleMode;
@@ -43,6 +45,11 @@ int calibration_token_count(const ModelConfig *c);
 /* A fixed pseudo-random calibration sequence: a seeded permutation of the vocabulary (ids >= 3),
  * with <bos> starting every seq_len tokens. */
 int *calibration_ids_random(const ModelConfig *c, int n, int seq_len);
+/* Token ids from a file: separated by spaces, commas or newlines (a JSON array works too). */
+int *read_ids_file(const char *path, int *n);
+/* The calibration sequence for a model folder: ids_file when given, else a fixed pseudo-random
+ * sequence; desc says which. */
+int *calibration_ids(const char *model_dir, const char *ids_file, int *n, char *desc, size_t desc_n);
 /* Parse a LUT spec "bits,per_channel" | "bits" (per_channel 8, as ANEMLL) | "none". */
 int lut_spec_parse(const char *s, LutInfo *out);
 

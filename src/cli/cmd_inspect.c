@@ -1,0 +1,83 @@
+/* `inspect --model DIR [--activations]`: what a model folder holds, and its residual peaks. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "convert/convert.h"
+#include "util/util.h"
+
+static void lut_str(char *buf, size_t n, LutInfo l) {
+    if (!l.bits)
+        snprintf(buf, n, "none (FP16)");
+    else if (l.per_channel)
+        snprintf(buf, n, "LUT%d, per_channel %d", l.bits, l.per_channel);
+    else
+        snprintf(buf, n, "LUT%d, one table per tensor", l.bits);
+}
+
+int cmd_inspect(int argc, char **argv) {
+    Args a;
+    args_init(&a, argc, argv);
+    const char *dir = arg_str(&a, "--model", NULL);
+    if (!dir) dir = arg_str(&a, "--meta", NULL);
+    int activations = arg_flag(&a, "--activations");
+    const char *calib_ids = arg_str(&a, "--calib-ids", NULL);
+    int bad = args_finish(&a, "inspect");
+    args_free(&a);
+    if (bad) return 2;
+    if (!dir) {
+        err_set("--model DIR is required");
+        return fail_with_error();
+    }
+    Model m;
+    if (model_load(&m, dir)) return fail_with_error();
+    const ModelConfig *c = &m.cfg;
+    char line[512];
+    config_describe(c, line, sizeof line);
+    printf("model: %s (%s)\n", m.dir, m.converted ? "anemll conversion" : "Hugging Face checkpoint");
+    printf("shape: %s\n", line);
+    printf("layer types:");
+    for (int l = 0; l < c->num_layers; l++) printf(" %c", c->layer_types[l] == LAYER_FULL ? 'G' : 's');
+    printf("   (G global, s sliding)\n");
+    size_t total = 0;
+    printf("files:\n");
+    for (int i = 0; i < m.st.n_files; i++) {
+        printf("  %-48s %10.1f MB (%.1f MiB)\n", strrchr(m.st.files[i].path, '/') + 1, m.st.files[i].size / 1e6,
+               m.st.files[i].size / 1048576.0);
+        total += m.st.files[i].size;
+    }
+    printf("  %-48s %10.1f MB (%.1f MiB)\n", "total", total / 1e6, total / 1048576.0);
+    if (m.converted) {
+        char e[64], f[64], h[64];
+        lut_str(e, sizeof e, m.meta.lut_embeddings);
+        lut_str(f, sizeof f, m.meta.lut_ffn);
+        lut_str(h, sizeof h, m.meta.lut_lmhead);
+        printf("context %d, batch %d, %d chunks\n", m.meta.context_length, m.meta.batch_size, m.meta.num_chunks);
+        printf("embeddings: %s; attention+MLP: %s; LM head: %s\n", e, f, h);
+        printf("fp16 scale alpha: %.6g (calibration peak |residual| before %.6g, after %.6g)\n", m.meta.alpha,
+               m.meta.peak_before, m.meta.peak_after);
+    }
+    int rc = 0;
+    if (activations) {
+        int n;
+        char desc[512];
+        int *ids = calibration_ids(m.dir, calib_ids, &n, desc, sizeof desc);
+        float *peaks = xcalloc((size_t)c->num_layers, sizeof(float));
+        double peak;
+        if (!ids || measure_residual_peaks(&m, ids, n, 64, peaks, &peak)) {
+            rc = 1;
+        } else {
+            printf("peak |residual| per layer (FP32, calibration: %s):\n", desc);
+            for (int l = 0; l < c->num_layers; l++)
+                printf("  layer %2d  %12.6g%s\n", l, peaks[l], peaks[l] > 65504 ? "  > FP16 max" : "");
+            printf("overall peak %.6g; recommended --fp16-scale %.6g (largest multiple of 1/64 <= %.0f / peak)\n",
+                   peak, alpha_for_peak(peak), FP16_SCALE_TARGET);
+        }
+        free(ids);
+        free(peaks);
+    }
+    model_free(&m);
+    return rc ? fail_with_error() : 0;
+}
