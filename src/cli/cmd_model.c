@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/chat_common.h"
 #include "cli/commands.h"
 #include "model/model.h"
 #include "model/sampler.h"
@@ -57,6 +58,10 @@ typedef struct {
     const char *tokens;
     long context;
     long batch;
+    const char *prompt;      /* text instead of --tokens (generate) */
+    const char *system;
+    const char *tokenizer;
+    int raw;                 /* --no-template */
     const char *precision;   /* fp32 (default) | fp16: strict FP16 activations */
     const char *on_overflow; /* stop (default) | continue */
 } RunFlags;
@@ -66,12 +71,19 @@ static void read_run_flags(Args *a, RunFlags *f) {
     f->tokens = arg_str(a, "--tokens", NULL);
     f->context = arg_int(a, "--context", 0, 1, 1 << 24);
     f->batch = arg_int(a, "--batch", 64, 1, 1 << 16);
+    f->prompt = arg_str(a, "--prompt", NULL);
+    f->system = arg_str(a, "--system", NULL);
+    f->tokenizer = arg_str(a, "--tokenizer", NULL);
+    f->raw = arg_flag(a, "--no-template");
     f->precision = arg_str(a, "--precision", "fp32");
     f->on_overflow = arg_str(a, "--on-overflow", "stop");
 }
 
-/* Load the model, parse and check the tokens, make the state. */
-static int open_run(const RunFlags *f, Model *m, RunState *s, int **tokens, int *n, int extra_positions) {
+/* Load the model, get the tokens (--tokens, or --prompt through the tokenizer), make the state.
+ * *tok gets the tokenizer when one was loaded (else NULL). */
+static int open_run(const RunFlags *f, Model *m, RunState *s, int **tokens, int *n, int extra_positions,
+                    Tokenizer **tok) {
+    *tok = NULL;
     if (!f->model_dir) {
         err_set("--model DIR is required");
         return -1;
@@ -84,12 +96,22 @@ static int open_run(const RunFlags *f, Model *m, RunState *s, int **tokens, int 
         err_set("--on-overflow '%s': expected stop or continue", f->on_overflow);
         return -1;
     }
-    if (!f->tokens) {
-        err_set("--tokens is required");
+    if (!f->tokens == !f->prompt) {
+        err_set(f->tokens ? "give --tokens or --prompt, not both" : "--tokens (or --prompt) is required");
         return -1;
     }
-    if (parse_tokens(f->tokens, tokens, n)) return -1;
-    if (model_load(m, f->model_dir)) goto fail_tokens;
+    if (model_load(m, f->model_dir)) return -1;
+    *tokens = NULL;
+    if (f->tokens) {
+        if (parse_tokens(f->tokens, tokens, n)) goto fail_model;
+    } else {
+        if (!(*tok = load_model_tokenizer(m, f->tokenizer))) goto fail_model;
+        if (encode_prompt(*tok, f->system, f->prompt, f->raw, tokens, n)) goto fail_model;
+        if (*n == 0) {
+            err_set("--prompt: empty prompt");
+            goto fail_model;
+        }
+    }
     int context = f->context ? (int)f->context : model_default_context(m);
     if (context > m->cfg.max_position_embeddings) {
         err_set("--context %d exceeds the model's max_position_embeddings %d", context,
@@ -107,8 +129,9 @@ static int open_run(const RunFlags *f, Model *m, RunState *s, int **tokens, int 
     return 0;
 fail_model:
     model_free(m);
-fail_tokens:
     free(*tokens);
+    tok_free(*tok);
+    *tok = NULL;
     return -1;
 }
 
@@ -128,7 +151,8 @@ int cmd_logits(int argc, char **argv) {
     Model m;
     RunState s;
     int *tokens, n;
-    if (open_run(&f, &m, &s, &tokens, &n, 0)) return fail_with_error();
+    Tokenizer *tok;
+    if (open_run(&f, &m, &s, &tokens, &n, 0, &tok)) return fail_with_error();
     AtomicFile file;
     int rc = atomic_open(&file, out);
     if (rc == 0) {
@@ -141,6 +165,7 @@ int cmd_logits(int argc, char **argv) {
     }
     runstate_free(&s);
     model_free(&m);
+    tok_free(tok);
     free(tokens);
     return rc ? fail_with_error() : 0;
 }
@@ -160,12 +185,16 @@ int cmd_generate(int argc, char **argv) {
     int bad = args_finish(&a, "generate");
     args_free(&a);
     if (bad) return 2;
-    (void)print_ids; /* ids are the only output until a tokenizer is attached */
     Model m;
     RunState s;
     int *tokens, n;
+    Tokenizer *tok;
     /* the last new token is never fed back, so n + n_new - 1 positions are needed */
-    if (open_run(&f, &m, &s, &tokens, &n, n_new > 0 ? (int)n_new - 1 : 0)) return fail_with_error();
+    if (open_run(&f, &m, &s, &tokens, &n, n_new > 0 ? (int)n_new - 1 : 0, &tok)) return fail_with_error();
+    /* text out when a prompt was given (unless --ids); ids for --tokens */
+    TokStream *ts = tok && !print_ids ? tok_stream_new(tok, 1) : NULL;
+    int stop[16], n_stop = 0;
+    if (tok) n_stop = reply_stop_ids(&m, tok, stop, 16);
     int V = m.cfg.vocab_size;
     float *logits = xmalloc(sizeof(float) * (size_t)V);
     Sampler smp;
@@ -173,12 +202,31 @@ int cmd_generate(int argc, char **argv) {
     int rc = n_new > 0 ? model_prefill(&m, &s, tokens, n, LOGITS_LAST, logits, NULL, NULL) : 0;
     for (long i = 0; rc == 0 && i < n_new; i++) {
         int next = sampler_sample(&smp, logits);
-        printf("%s%d", i ? " " : "", next);
+        int eos = config_is_eos(&m.cfg, next);
+        for (int k = 0; k < n_stop; k++) eos |= stop[k] == next;
+        if (ts) {
+            size_t len = 0;
+            const char *piece = eos && !ignore_eos ? "" : tok_stream_put(ts, next, &len);
+            if (!piece) {
+                rc = -1;
+                break;
+            }
+            fwrite(piece, 1, len, stdout);
+        } else {
+            printf("%s%d", i ? " " : "", next);
+        }
         fflush(stdout);
-        if (!ignore_eos && config_is_eos(&m.cfg, next)) break;
+        if (!ignore_eos && eos) break;
         if (i + 1 < n_new) rc = model_forward(&m, &s, &next, 1, LOGITS_LAST, logits);
     }
+    if (ts) {
+        size_t len;
+        const char *rest = tok_stream_flush(ts, &len);
+        fwrite(rest, 1, len, stdout);
+        tok_stream_free(ts);
+    }
     printf("\n");
+    tok_free(tok);
     sampler_free(&smp);
     free(logits);
     runstate_free(&s);

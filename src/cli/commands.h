@@ -11,6 +11,7 @@ int cmd_detokenize(int argc, char **argv);
 int cmd_template(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
 
 /* Print "anemll: error: <err_get()>" and return 1. */
 int fail_with_error(void);

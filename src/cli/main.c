@@ -10,6 +10,7 @@ static const struct {
     int (*fn)(int, char **);
     const char *help;
 } commands[] = {
+    {"chat", cmd_chat, "talk to a model (Gemma chat format, streaming)"},
     {"logits", cmd_logits, "write the logits of every position of a token sequence"},
     {"generate", cmd_generate, "continue a token sequence or prompt"},
     {"synth", cmd_synth, "write a random-weight Gemma 3 checkpoint of a real shape"},

@@ -29,7 +29,9 @@ int runstate_init(RunState *s, const Model *m, int context, int max_batch) {
     s->v_cache = xcalloc((size_t)c->num_layers, sizeof(float *));
     s->cache_cap = xcalloc((size_t)c->num_layers, sizeof(int));
     for (int l = 0; l < c->num_layers; l++) {
-        int cap = c->layer_types[l] == LAYER_SLIDING && c->sliding_window < context ? c->sliding_window : context;
+        int cap = context;
+        if (c->layer_types[l] == LAYER_SLIDING && c->sliding_window + RING_SLACK < context)
+            cap = c->sliding_window + RING_SLACK;
         size_t bytes;
         if (mul_size((size_t)cap * kvd, sizeof(float), &bytes)) return -1;
         s->cache_cap[l] = cap;
@@ -51,6 +53,7 @@ int runstate_init(RunState *s, const Model *m, int context, int max_batch) {
     s->rope_cos_global = xmalloc(sizeof(float) * B * hd / 2);
     s->rope_sin_global = xmalloc(sizeof(float) * B * hd / 2);
     s->n_layers = c->num_layers;
+    s->sliding_window = c->sliding_window;
     return 0;
 }
 
@@ -80,6 +83,15 @@ void runstate_free(RunState *s) {
 }
 
 void runstate_reset(RunState *s) { s->pos = 0; }
+
+int runstate_rewind(RunState *s, int pos) {
+    if (pos < 0 || pos > s->pos) return -1;
+    /* a ring slot of position j < pos was overwritten once position j + cap was written */
+    for (int l = 0; l < s->n_layers; l++)
+        if (s->cache_cap[l] < s->context && s->pos - pos > s->cache_cap[l] - s->sliding_window) return -1;
+    s->pos = pos;
+    return 0;
+}
 
 /* out = x / sqrt(mean(x^2) + eps) * gain, gain = (1 + w).   x, out: [n]; in place allowed. */
 static void rmsnorm(float *out, const float *x, const float *gain, int n, float eps) {

@@ -72,7 +72,8 @@ typedef struct {
     int max_batch; /* tokens per forward call */
     int pos;       /* tokens already in the cache */
     /* KV cache per layer, [cap, kvh, hd] each. Full-attention layers: cap = context, slot = position.
-     * Sliding layers: cap = min(SW, context), a ring: slot = position % cap. */
+     * Sliding layers: a ring, slot = position % cap, cap = min(SW + RING_SLACK, context): the slack
+     * lets a chat rewind a few tokens (runstate_rewind) without losing the window. */
     float **k_cache, **v_cache;
     int *cache_cap;
     /* scratch, B = max_batch */
@@ -88,6 +89,7 @@ typedef struct {
     float *rope_cos_local, *rope_sin_local;   /* [B, hd/2] */
     float *rope_cos_global, *rope_sin_global; /* [B, hd/2] */
     int n_layers;
+    int sliding_window;
 
     /* options */
     int fp16;              /* strict FP16: every activation rounded to FP16 after each op */
@@ -101,6 +103,10 @@ typedef struct {
 int runstate_init(RunState *s, const Model *m, int context, int max_batch);
 void runstate_free(RunState *s);
 void runstate_reset(RunState *s); /* forget the sequence; the cache is reused */
+/* Keep only positions < pos; -1 when the rings no longer hold their window (then reset and
+ * prefill again). */
+int runstate_rewind(RunState *s, int pos);
+#define RING_SLACK 64
 
 typedef enum { LOGITS_NONE, LOGITS_LAST, LOGITS_ALL } LogitsMode;
 

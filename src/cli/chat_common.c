@@ -1,0 +1,45 @@
+#include "cli/chat_common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util.h"
+
+Tokenizer *load_model_tokenizer(const Model *m, const char *override_path) {
+    if (override_path) return tok_load(override_path);
+    char *p = path_join(m->dir, "tokenizer.json");
+    Tokenizer *t = NULL;
+    if (file_exists(p))
+        t = tok_load(p);
+    else
+        err_set("%s: no tokenizer.json in the model folder (give one with --tokenizer FILE)", m->dir);
+    free(p);
+    return t;
+}
+
+int reply_stop_ids(const Model *m, const Tokenizer *t, int *out, int max) {
+    int n = 0, ids[CONFIG_MAX_EOS + 8];
+    for (int i = 0; i < m->cfg.n_eos; i++) ids[n++] = m->cfg.eos_token_ids[i];
+    n += tok_eos_ids(t, ids + n, 8);
+    int k = 0;
+    for (int i = 0; i < n && k < max; i++) {
+        int dup = 0;
+        for (int j = 0; j < k; j++) dup |= out[j] == ids[i];
+        if (!dup) out[k++] = ids[i];
+    }
+    return k;
+}
+
+int encode_prompt(const Tokenizer *t, const char *system, const char *prompt, int raw, int **ids, int *n) {
+    if (raw) return tok_encode(t, prompt, strlen(prompt), 1, ids, n);
+    ChatMessage msgs[2];
+    int k = 0;
+    if (system) msgs[k++] = (ChatMessage){.role = "system", .text = system, .len = strlen(system)};
+    msgs[k++] = (ChatMessage){.role = "user", .text = prompt, .len = strlen(prompt)};
+    size_t len;
+    char *text = chat_render(msgs, k, 1, &len);
+    if (!text) return -1;
+    int rc = tok_encode(t, text, len, 0, ids, n);
+    free(text);
+    return rc;
+}

@@ -1,0 +1,16 @@
+/* Pieces shared by the text-facing commands (chat, generate --prompt): the tokenizer that goes
+ * with a model folder, and the stop ids of a reply. */
+#ifndef ANEMLL_CHAT_COMMON_H
+#define ANEMLL_CHAT_COMMON_H
+
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+/* --tokenizer FILE when given, else tokenizer.json beside the model's config.json. */
+Tokenizer *load_model_tokenizer(const Model *m, const char *override_path);
+/* The model's eos ids and the tokenizer's <eos>/<end_of_turn>; returns the count. */
+int reply_stop_ids(const Model *m, const Tokenizer *t, int *out, int max);
+/* Encode a user prompt: Gemma's chat template (system text folded in) unless raw, then ids. */
+int encode_prompt(const Tokenizer *t, const char *system, const char *prompt, int raw, int **ids, int *n);
+
+#endif
