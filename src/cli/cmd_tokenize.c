@@ -1,0 +1,229 @@
+/* `tokenize`, `detokenize` and `template`: JSON lines on stdin, one JSON line out per line in,
+ * each flushed at once. A bad line stops the command with "stdin line N: ..." and exit code 1.
+ *   tokenize --jsonl   {"text": "...", "add_bos": bool}  ->  [2,9259,1902]
+ *   tokenize           the whole of stdin as one text      ->  one array (BOS unless --no-bos)
+ *   detokenize         [2,9259,1902]  ->  "<bos>Hello world"  (--skip-special drops <bos> etc.)
+ *   template [--jsonl] {"messages": [...], "add_generation_prompt": bool}
+ *                      ->  {"prompt": "...", "ids": [...]}  (ids encode the prompt, whose
+ *                          "<bos>" text is the only BOS)
+ * The tokenizer: --tokenizer FILE, or --model DIR meaning DIR/tokenizer.json. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "tokenizer/tokenizer.h"
+#include "util/util.h"
+
+typedef struct {
+    const char *file, *model_dir;
+} TokenizerFlags;
+
+static void read_tokenizer_flags(Args *a, TokenizerFlags *f) {
+    f->file = arg_str(a, "--tokenizer", NULL);
+    f->model_dir = arg_str(a, "--model", NULL);
+}
+
+static Tokenizer *open_tokenizer(const TokenizerFlags *f) {
+    if (f->file && f->model_dir) {
+        err_set("give --tokenizer FILE or --model DIR, not both");
+        return NULL;
+    }
+    if (!f->file && !f->model_dir) {
+        err_set("--tokenizer FILE (or --model DIR) is required");
+        return NULL;
+    }
+    if (f->file) return tok_load(f->file);
+    char *path = path_join(f->model_dir, "tokenizer.json");
+    Tokenizer *t = tok_load(path);
+    free(path);
+    return t;
+}
+
+static void write_ids(const int *ids, int n) {
+    putchar('[');
+    for (int i = 0; i < n; i++) printf(i ? ",%d" : "%d", ids[i]);
+    putchar(']');
+}
+
+/* A boolean member, def when absent. */
+static int get_bool(const TokJson *obj, const char *key, int def, int *out) {
+    const TokJson *v = tokjson_get(obj, key);
+    if (v && v->type != TJ_BOOL) {
+        err_set("\"%s\" must be true or false", key);
+        return -1;
+    }
+    *out = v ? v->boolean : def;
+    return 0;
+}
+
+typedef int (*LineFn)(const Tokenizer *t, const TokJson *line, void *ctx);
+
+/* Runs fn on each non-blank line of stdin parsed as JSON; flushes the output after each. */
+static int for_each_line(const Tokenizer *t, LineFn fn, void *ctx) {
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long number = 0;
+    int rc = 0;
+    while (rc == 0 && (len = getline(&line, &cap, stdin)) >= 0) {
+        number++;
+        if (strspn(line, " \t\r\n") == (size_t)len) continue;
+        TokJson *v = tokjson_parse(line, (size_t)len);
+        if (!v || fn(t, v, ctx) != 0) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", err_get());
+            err_set("stdin line %ld: %s", number, why);
+            rc = -1;
+        }
+        tokjson_free(v);
+        fflush(stdout);
+    }
+    free(line);
+    if (rc == 0 && ferror(stdout)) {
+        err_set("cannot write the output");
+        rc = -1;
+    }
+    return rc;
+}
+
+static int tokenize_line(const Tokenizer *t, const TokJson *line, void *ctx) {
+    const TokJson *text = tokjson_get(line, "text");
+    int add_bos;
+    if (!text || text->type != TJ_STRING) {
+        err_set("expected {\"text\": \"...\", \"add_bos\": true|false}");
+        return -1;
+    }
+    if (get_bool(line, "add_bos", *(const int *)ctx, &add_bos) != 0) return -1;
+    int *ids, n;
+    tok_encode(t, text->str, text->len, add_bos, &ids, &n);
+    write_ids(ids, n);
+    putchar('\n');
+    free(ids);
+    return 0;
+}
+
+/* All of stdin as one text. */
+static int tokenize_stdin(const Tokenizer *t, int add_bos) {
+    size_t len = 0, cap = 1 << 16;
+    char *text = xmalloc(cap);
+    for (size_t got; (got = fread(text + len, 1, cap - len, stdin)) > 0;)
+        if ((len += got) == cap) text = xrealloc(text, cap *= 2);
+    int *ids, n;
+    tok_encode(t, text, len, add_bos, &ids, &n);
+    write_ids(ids, n);
+    putchar('\n');
+    free(ids);
+    free(text);
+    fflush(stdout);
+    if (ferror(stdin) || ferror(stdout)) {
+        err_set("cannot read the input or write the output");
+        return -1;
+    }
+    return 0;
+}
+
+int cmd_tokenize(int argc, char **argv) {
+    Args a;
+    TokenizerFlags f;
+    args_init(&a, argc, argv);
+    read_tokenizer_flags(&a, &f);
+    int jsonl = arg_flag(&a, "--jsonl");
+    int add_bos = !arg_flag(&a, "--no-bos");  /* in --jsonl mode: for lines without "add_bos" */
+    int bad = args_finish(&a, "tokenize");
+    args_free(&a);
+    if (bad) return 1;
+    Tokenizer *t = open_tokenizer(&f);
+    if (!t) return fail_with_error();
+    int rc = jsonl ? for_each_line(t, tokenize_line, &add_bos) : tokenize_stdin(t, add_bos);
+    tok_free(t);
+    return rc ? fail_with_error() : 0;
+}
+
+static int detokenize_line(const Tokenizer *t, const TokJson *line, void *ctx) {
+    if (line->type != TJ_ARRAY) {
+        err_set("expected a JSON array of token ids");
+        return -1;
+    }
+    int *ids = xmalloc(((size_t)line->n + 1) * sizeof *ids);
+    for (int i = 0; i < line->n; i++) {
+        const TokJson *v = &line->items[i];
+        if (v->type != TJ_NUMBER || !(v->number >= -2147483648.0 && v->number <= 2147483647.0) ||
+            v->number != (double)(int)v->number) {
+            err_set("item %d is not an integer token id", i);
+            free(ids);
+            return -1;
+        }
+        ids[i] = (int)v->number;
+    }
+    size_t len;
+    char *text = tok_decode(t, ids, line->n, *(const int *)ctx, &len);
+    free(ids);
+    if (!text) return -1;
+    tokjson_write_string(stdout, text, len);
+    putchar('\n');
+    free(text);
+    return 0;
+}
+
+int cmd_detokenize(int argc, char **argv) {
+    Args a;
+    TokenizerFlags f;
+    args_init(&a, argc, argv);
+    read_tokenizer_flags(&a, &f);
+    int skip_special = arg_flag(&a, "--skip-special");
+    arg_flag(&a, "--jsonl");  /* JSON lines is the only format; accepted for symmetry */
+    int bad = args_finish(&a, "detokenize");
+    args_free(&a);
+    if (bad) return 1;
+    Tokenizer *t = open_tokenizer(&f);
+    if (!t) return fail_with_error();
+    int rc = for_each_line(t, detokenize_line, &skip_special);
+    tok_free(t);
+    return rc ? fail_with_error() : 0;
+}
+
+static int template_line(const Tokenizer *t, const TokJson *line, void *ctx) {
+    (void)ctx;
+    ChatMessage *msgs;
+    int n, add_prompt;
+    if (line->type != TJ_OBJECT) {
+        err_set("expected {\"messages\": [...], \"add_generation_prompt\": true|false}");
+        return -1;
+    }
+    if (get_bool(line, "add_generation_prompt", 0, &add_prompt) != 0 ||
+        chat_messages_from_json(tokjson_get(line, "messages"), &msgs, &n) != 0)
+        return -1;
+    size_t len;
+    char *prompt = chat_render(msgs, n, add_prompt, &len);
+    chat_messages_free(msgs, n);
+    if (!prompt) return -1;
+    int *ids, n_ids;
+    tok_encode(t, prompt, len, 0, &ids, &n_ids);
+    fputs("{\"prompt\":", stdout);
+    tokjson_write_string(stdout, prompt, len);
+    fputs(",\"ids\":", stdout);
+    write_ids(ids, n_ids);
+    fputs("}\n", stdout);
+    free(ids);
+    free(prompt);
+    return 0;
+}
+
+int cmd_template(int argc, char **argv) {
+    Args a;
+    TokenizerFlags f;
+    args_init(&a, argc, argv);
+    read_tokenizer_flags(&a, &f);
+    arg_flag(&a, "--jsonl");  /* JSON lines is the only format; accepted as the contract writes it */
+    int bad = args_finish(&a, "template");
+    args_free(&a);
+    if (bad) return 1;
+    Tokenizer *t = open_tokenizer(&f);
+    if (!t) return fail_with_error();
+    int rc = for_each_line(t, template_line, NULL);
+    tok_free(t);
+    return rc ? fail_with_error() : 0;
+}
