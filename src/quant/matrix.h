@@ -27,4 +27,22 @@ void qmat_row(const QMatrix *w, int r, float *out);
 /* Bytes the matrix occupies (indices + tables). */
 size_t qmat_bytes(const QMatrix *w);
 
+/* qmat_matmul restricted to output rows [r0, r1): writes y[t, r] for those rows only, so callers
+ * can split one matmul across threads by row ranges. */
+void qmat_matmul_rows(const QMatrix *w, const float *x, int T, float *y, int r0, int r1);
+
+/* Kernel selection.  AUTO picks the best path this CPU runs (AVX2+FMA+F16C on x86-64, NEON on
+ * aarch64, else scalar).  The environment variable ANEMLL_KERNEL=scalar|avx2|neon|auto is read
+ * once, at the first matmul; qmat_set_kernel overrides it (tests force each path). */
+typedef enum { QMAT_KERNEL_AUTO, QMAT_KERNEL_SCALAR, QMAT_KERNEL_AVX2, QMAT_KERNEL_NEON } QMatKernel;
+
+int qmat_kernel_available(QMatKernel k);
+/* Force a path (AUTO: back to the best).  Returns 0, or -1 with err_set if unavailable. */
+int qmat_set_kernel(QMatKernel k);
+/* The path qmat_matmul runs now (never AUTO). */
+QMatKernel qmat_active_kernel(void);
+const char *qmat_kernel_name(QMatKernel k);
+/* "scalar" / "avx2" / "neon" / "auto" -> kernel; -1 if unknown. */
+int qmat_kernel_parse(const char *s, QMatKernel *out);
+
 #endif

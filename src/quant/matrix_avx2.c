@@ -1,0 +1,369 @@
+/* AVX2+FMA+F16C matmul kernels (built with -mavx2 -mfma -mf16c; picked at run time).
+ *
+ * Every weight format goes through two primitives: load32 (32 consecutive weights of a row as
+ * four FP32 vectors) for the bulk of a row and load8 for the rest.  Two loops use them:
+ *   T == 1 (decode, memory bound): fused load + FMA against x, each packed byte read once;
+ *   T > 1 (prefill): a 4-row x 512-column tile is expanded to FP32 once into a stack buffer and
+ *   reused for all T inputs, so the index decode is amortised over T.
+ * Functions are specialised per format through always_inline + a constant `fmt` argument, so
+ * there is one copy of each loop in the source and no format branch inside the hot loops. */
+#if defined(__x86_64__)
+
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant/lut.h"
+#include "quant/matrix_kernels.h"
+#include "util/util.h"
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+enum {
+    FMT_F32,
+    FMT_F16,
+    FMT_BF16,
+    FMT_LUT_PERM8,  /* bits <= 3: the FP32 table fits one register, lookup = one permute */
+    FMT_LUT4,       /* bits == 4: load32 via pshufb on FP16 byte planes; load8 via 2 permutes */
+    FMT_LUT6,       /* bits == 6: load32 via pshufb on 4 sub-tables; load8 via gather */
+    FMT_LUT_GATHER, /* bits 5, 7, 8: gather from the FP32 table */
+};
+
+/* What a kernel needs to read one matrix: for LUT, the index decoders and the tables of the
+ * group the current row belongs to. */
+typedef struct {
+    const QMatrix *w;
+    int vec32_cols; /* columns [0, vec32_cols) go 32 at a time (load32), */
+    int vec_cols;   /* then up to vec_cols 8 at a time (load8), the rest one by one */
+    __m256i shuf, shift, mask; /* load8's index decoder */
+    __m256 t_lo, t_hi;         /* table entries 0..7, 8..15 as FP32 (bits <= 4) */
+    /* bits 4 and 6: low / high bytes of the FP16 entries 16s..16s+15, in both 128-bit lanes */
+    __m256i t16_lo[4], t16_hi[4];
+    int group;    /* whose table is loaded; -1 none yet */
+    _Alignas(32) float table[1 << LUT_MAX_BITS];
+} Reader;
+
+/* Bytes load32 reads for 32 indices in format fmt (0: load32 is four load8s). */
+static size_t load32_span(int fmt) { return fmt == FMT_LUT4 ? 16 : fmt == FMT_LUT6 ? 28 : 0; }
+
+static int lut_fmt(int bits) {
+    return bits <= 3 ? FMT_LUT_PERM8 : bits == 4 ? FMT_LUT4 : bits == 6 ? FMT_LUT6 : FMT_LUT_GATHER;
+}
+
+static void reader_init(Reader *rd, const QMatrix *w) {
+    memset(rd, 0, sizeof *rd);
+    rd->w = w;
+    rd->group = -1;
+    rd->vec_cols = w->cols & ~7;
+    rd->vec32_cols = w->cols & ~31;
+    if (w->kind != QM_LUT) return;
+    /* Vector loads must stay inside the row.  Eight b-bit indices are b bytes and load8 reads
+     * 8 bytes; 32 indices are 4b bytes and load32 reads load32_span bytes. */
+    int b = w->bits;
+    size_t rb = w->row_bytes, span = load32_span(lut_fmt(b));
+    size_t chunks8 = rb >= 8 ? (rb - 8) / (size_t)b + 1 : 0;
+    if ((size_t)rd->vec_cols / 8 > chunks8) rd->vec_cols = (int)chunks8 * 8;
+    if (span == 0) {
+        rd->vec32_cols = rd->vec_cols & ~31;
+    } else {
+        size_t chunks32 = rb >= span ? (rb - span) / (4 * (size_t)b) + 1 : 0;
+        if ((size_t)rd->vec32_cols / 32 > chunks32) rd->vec32_cols = (int)chunks32 * 32;
+    }
+    /* load8: lane i's index starts at bit i*b of the chunk: bring bytes (i*b)/8 and (i*b)/8 + 1
+     * into the lane's low 16 bits, shift right by (i*b)%8, mask.  b <= 8: two bytes suffice. */
+    uint8_t ctrl[32];
+    int shifts[8];
+    for (int i = 0; i < 8; i++) {
+        int byte = i * b / 8;
+        ctrl[4 * i] = (uint8_t)byte;
+        ctrl[4 * i + 1] = (uint8_t)(byte + 1);
+        ctrl[4 * i + 2] = ctrl[4 * i + 3] = 0x80; /* zero */
+        shifts[i] = i * b % 8;
+    }
+    rd->shuf = _mm256_loadu_si256((const __m256i *)ctrl);
+    rd->shift = _mm256_loadu_si256((const __m256i *)shifts);
+    rd->mask = _mm256_set1_epi32((1 << b) - 1);
+}
+
+static void reader_load_table(Reader *rd, int g) {
+    int n = 1 << rd->w->bits;
+    const uint16_t *src = rd->w->luts + (size_t)g * (size_t)n;
+    if (n >= 8) {
+        for (int i = 0; i < n; i += 8)
+            _mm256_store_ps(rd->table + i,
+                            _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    } else {
+        for (int i = 0; i < n; i++) rd->table[i] = f16_to_f32(src[i]);
+    }
+    rd->t_lo = _mm256_load_ps(rd->table);
+    rd->t_hi = _mm256_load_ps(rd->table + 8);
+    if (n == 16 || n == 64) {
+        for (int s = 0; s < n / 16; s++) {
+            uint8_t lo[16], hi[16];
+            for (int i = 0; i < 16; i++) {
+                lo[i] = (uint8_t)src[16 * s + i];
+                hi[i] = (uint8_t)(src[16 * s + i] >> 8);
+            }
+            rd->t16_lo[s] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)lo));
+            rd->t16_hi[s] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)hi));
+        }
+    }
+    rd->group = g;
+}
+
+/* Start of row r (packed bytes for LUT), making sure its group's table is loaded. */
+ALWAYS_INLINE const void *reader_row(Reader *rd, int r, int fmt) {
+    const QMatrix *w = rd->w;
+    size_t off = (size_t)r * (size_t)w->cols;
+    switch (fmt) {
+    case FMT_F32: return (const float *)w->data + off;
+    case FMT_F16:
+    case FMT_BF16: return (const uint16_t *)w->data + off;
+    default:
+        if (r / w->group != rd->group) reader_load_table(rd, r / w->group);
+        return (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+    }
+}
+
+/* Weights c..c+7 of a row as FP32; c is a multiple of 8 below vec_cols. */
+ALWAYS_INLINE __m256 load8(const Reader *rd, const void *row, int c, int fmt) {
+    switch (fmt) {
+    case FMT_F32: return _mm256_loadu_ps((const float *)row + c);
+    case FMT_F16:
+        return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)row + c)));
+    case FMT_BF16: {
+        __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)row + c));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+    default: {
+        const uint8_t *p = (const uint8_t *)row + (size_t)(c / 8) * (size_t)rd->w->bits;
+        __m256i bytes = _mm256_broadcastsi128_si256(_mm_loadl_epi64((const __m128i *)p));
+        __m256i idx = _mm256_and_si256(
+            _mm256_srlv_epi32(_mm256_shuffle_epi8(bytes, rd->shuf), rd->shift), rd->mask);
+        if (fmt == FMT_LUT_PERM8) return _mm256_permutevar8x32_ps(rd->t_lo, idx);
+        if (fmt == FMT_LUT4) {
+            __m256 lo = _mm256_permutevar8x32_ps(rd->t_lo, idx);
+            __m256 hi = _mm256_permutevar8x32_ps(rd->t_hi, idx);
+            /* blendv selects on the sign bit: move index bit 3 there */
+            return _mm256_blendv_ps(lo, hi, _mm256_castsi256_ps(_mm256_slli_epi32(idx, 28)));
+        }
+        return _mm256_i32gather_ps(rd->table, idx, 4);
+    }
+    }
+}
+
+/* Explicit fields rather than an array: kept in registers without relying on loop unrolling. */
+typedef struct {
+    __m256 v0, v1, v2, v3;
+} F32x32;
+
+/* 32 FP16 weights given as byte planes (byte k of each 128-bit lane: weight k of that lane's 16)
+ * -> FP32 in order. */
+ALWAYS_INLINE F32x32 fp16_planes_to_f32(__m256i lo, __m256i hi) {
+    __m256i h0 = _mm256_unpacklo_epi8(lo, hi); /* weights 0..7 | 16..23 */
+    __m256i h1 = _mm256_unpackhi_epi8(lo, hi); /* weights 8..15 | 24..31 */
+    return (F32x32){_mm256_cvtph_ps(_mm256_castsi256_si128(h0)),
+                    _mm256_cvtph_ps(_mm256_castsi256_si128(h1)),
+                    _mm256_cvtph_ps(_mm256_extracti128_si256(h0, 1)),
+                    _mm256_cvtph_ps(_mm256_extracti128_si256(h1, 1))};
+}
+
+/* Weights c..c+31 of a row as FP32; c is a multiple of 32 below vec32_cols.
+ * LUT4/LUT6 turn the indices into bytes and look the FP16 entries up with pshufb (a 16-entry
+ * byte table per instruction), which is much cheaper than permutes or gathers per 8 weights. */
+ALWAYS_INLINE F32x32 load32(const Reader *rd, const void *row, int c, int fmt) {
+    if (fmt == FMT_LUT4) {
+        /* 16 bytes = 32 nibbles; index 2j is the low nibble of byte j */
+        __m128i raw = _mm_loadu_si128((const __m128i *)((const uint8_t *)row + c / 2));
+        __m128i nib = _mm_set1_epi8(0x0f);
+        __m128i lo = _mm_and_si128(raw, nib), hi = _mm_and_si128(_mm_srli_epi16(raw, 4), nib);
+        __m256i idx = _mm256_set_m128i(_mm_unpackhi_epi8(lo, hi), _mm_unpacklo_epi8(lo, hi));
+        return fp16_planes_to_f32(_mm256_shuffle_epi8(rd->t16_lo[0], idx),
+                                  _mm256_shuffle_epi8(rd->t16_hi[0], idx));
+    }
+    if (fmt == FMT_LUT6) {
+        /* 24 bytes = 32 indices: 12 bytes (16 indices) per 128-bit lane, read as 2 x 16 bytes */
+        const uint8_t *p = (const uint8_t *)row + (size_t)c * 6 / 8;
+        __m256i raw = _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
+            _mm_loadu_si128((const __m128i *)(p + 12)), 1);
+        /* each dword w = 3 bytes holds 4 indices, index i at bits 6i: spread them to bytes */
+        __m256i w = _mm256_shuffle_epi8(
+            raw, _mm256_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1, 0, 1, 2, -1,
+                                  3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1));
+        __m256i i0 = _mm256_and_si256(w, _mm256_set1_epi32(0x3f));
+        __m256i i1 = _mm256_and_si256(_mm256_slli_epi32(w, 2), _mm256_set1_epi32(0x3f00));
+        __m256i i2 = _mm256_and_si256(_mm256_slli_epi32(w, 4), _mm256_set1_epi32(0x3f0000));
+        __m256i i3 = _mm256_and_si256(_mm256_slli_epi32(w, 6), _mm256_set1_epi32(0x3f000000));
+        __m256i idx = _mm256_or_si256(_mm256_or_si256(i0, i1), _mm256_or_si256(i2, i3));
+        /* pshufb uses the low 4 bits; index bits 4 and 5 pick the sub-table (blendv reads each
+         * byte's top bit, so shift those bits there; 16-bit shifts leave other bytes' top bits) */
+        __m256i sel4 = _mm256_slli_epi16(idx, 3), sel5 = _mm256_slli_epi16(idx, 2);
+#define PICK(t)                                                                                  \
+    _mm256_blendv_epi8(                                                                          \
+        _mm256_blendv_epi8(_mm256_shuffle_epi8(t[0], idx), _mm256_shuffle_epi8(t[1], idx), sel4), \
+        _mm256_blendv_epi8(_mm256_shuffle_epi8(t[2], idx), _mm256_shuffle_epi8(t[3], idx), sel4), \
+        sel5)
+        return fp16_planes_to_f32(PICK(rd->t16_lo), PICK(rd->t16_hi));
+#undef PICK
+    }
+    return (F32x32){load8(rd, row, c, fmt), load8(rd, row, c + 8, fmt),
+                    load8(rd, row, c + 16, fmt), load8(rd, row, c + 24, fmt)};
+}
+
+/* Weight c of a row as FP32 (the columns past vec_cols). */
+ALWAYS_INLINE float load1(const Reader *rd, const void *row, int c, int fmt) {
+    switch (fmt) {
+    case FMT_F32: return ((const float *)row)[c];
+    case FMT_F16: return f16_to_f32(((const uint16_t *)row)[c]);
+    case FMT_BF16: return bf16_to_f32(((const uint16_t *)row)[c]);
+    default: return rd->table[lut_get_index(row, c, rd->w->bits)];
+    }
+}
+
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+/* Lanes [0, n) set, 0 <= n <= 8: for masked loads of a row's last partial vector. */
+static inline __m256i first_lanes(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* sum_c row[c] * x[c] over the whole row */
+ALWAYS_INLINE float dot_row(const Reader *rd, const void *row, const float *x, int fmt) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int c = 0;
+    for (; c < rd->vec32_cols; c += 32) {
+        F32x32 w = load32(rd, row, c, fmt);
+        a0 = _mm256_fmadd_ps(w.v0, _mm256_loadu_ps(x + c), a0);
+        a1 = _mm256_fmadd_ps(w.v1, _mm256_loadu_ps(x + c + 8), a1);
+        a2 = _mm256_fmadd_ps(w.v2, _mm256_loadu_ps(x + c + 16), a2);
+        a3 = _mm256_fmadd_ps(w.v3, _mm256_loadu_ps(x + c + 24), a3);
+    }
+    for (; c + 8 <= rd->vec_cols; c += 8)
+        a0 = _mm256_fmadd_ps(load8(rd, row, c, fmt), _mm256_loadu_ps(x + c), a0);
+    float s = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    for (; c < rd->w->cols; c++) s += load1(rd, row, c, fmt) * x[c];
+    return s;
+}
+
+/* Row columns [c0, c1) to FP32 in out[0, c1 - c0); c0 a multiple of 32. */
+ALWAYS_INLINE void decode_range(const Reader *rd, const void *row, int c0, int c1, float *out,
+                                int fmt) {
+    int c = c0;
+    for (; c + 32 <= c1 && c < rd->vec32_cols; c += 32) {
+        F32x32 w = load32(rd, row, c, fmt);
+        float *o = out + (c - c0);
+        _mm256_storeu_ps(o, w.v0), _mm256_storeu_ps(o + 8, w.v1);
+        _mm256_storeu_ps(o + 16, w.v2), _mm256_storeu_ps(o + 24, w.v3);
+    }
+    for (; c + 8 <= c1 && c + 8 <= rd->vec_cols; c += 8)
+        _mm256_storeu_ps(out + (c - c0), load8(rd, row, c, fmt));
+    for (; c < c1; c++) out[c - c0] = load1(rd, row, c, fmt);
+}
+
+#define TILE_ROWS 4
+#define TILE_COLS 512 /* 4 rows x 512 FP32 = 8 KiB: stays in L1 while all T inputs pass over it */
+
+/* acc[t][i][0..8) (8 partial sums each) += tile row i . x[t] over n columns, for t < T.  x has row
+ * stride ldx.  Two inputs at a time: 8 accumulators hide the FMA latency, and each tile load
+ * feeds two FMAs. */
+static void tile_fma(const float *const tile[TILE_ROWS], int n, const float *x, size_t ldx, int T,
+                     float *acc) {
+    int nv = n & ~7;
+    __m256i tail = first_lanes(n - nv);
+#define LOAD_FULL(p) _mm256_loadu_ps(p)
+#define LOAD_TAIL(p) _mm256_maskload_ps(p, tail) /* never touches memory past column n */
+#define TILE_STEP(LOAD)                                                                      \
+    do {                                                                                     \
+        __m256 u = LOAD(x0 + c), v = LOAD(x1 + c), w;                                        \
+        w = LOAD(tile[0] + c), a0 = _mm256_fmadd_ps(w, u, a0), b0 = _mm256_fmadd_ps(w, v, b0); \
+        w = LOAD(tile[1] + c), a1 = _mm256_fmadd_ps(w, u, a1), b1 = _mm256_fmadd_ps(w, v, b1); \
+        w = LOAD(tile[2] + c), a2 = _mm256_fmadd_ps(w, u, a2), b2 = _mm256_fmadd_ps(w, v, b2); \
+        w = LOAD(tile[3] + c), a3 = _mm256_fmadd_ps(w, u, a3), b3 = _mm256_fmadd_ps(w, v, b3); \
+    } while (0)
+    for (int t = 0; t < T; t += 2) {
+        const float *x0 = x + (size_t)t * ldx;
+        const float *x1 = t + 1 < T ? x0 + ldx : x0; /* odd T: the duplicate sums are identical */
+        float *a = acc + (size_t)t * TILE_ROWS * 8, *b = t + 1 < T ? a + TILE_ROWS * 8 : a;
+        __m256 a0 = _mm256_loadu_ps(a), a1 = _mm256_loadu_ps(a + 8);
+        __m256 a2 = _mm256_loadu_ps(a + 16), a3 = _mm256_loadu_ps(a + 24);
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        __m256 b2 = _mm256_loadu_ps(b + 16), b3 = _mm256_loadu_ps(b + 24);
+        int c = 0;
+        for (; c < nv; c += 8) TILE_STEP(LOAD_FULL);
+        if (c < n) TILE_STEP(LOAD_TAIL);
+        _mm256_storeu_ps(a, a0), _mm256_storeu_ps(a + 8, a1);
+        _mm256_storeu_ps(a + 16, a2), _mm256_storeu_ps(a + 24, a3);
+        _mm256_storeu_ps(b, b0), _mm256_storeu_ps(b + 8, b1); /* b == a for odd T: same sums */
+        _mm256_storeu_ps(b + 16, b2), _mm256_storeu_ps(b + 24, b3);
+    }
+#undef TILE_STEP
+#undef LOAD_TAIL
+#undef LOAD_FULL
+}
+
+ALWAYS_INLINE void rows_fmt(const QMatrix *w, const float *x, int T, float *y, int r0, int r1,
+                            int fmt) {
+    /* one reader per tile row: rows of a tile may belong to different LUT groups */
+    Reader rd[TILE_ROWS];
+    size_t ldy = (size_t)w->rows, cols = (size_t)w->cols;
+    if (T == 1) {
+        reader_init(&rd[0], w);
+        for (int r = r0; r < r1; r++) y[r] = dot_row(&rd[0], reader_row(&rd[0], r, fmt), x, fmt);
+        return;
+    }
+    for (int i = 0; i < TILE_ROWS; i++) reader_init(&rd[i], w);
+    _Alignas(32) float buf[TILE_ROWS][TILE_COLS];
+    float *acc = xmalloc(sizeof(float) * 8 * TILE_ROWS * (size_t)T);
+    for (int r = r0; r < r1; r += TILE_ROWS) {
+        int nr = r1 - r < TILE_ROWS ? r1 - r : TILE_ROWS;
+        const void *row[TILE_ROWS];
+        for (int i = 0; i < nr; i++) row[i] = reader_row(&rd[i], r + i, fmt);
+        memset(acc, 0, sizeof(float) * 8 * TILE_ROWS * (size_t)T);
+        for (int c0 = 0; c0 < w->cols; c0 += TILE_COLS) {
+            int c1 = c0 + TILE_COLS < w->cols ? c0 + TILE_COLS : w->cols;
+            const float *tile[TILE_ROWS];
+            for (int i = 0; i < TILE_ROWS; i++) {
+                if (i >= nr) {
+                    tile[i] = tile[0]; /* short last tile: repeat row 0, drop its sums */
+                } else if (fmt == FMT_F32) {
+                    tile[i] = (const float *)row[i] + c0;
+                } else {
+                    decode_range(&rd[i], row[i], c0, c1, buf[i], fmt);
+                    tile[i] = buf[i];
+                }
+            }
+            tile_fma(tile, c1 - c0, x + c0, cols, T, acc);
+        }
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < nr; i++)
+                y[(size_t)t * ldy + (size_t)(r + i)] =
+                    hsum8(_mm256_loadu_ps(acc + ((size_t)t * TILE_ROWS + (size_t)i) * 8));
+    }
+    free(acc);
+}
+
+void qmat_rows_avx2(const QMatrix *w, const float *x, int T, float *y, int r0, int r1) {
+    switch (w->kind) {
+    case QM_F32: rows_fmt(w, x, T, y, r0, r1, FMT_F32); break;
+    case QM_F16: rows_fmt(w, x, T, y, r0, r1, FMT_F16); break;
+    case QM_BF16: rows_fmt(w, x, T, y, r0, r1, FMT_BF16); break;
+    case QM_LUT:
+        switch (lut_fmt(w->bits)) {
+        case FMT_LUT_PERM8: rows_fmt(w, x, T, y, r0, r1, FMT_LUT_PERM8); break;
+        case FMT_LUT4: rows_fmt(w, x, T, y, r0, r1, FMT_LUT4); break;
+        case FMT_LUT6: rows_fmt(w, x, T, y, r0, r1, FMT_LUT6); break;
+        default: rows_fmt(w, x, T, y, r0, r1, FMT_LUT_GATHER); break;
+        }
+        break;
+    }
+}
+
+#else
+typedef int matrix_avx2_unused; /* not x86-64: nothing to build */
+#endif

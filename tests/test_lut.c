@@ -1,0 +1,519 @@
+/* LUT palettization (k-means, packing) and the matmul kernels (every path this CPU runs). */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "quant/lut.h"
+#include "quant/matrix.h"
+#include "util/util.h"
+
+/* ---- helpers ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static void rng_seed(uint64_t s) { rng_state = s * 0x9e3779b97f4a7c15ull + 1; }
+static uint64_t rng_next(void) {
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545f4914f6cdd1dull;
+}
+static double rng_unit(void) { return (double)(rng_next() >> 11) * (1.0 / 9007199254740992.0); }
+static float rng_gauss(void) {
+    double u = rng_unit(), v = rng_unit();
+    return (float)(sqrt(-2.0 * log(u + 1e-300)) * cos(6.283185307179586 * v));
+}
+
+/* A matrix of `kind` with owned storage. */
+typedef struct {
+    QMatrix m;
+    void *data;
+    uint16_t *luts;
+} TestMat;
+
+static TestMat mat_from_f32(QMatKind kind, int rows, int cols, const float *v) {
+    TestMat t = {{.kind = kind, .rows = rows, .cols = cols}, NULL, NULL};
+    size_t n = (size_t)rows * (size_t)cols;
+    if (kind == QM_F32) {
+        t.data = xmalloc(n * 4);
+        memcpy(t.data, v, n * 4);
+    } else {
+        uint16_t *h = xmalloc(n * 2);
+        for (size_t i = 0; i < n; i++) h[i] = kind == QM_F16 ? f32_to_f16(v[i]) : f32_to_bf16(v[i]);
+        t.data = h;
+    }
+    t.m.data = t.data;
+    return t;
+}
+
+static float *gauss_matrix(int rows, int cols, float scale) {
+    float *v = xmalloc(sizeof(float) * (size_t)rows * (size_t)cols);
+    for (size_t i = 0; i < (size_t)rows * (size_t)cols; i++) v[i] = scale * rng_gauss();
+    return v;
+}
+
+/* A LUT matrix with uniformly random indices (every table entry gets used) and random tables,
+ * independent of the palettizer. */
+static TestMat random_lut(int rows, int cols, int bits, int per_channel) {
+    int group = lut_group_rows(rows, per_channel), ngroups = lut_num_groups(rows, group);
+    size_t rb = lut_row_bytes(cols, bits);
+    TestMat t = {{.kind = QM_LUT, .rows = rows, .cols = cols, .bits = bits, .group = group,
+                  .row_bytes = rb},
+                 NULL, NULL};
+    uint8_t *packed = xmalloc(rb * (size_t)rows), *idx = xmalloc((size_t)cols);
+    for (int r = 0; r < rows; r++) {
+        for (int c = 0; c < cols; c++) idx[c] = (uint8_t)(rng_next() >> 56) & ((1u << bits) - 1u);
+        lut_pack_row(idx, cols, bits, packed + (size_t)r * rb);
+    }
+    t.luts = xmalloc(sizeof(uint16_t) * ((size_t)ngroups << bits));
+    for (size_t i = 0; i < ((size_t)ngroups << bits); i++) t.luts[i] = f32_to_f16(rng_gauss());
+    free(idx);
+    t.data = packed;
+    t.m.data = packed;
+    t.m.luts = t.luts;
+    return t;
+}
+
+static void mat_free(TestMat *t) {
+    free(t->data);
+    free(t->luts);
+}
+
+/* Largest |y - ref| / sum_c |w x| over all outputs, with ref = dequantize (qmat_row) then
+ * multiply in double. */
+static double matmul_rel_error(const QMatrix *w, const float *x, int T, const float *y) {
+    float *row = xmalloc(sizeof(float) * (size_t)w->cols);
+    double worst = 0.0;
+    for (int r = 0; r < w->rows; r++) {
+        qmat_row(w, r, row);
+        for (int t = 0; t < T; t++) {
+            const float *xt = x + (size_t)t * (size_t)w->cols;
+            double sum = 0.0, mag = 0.0;
+            for (int c = 0; c < w->cols; c++) {
+                sum += (double)row[c] * xt[c];
+                mag += fabs((double)row[c] * xt[c]);
+            }
+            double err = fabs((double)y[(size_t)t * (size_t)w->rows + (size_t)r] - sum);
+            double rel = mag > 0 ? err / mag : err;
+            if (!(rel <= worst)) worst = rel; /* NaN sticks */
+        }
+    }
+    free(row);
+    return worst;
+}
+
+static const QMatKernel all_kernels[] = {QMAT_KERNEL_SCALAR, QMAT_KERNEL_AVX2, QMAT_KERNEL_NEON};
+#define NKERNELS (int)(sizeof all_kernels / sizeof all_kernels[0])
+
+static const int shapes[][2] = {{13, 37}, {1, 37}, {13, 1}, {5, 8},  {7, 9},
+                                {16, 64}, {9, 100}, {3, 1030}, {6, 24}};
+#define NSHAPES (int)(sizeof shapes / sizeof shapes[0])
+static const int Ts[] = {1, 3, 7, 64};
+
+static double mse(const QMatrix *a, const float *ref) {
+    float *row = xmalloc(sizeof(float) * (size_t)a->cols);
+    double s = 0.0;
+    for (int r = 0; r < a->rows; r++) {
+        qmat_row(a, r, row);
+        for (int c = 0; c < a->cols; c++) {
+            double d = (double)row[c] - ref[(size_t)r * (size_t)a->cols + (size_t)c];
+            s += d * d;
+        }
+    }
+    free(row);
+    return s / ((double)a->rows * a->cols);
+}
+
+/* ---- kernel selection ---- */
+
+static void test_kernel_env_and_selection(void) {
+    /* runs first: the variable is read once, at the first matmul / query */
+    setenv("ANEMLL_KERNEL", "scalar", 1);
+    CHECK(qmat_active_kernel() == QMAT_KERNEL_SCALAR);
+    CHECK(qmat_set_kernel(QMAT_KERNEL_AUTO) == 0);
+    CHECK(qmat_active_kernel() != QMAT_KERNEL_AUTO);
+    CHECK(qmat_kernel_available(qmat_active_kernel()));
+    QMatKernel k;
+    CHECK(qmat_kernel_parse("AVX2", &k) == 0 && k == QMAT_KERNEL_AVX2);
+    CHECK(qmat_kernel_parse("neon", &k) == 0 && k == QMAT_KERNEL_NEON);
+    CHECK(qmat_kernel_parse("auto", &k) == 0 && k == QMAT_KERNEL_AUTO);
+    CHECK(qmat_kernel_parse("sse9", &k) != 0);
+    CHECK(strcmp(qmat_kernel_name(QMAT_KERNEL_SCALAR), "scalar") == 0);
+    /* at most one of the SIMD paths exists on a machine */
+    CHECK(!(qmat_kernel_available(QMAT_KERNEL_AVX2) && qmat_kernel_available(QMAT_KERNEL_NEON)));
+    QMatKernel missing =
+        qmat_kernel_available(QMAT_KERNEL_AVX2) ? QMAT_KERNEL_NEON : QMAT_KERNEL_AVX2;
+    QMatKernel before = qmat_active_kernel();
+    CHECK(qmat_set_kernel(missing) != 0);
+    CHECK(qmat_active_kernel() == before);
+    fprintf(stderr, "  active kernel (auto): %s\n", qmat_kernel_name(qmat_active_kernel()));
+}
+
+/* ---- packing ---- */
+
+static void test_pack_bit_order(void) {
+    uint8_t row[4] = {0xff, 0xff, 0xff, 0xff};
+    const uint8_t i4[3] = {1, 2, 3};
+    lut_pack_row(i4, 3, 4, row); /* low nibble first; unused high bits zero */
+    CHECK(row[0] == 0x21 && row[1] == 0x03);
+    const uint8_t i6[4] = {1, 2, 3, 4}; /* 1 | 2<<6 | 3<<12 | 4<<18 = 0x103081 */
+    lut_pack_row(i6, 4, 6, row);
+    CHECK(row[0] == 0x81 && row[1] == 0x30 && row[2] == 0x10);
+    const uint8_t i2[5] = {3, 0, 1, 2, 1};
+    lut_pack_row(i2, 5, 2, row);
+    CHECK(row[0] == (3 | 0 << 2 | 1 << 4 | 2 << 6) && row[1] == 1);
+    CHECK(lut_row_bytes(37, 6) == 28 && lut_row_bytes(1, 2) == 1 && lut_row_bytes(8, 8) == 8);
+}
+
+static void test_pack_roundtrip(void) {
+    static const int colss[] = {1, 2, 3, 5, 7, 8, 9, 13, 37, 64, 101};
+    rng_seed(1);
+    for (int bits = LUT_MIN_BITS; bits <= LUT_MAX_BITS; bits++) {
+        for (size_t ci = 0; ci < sizeof colss / sizeof colss[0]; ci++) {
+            int cols = colss[ci];
+            size_t rb = lut_row_bytes(cols, bits);
+            uint8_t idx[101], back[101], row[101];
+            for (int c = 0; c < cols; c++)
+                idx[c] = (uint8_t)(rng_next() >> 32) & ((1u << bits) - 1);
+            lut_pack_row(idx, cols, bits, row);
+            lut_unpack_row(row, cols, bits, back);
+            CHECKF(memcmp(idx, back, (size_t)cols) == 0, "bits %d cols %d", bits, cols);
+            int pad = (int)(rb * 8) - cols * bits; /* unused high bits of the last byte are 0 */
+            CHECKF(pad == 0 || (row[rb - 1] >> (8 - pad)) == 0, "bits %d cols %d", bits, cols);
+            /* matches the bit-stream definition bit by bit */
+            for (int c = 0; c < cols; c++)
+                for (int k = 0; k < bits; k++) {
+                    size_t bit = (size_t)c * (size_t)bits + (size_t)k;
+                    CHECK(((row[bit / 8] >> (bit % 8)) & 1) == ((idx[c] >> k) & 1));
+                }
+        }
+    }
+}
+
+/* ---- palettization ---- */
+
+static void test_exact_when_few_values(void) {
+    rng_seed(2);
+    static const QMatKind kinds[] = {QM_F32, QM_F16, QM_BF16};
+    for (int bits = LUT_MIN_BITS; bits <= LUT_MAX_BITS; bits++) {
+        for (int pc = 0; pc <= 4; pc += 2) {
+            int rows = 11, cols = 29, k = 1 << bits;
+            int group = lut_group_rows(rows, pc);
+            float *v = xmalloc(sizeof(float) * (size_t)rows * cols);
+            for (int g = 0; g * group < rows; g++) {
+                /* this group's palette: <= k distinct values exact in FP16 and BF16 */
+                float pal[256];
+                int np = 1 + (int)(rng_next() % (uint64_t)k);
+                for (int i = 0; i < np; i++)
+                    pal[i] = bf16_to_f32(f32_to_bf16(round_f16(rng_gauss())));
+                for (int r = g * group; r < rows && r < (g + 1) * group; r++)
+                    for (int c = 0; c < cols; c++) v[r * cols + c] = pal[rng_next() % (uint64_t)np];
+            }
+            for (size_t ki = 0; ki < 3; ki++) {
+                TestMat src = mat_from_f32(kinds[ki], rows, cols, v);
+                LutMatrix lm;
+                CHECK(lut_palettize(&src.m, (LutSpec){bits, pc, 0}, 1, &lm) == 0);
+                QMatrix q = lut_matrix_view(&lm);
+                CHECKF(mse(&q, v) == 0.0, "bits %d pc %d kind %d", bits, pc, (int)kinds[ki]);
+                /* re-palettizing a LUT matrix with its own width is exact too */
+                LutMatrix again;
+                CHECK(lut_palettize(&q, (LutSpec){bits, pc, 0}, 2, &again) == 0);
+                QMatrix q2 = lut_matrix_view(&again);
+                CHECK(mse(&q2, v) == 0.0);
+                lut_matrix_free(&again);
+                lut_matrix_free(&lm);
+                mat_free(&src);
+            }
+            free(v);
+        }
+    }
+    /* F32 values not exact in FP16 come back as their FP16 rounding */
+    float v[3 * 5];
+    for (int i = 0; i < 15; i++) v[i] = (float)(i % 4) * 0.1234567f;
+    TestMat src = mat_from_f32(QM_F32, 3, 5, v);
+    LutMatrix lm;
+    CHECK(lut_palettize(&src.m, (LutSpec){2, 0, 0}, 1, &lm) == 0);
+    float row[5];
+    QMatrix q = lut_matrix_view(&lm);
+    for (int r = 0; r < 3; r++) {
+        qmat_row(&q, r, row);
+        for (int c = 0; c < 5; c++) CHECK(row[c] == round_f16(v[r * 5 + c]));
+    }
+    lut_matrix_free(&lm);
+    mat_free(&src);
+}
+
+static void test_error_decreases_with_bits(void) {
+    rng_seed(3);
+    int rows = 64, cols = 256;
+    float *v = gauss_matrix(rows, cols, 0.02f);
+    TestMat src = mat_from_f32(QM_BF16, rows, cols, v);
+    float *vb = xmalloc(sizeof(float) * (size_t)rows * cols); /* what the BF16 source holds */
+    for (int i = 0; i < rows * cols; i++) vb[i] = bf16_to_f32(f32_to_bf16(v[i]));
+    double prev = INFINITY, var = 0.02 * 0.02;
+    static const int bitss[] = {2, 4, 6, 8};
+    for (int i = 0; i < 4; i++) {
+        LutMatrix lm;
+        CHECK(lut_palettize(&src.m, (LutSpec){bitss[i], 4, 0}, 2, &lm) == 0);
+        QMatrix q = lut_matrix_view(&lm);
+        double e = mse(&q, vb);
+        fprintf(stderr, "  LUT%d,g4 MSE/var = %.5f\n", bitss[i], e / var);
+        CHECKF(e < prev, "bits %d: %g vs %g", bitss[i], e, prev);
+        prev = e;
+        /* Lloyd-Max optimum for a gaussian: 0.1175 (4 levels), 0.0095 (16 levels) */
+        if (bitss[i] == 2) CHECK(e / var < 0.13);
+        if (bitss[i] == 4) CHECK(e / var < 0.0115);
+        for (int g = 0; g < lm.ngroups; g++) { /* tables ascending */
+            const uint16_t *t = lm.luts + ((size_t)g << lm.bits);
+            for (int j = 1; j < 1 << lm.bits; j++) CHECK(f16_to_f32(t[j - 1]) <= f16_to_f32(t[j]));
+        }
+        lut_matrix_free(&lm);
+    }
+    mat_free(&src);
+    free(vb);
+    free(v);
+}
+
+static void test_fit_table_uses_every_entry(void) {
+    /* one dominant value plus a few rare ones: quantile init alone would put several
+     * centroids on the dominant value; k-means must still give k distinct entries */
+    double v[20], cnt[20];
+    for (int i = 0; i < 20; i++) v[i] = i, cnt[i] = i == 0 ? 1e6 : 1;
+    uint16_t t[4], t2[4];
+    lut_fit_table(v, cnt, 20, 2, 0, t);
+    lut_fit_table(v, cnt, 20, 2, 0, t2);
+    CHECK(memcmp(t, t2, sizeof t) == 0);
+    CHECK(fabsf(f16_to_f32(t[0])) < 1e-3f); /* the dominant value keeps (nearly) its own entry */
+    for (int j = 1; j < 4; j++) CHECK(f16_to_f32(t[j - 1]) < f16_to_f32(t[j]));
+    /* two tight clusters, k = 4 >= 2 clusters: the optimum keeps both cluster means exact */
+    double w[6] = {-1.0, -0.999, -0.998, 1.0, 1.001, 1.002}, c1[6] = {1, 1, 1, 1, 1, 1};
+    uint16_t t4[4];
+    lut_fit_table(w, c1, 6, 2, 0, t4);
+    CHECK(f16_to_f32(t4[0]) < 0 && f16_to_f32(t4[3]) > 0);
+}
+
+static void test_threads_identical(void) {
+    rng_seed(4);
+    int rows = 37, cols = 53;
+    float *v = gauss_matrix(rows, cols, 1.0f);
+    static const QMatKind kinds[] = {QM_F32, QM_BF16};
+    static const int bitss[] = {3, 4, 6};
+    static const int pcs[] = {0, 1, 4};
+    for (int ki = 0; ki < 2; ki++) {
+        TestMat src = mat_from_f32(kinds[ki], rows, cols, v);
+        for (int bi = 0; bi < 3; bi++)
+            for (int pi = 0; pi < 3; pi++) {
+                LutSpec spec = {bitss[bi], pcs[pi], 0};
+                LutMatrix one, two, three;
+                CHECK(lut_palettize(&src.m, spec, 1, &one) == 0);
+                CHECK(lut_palettize(&src.m, spec, 2, &two) == 0);
+                CHECK(lut_palettize(&src.m, spec, 3, &three) == 0);
+                size_t ni = (size_t)rows * one.row_bytes;
+                size_t nl = sizeof(uint16_t) * ((size_t)one.ngroups << one.bits);
+                CHECK(memcmp(one.indices, two.indices, ni) == 0);
+                CHECK(memcmp(one.luts, two.luts, nl) == 0);
+                CHECK(memcmp(one.indices, three.indices, ni) == 0);
+                CHECK(memcmp(one.luts, three.luts, nl) == 0);
+                lut_matrix_free(&one);
+                lut_matrix_free(&two);
+                lut_matrix_free(&three);
+            }
+        mat_free(&src);
+    }
+    free(v);
+}
+
+static void test_partial_last_group(void) {
+    /* rows 10, g 4: groups {0-3}, {4-7}, {8-9}; the last group's table fits only its 2 rows */
+    rng_seed(5);
+    int rows = 10, cols = 17;
+    float *v = gauss_matrix(rows, cols, 1.0f);
+    for (int c = 0; c < cols; c++) {
+        v[8 * cols + c] = 100.0f;
+        v[9 * cols + c] = c % 2 ? 200.0f : -50.0f;
+    }
+    TestMat src = mat_from_f32(QM_F32, rows, cols, v);
+    LutMatrix lm;
+    CHECK(lut_palettize(&src.m, (LutSpec){2, 4, 0}, 2, &lm) == 0);
+    CHECK(lm.group == 4 && lm.ngroups == 3);
+    QMatrix q = lut_matrix_view(&lm);
+    CHECK(qmat_bytes(&q) == (size_t)rows * lut_row_bytes(cols, 2) + 3 * 4 * 2);
+    float row[17];
+    for (int r = 8; r < 10; r++) {
+        qmat_row(&q, r, row);
+        for (int c = 0; c < cols; c++) CHECK(row[c] == v[r * cols + c]);
+    }
+    lut_matrix_free(&lm);
+    /* g larger than rows: one table, like g = 0 */
+    LutMatrix big, whole;
+    CHECK(lut_palettize(&src.m, (LutSpec){3, 64, 0}, 1, &big) == 0);
+    CHECK(lut_palettize(&src.m, (LutSpec){3, 0, 0}, 1, &whole) == 0);
+    CHECK(big.ngroups == 1 && whole.ngroups == 1);
+    CHECK(memcmp(big.luts, whole.luts, sizeof(uint16_t) * 8) == 0);
+    CHECK(memcmp(big.indices, whole.indices, (size_t)rows * big.row_bytes) == 0);
+    lut_matrix_free(&big);
+    lut_matrix_free(&whole);
+    mat_free(&src);
+    free(v);
+}
+
+static void test_bad_input(void) {
+    float v[6] = {1, 2, 3, 4, 5, 6};
+    TestMat src = mat_from_f32(QM_F32, 2, 3, v);
+    LutMatrix lm;
+    CHECK(lut_palettize(&src.m, (LutSpec){1, 0, 0}, 1, &lm) != 0);
+    CHECK(lut_palettize(&src.m, (LutSpec){9, 0, 0}, 1, &lm) != 0);
+    CHECK(lut_palettize(&src.m, (LutSpec){4, -1, 0}, 1, &lm) != 0);
+    ((float *)src.data)[4] = NAN;
+    CHECK(lut_palettize(&src.m, (LutSpec){4, 1, 0}, 2, &lm) != 0);
+    CHECK(strstr(err_get(), "rows 1..1") != NULL);
+    ((float *)src.data)[4] = 1e6f; /* no FP16 entry holds it */
+    CHECK(lut_palettize(&src.m, (LutSpec){4, 0, 0}, 1, &lm) != 0);
+    mat_free(&src);
+    TestMat bsrc = mat_from_f32(QM_BF16, 2, 3, v);
+    ((uint16_t *)bsrc.data)[0] = 0x7f80; /* +inf */
+    CHECK(lut_palettize(&bsrc.m, (LutSpec){4, 0, 0}, 1, &lm) != 0);
+    mat_free(&bsrc);
+}
+
+/* ---- matmul ---- */
+
+/* y from kernel k for every T, compared with the double reference; y is poisoned first. */
+static void check_matmul(QMatKernel k, const QMatrix *w, const char *what) {
+    for (size_t ti = 0; ti < sizeof Ts / sizeof Ts[0]; ti++) {
+        int T = Ts[ti];
+        float *x = gauss_matrix(T, w->cols, 1.0f);
+        float *y = xmalloc(sizeof(float) * (size_t)T * (size_t)w->rows);
+        for (size_t i = 0; i < (size_t)T * (size_t)w->rows; i++) y[i] = NAN;
+        qmat_matmul(w, x, T, y);
+        double e = matmul_rel_error(w, x, T, y);
+        CHECKF(e <= 1e-5, "%s kernel %s rows %d cols %d T %d: rel err %g", what,
+               qmat_kernel_name(k), w->rows, w->cols, T, e);
+        free(x);
+        free(y);
+    }
+}
+
+static void test_matmul_lut_all_kernels(void) {
+    static const int pcs[] = {0, 1, 4, 8};
+    for (int ki = 0; ki < NKERNELS; ki++) {
+        if (!qmat_kernel_available(all_kernels[ki])) continue;
+        CHECK(qmat_set_kernel(all_kernels[ki]) == 0);
+        rng_seed(6);
+        for (int bits = LUT_MIN_BITS; bits <= LUT_MAX_BITS; bits++)
+            for (int pi = 0; pi < 4; pi++)
+                for (int si = 0; si < NSHAPES; si++) {
+                    TestMat t = random_lut(shapes[si][0], shapes[si][1], bits, pcs[pi]);
+                    char what[32];
+                    snprintf(what, sizeof what, "LUT%d g%d", bits, pcs[pi]);
+                    check_matmul(all_kernels[ki], &t.m, what);
+                    mat_free(&t);
+                }
+    }
+    qmat_set_kernel(QMAT_KERNEL_AUTO);
+}
+
+static void test_matmul_palettized(void) {
+    /* the real pipeline: BF16 -> palettize -> matmul, per available kernel */
+    rng_seed(7);
+    float *v = gauss_matrix(21, 515, 0.05f);
+    TestMat src = mat_from_f32(QM_BF16, 21, 515, v);
+    for (int bits = 4; bits <= 6; bits += 2) {
+        LutMatrix lm;
+        CHECK(lut_palettize(&src.m, (LutSpec){bits, 4, 0}, 2, &lm) == 0);
+        QMatrix q = lut_matrix_view(&lm);
+        for (int ki = 0; ki < NKERNELS; ki++) {
+            if (!qmat_kernel_available(all_kernels[ki])) continue;
+            CHECK(qmat_set_kernel(all_kernels[ki]) == 0);
+            check_matmul(all_kernels[ki], &q, "palettized");
+        }
+        lut_matrix_free(&lm);
+    }
+    qmat_set_kernel(QMAT_KERNEL_AUTO);
+    mat_free(&src);
+    free(v);
+}
+
+static void test_matmul_float_kinds(void) {
+    static const QMatKind kinds[] = {QM_F32, QM_F16, QM_BF16};
+    static const char *names[] = {"F32", "F16", "BF16"};
+    rng_seed(8);
+    for (int si = 0; si < NSHAPES; si++) {
+        float *v = gauss_matrix(shapes[si][0], shapes[si][1], 1.0f);
+        for (int kk = 0; kk < 3; kk++) {
+            TestMat t = mat_from_f32(kinds[kk], shapes[si][0], shapes[si][1], v);
+            for (int T = 1; T <= 7; T += 6) { /* every kernel agrees with scalar */
+                float *x = gauss_matrix(T, t.m.cols, 1.0f);
+                size_t ny = (size_t)T * (size_t)t.m.rows;
+                float *ys = xmalloc(sizeof(float) * ny), *yk = xmalloc(sizeof(float) * ny);
+                CHECK(qmat_set_kernel(QMAT_KERNEL_SCALAR) == 0);
+                qmat_matmul(&t.m, x, T, ys);
+                for (int ki = 1; ki < NKERNELS; ki++) {
+                    if (!qmat_kernel_available(all_kernels[ki])) continue;
+                    CHECK(qmat_set_kernel(all_kernels[ki]) == 0);
+                    qmat_matmul(&t.m, x, T, yk);
+                    float tol = 1e-5f * sqrtf((float)t.m.cols);
+                    for (size_t i = 0; i < ny; i++)
+                        CHECKF(fabsf(yk[i] - ys[i]) <= tol * (1.0f + fabsf(ys[i])),
+                               "%s %s %dx%d T %d: %g vs %g", names[kk],
+                               qmat_kernel_name(all_kernels[ki]), t.m.rows, t.m.cols, T, yk[i],
+                               ys[i]);
+                }
+                free(x);
+                free(ys);
+                free(yk);
+            }
+            for (int ki = 0; ki < NKERNELS; ki++) {
+                if (!qmat_kernel_available(all_kernels[ki])) continue;
+                CHECK(qmat_set_kernel(all_kernels[ki]) == 0);
+                check_matmul(all_kernels[ki], &t.m, names[kk]);
+            }
+            mat_free(&t);
+        }
+        free(v);
+    }
+    qmat_set_kernel(QMAT_KERNEL_AUTO);
+}
+
+static void test_matmul_row_range(void) {
+    /* qmat_matmul_rows writes exactly rows [r0, r1) of every y[t] */
+    rng_seed(9);
+    TestMat t = random_lut(11, 19, 4, 4);
+    int T = 3;
+    float *x = gauss_matrix(T, 19, 1.0f), full[3 * 11], part[3 * 11];
+    for (int ki = 0; ki < NKERNELS; ki++) {
+        if (!qmat_kernel_available(all_kernels[ki])) continue;
+        CHECK(qmat_set_kernel(all_kernels[ki]) == 0);
+        for (int Tn = 1; Tn <= T; Tn += 2) {
+            qmat_matmul(&t.m, x, Tn, full);
+            for (int i = 0; i < 3 * 11; i++) part[i] = -12345.0f;
+            qmat_matmul_rows(&t.m, x, Tn, part, 3, 9);
+            for (int tt = 0; tt < Tn; tt++)
+                for (int r = 0; r < 11; r++) {
+                    float got = part[tt * 11 + r];
+                    CHECK(r >= 3 && r < 9 ? got == full[tt * 11 + r] : got == -12345.0f);
+                }
+        }
+    }
+    qmat_set_kernel(QMAT_KERNEL_AUTO);
+    free(x);
+    mat_free(&t);
+}
+
+int main(void) {
+    RUN(test_kernel_env_and_selection);
+    RUN(test_pack_bit_order);
+    RUN(test_pack_roundtrip);
+    RUN(test_exact_when_few_values);
+    RUN(test_error_decreases_with_bits);
+    RUN(test_fit_table_uses_every_entry);
+    RUN(test_threads_identical);
+    RUN(test_partial_last_group);
+    RUN(test_bad_input);
+    RUN(test_matmul_lut_all_kernels);
+    RUN(test_matmul_palettized);
+    RUN(test_matmul_float_kinds);
+    RUN(test_matmul_row_range);
+    CHECK_EXIT();
+}
