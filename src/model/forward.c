@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "model/model.h"
+#include "util/pool.h"
 #include "util/util.h"
 
 int runstate_init(RunState *s, const Model *m, int context, int max_batch) {
@@ -47,7 +48,8 @@ int runstate_init(RunState *s, const Model *m, int context, int max_batch) {
     s->proj = xmalloc(sizeof(float) * B * H);
     s->gate = xmalloc(sizeof(float) * B * I);
     s->up = xmalloc(sizeof(float) * B * I);
-    s->scores = xmalloc(sizeof(float) * (size_t)context);
+    s->n_threads = pool_threads();
+    s->scores = xmalloc(sizeof(float) * (size_t)context * (size_t)s->n_threads);
     s->rope_cos_local = xmalloc(sizeof(float) * B * hd / 2);
     s->rope_sin_local = xmalloc(sizeof(float) * B * hd / 2);
     s->rope_cos_global = xmalloc(sizeof(float) * B * hd / 2);
@@ -129,16 +131,43 @@ static float gelu(float x, Activation act) {
     return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
 }
 
+/* Matmuls are split by output rows across the pool's threads: each streams its own part of
+ * the weights, which is what bounds decode speed. */
+typedef struct {
+    const QMatrix *w;
+    const float *x;
+    int T;
+    float *y;
+} MatmulJob;
+
+static void matmul_task(void *ctx, int i, int n) {
+    const MatmulJob *j = ctx;
+    /* boundaries on multiples of 16 rows keep each thread's LUT groups whole */
+    int units = (j->w->rows + 15) / 16;
+    int r0 = (int)((long)units * i / n) * 16, r1 = (int)((long)units * (i + 1) / n) * 16;
+    if (r1 > j->w->rows) r1 = j->w->rows;
+    if (r0 < r1) qmat_matmul_rows(j->w, j->x, j->T, j->y, r0, r1);
+}
+
+static void matmul(const QMatrix *w, const float *x, int T, float *y) {
+    MatmulJob j = {w, x, T, y};
+    int n = pool_threads();
+    if ((long)w->rows * w->cols * T < 65536) n = 1; /* too small to be worth a hand-off */
+    pool_run(matmul_task, &j, n);
+}
+
 /* Strict-FP16 emulation: round an op's output to FP16 as the Neural Engine would store it, and
  * stop at the first value that is not finite (an FP16 overflow), naming the layer and op. */
-static int act(RunState *s, float *v, size_t n, int layer, const char *op) {
-    if (!s->fp16) return 0;
+static int round_to_f16(float *v, size_t n) {
     int bad = 0;
     for (size_t i = 0; i < n; i++) {
         v[i] = round_f16(v[i]);
         bad |= !isfinite(v[i]);
     }
-    if (!bad) return 0;
+    return bad;
+}
+
+static int overflow(RunState *s, int layer, const char *op) {
     char where[64];
     if (layer < 0)
         snprintf(where, sizeof where, "%s", op);
@@ -153,6 +182,10 @@ static int act(RunState *s, float *v, size_t n, int layer, const char *op) {
     return -1;
 }
 
+static int act(RunState *s, float *v, size_t n, int layer, const char *op) {
+    return s->fp16 && round_to_f16(v, n) ? overflow(s, layer, op) : 0;
+}
+
 static void track_peak(float *peak, const float *v, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (fabsf(v[i]) > *peak) *peak = fabsf(v[i]);
@@ -161,50 +194,70 @@ static void track_peak(float *peak, const float *v, size_t n) {
 static float softcap(float x, double cap) { return cap > 0 ? (float)(tanh(x / cap) * cap) : x; }
 
 /* Self-attention of one layer for queries at positions pos..pos+n-1.
- * Keys at positions >= pos come from this batch (s->k, s->v), older ones from the cache. */
-static int attention(const ModelConfig *c, RunState *s, int l, int pos, int n) {
+ * Keys at positions >= pos come from this batch (s->k, s->v), older ones from the cache.
+ * (query, head) pairs are spread over the threads, each with its own row of s->scores. */
+typedef struct {
+    const ModelConfig *c;
+    RunState *s;
+    int l, pos, n;
+    int bad_scores[POOL_MAX_THREADS], bad_probs[POOL_MAX_THREADS]; /* per task: an FP16 overflow was met */
+} AttnJob;
+
+static void attention_task(void *ctx, int task, int n_tasks) {
+    AttnJob *job = ctx;
+    const ModelConfig *c = job->c;
+    RunState *s = job->s;
+    int pos = job->pos, l = job->l;
     int hd = c->head_dim, nh = c->num_heads, kvh = c->num_kv_heads, group = nh / kvh;
     int kvd = kvh * hd, cap = s->cache_cap[l];
     int sliding = c->layer_types[l] == LAYER_SLIDING;
     float scale = (float)(1.0 / sqrt(c->query_pre_attn_scalar));
     const float *kc = s->k_cache[l], *vc = s->v_cache[l];
-    for (int t = 0; t < n; t++) {
+    float *sc = s->scores + (size_t)task * s->context;
+    for (int p = task; p < job->n * nh; p += n_tasks) {
+        int t = p / nh, h = p % nh, kh = h / group;
         int qpos = pos + t;
         int lo = sliding && qpos - c->sliding_window + 1 > 0 ? qpos - c->sliding_window + 1 : 0;
-        for (int h = 0; h < nh; h++) {
-            const float *q = s->q + (size_t)t * nh * hd + (size_t)h * hd;
-            int kh = h / group;
-            float *sc = s->scores;
-            float maxv = -INFINITY;
-            for (int j = lo; j <= qpos; j++) {
-                const float *k = j >= pos ? s->k + (size_t)(j - pos) * kvd + (size_t)kh * hd
-                                          : kc + (size_t)(j % cap) * kvd + (size_t)kh * hd;
-                float d = 0;
-                for (int i = 0; i < hd; i++) d += q[i] * k[i];
-                d = softcap(d * scale, c->attn_logit_softcapping);
-                sc[j - lo] = d;
-            }
-            int nk = qpos - lo + 1;
-            if (act(s, sc, (size_t)nk, l, "attention scores")) return -1;
-            for (int j = 0; j < nk; j++)
-                if (sc[j] > maxv) maxv = sc[j];
-            double sum = 0;
-            for (int j = 0; j < nk; j++) {
-                sc[j] = expf(sc[j] - maxv);
-                sum += sc[j];
-            }
-            float inv = (float)(1.0 / sum);
-            for (int j = 0; j < nk; j++) sc[j] *= inv;
-            if (act(s, sc, (size_t)nk, l, "attention probabilities")) return -1;
-            float *out = s->att + (size_t)t * nh * hd + (size_t)h * hd;
-            memset(out, 0, sizeof(float) * (size_t)hd);
-            for (int j = lo; j <= qpos; j++) {
-                const float *v = j >= pos ? s->v + (size_t)(j - pos) * kvd + (size_t)kh * hd
-                                          : vc + (size_t)(j % cap) * kvd + (size_t)kh * hd;
-                float p = sc[j - lo];
-                for (int i = 0; i < hd; i++) out[i] += p * v[i];
-            }
+        int nk = qpos - lo + 1;
+        const float *q = s->q + (size_t)t * nh * hd + (size_t)h * hd;
+        for (int j = lo; j <= qpos; j++) {
+            const float *k = j >= pos ? s->k + (size_t)(j - pos) * kvd + (size_t)kh * hd
+                                      : kc + (size_t)(j % cap) * kvd + (size_t)kh * hd;
+            float d = 0;
+            for (int i = 0; i < hd; i++) d += q[i] * k[i];
+            sc[j - lo] = softcap(d * scale, c->attn_logit_softcapping);
         }
+        if (s->fp16) job->bad_scores[task] |= round_to_f16(sc, (size_t)nk);
+        float maxv = -INFINITY;
+        for (int j = 0; j < nk; j++)
+            if (sc[j] > maxv) maxv = sc[j];
+        double sum = 0;
+        for (int j = 0; j < nk; j++) {
+            sc[j] = expf(sc[j] - maxv);
+            sum += sc[j];
+        }
+        float inv = (float)(1.0 / sum);
+        for (int j = 0; j < nk; j++) sc[j] *= inv;
+        if (s->fp16) job->bad_probs[task] |= round_to_f16(sc, (size_t)nk);
+        float *out = s->att + (size_t)t * nh * hd + (size_t)h * hd;
+        memset(out, 0, sizeof(float) * (size_t)hd);
+        for (int j = lo; j <= qpos; j++) {
+            const float *v = j >= pos ? s->v + (size_t)(j - pos) * kvd + (size_t)kh * hd
+                                      : vc + (size_t)(j % cap) * kvd + (size_t)kh * hd;
+            float pj = sc[j - lo];
+            for (int i = 0; i < hd; i++) out[i] += pj * v[i];
+        }
+    }
+}
+
+static int attention(const ModelConfig *c, RunState *s, int l, int pos, int n) {
+    int hd = c->head_dim, nh = c->num_heads, kvd = c->num_kv_heads * hd, cap = s->cache_cap[l];
+    AttnJob job = {.c = c, .s = s, .l = l, .pos = pos, .n = n};
+    int tasks = s->n_threads < n * nh ? s->n_threads : n * nh;
+    pool_run(attention_task, &job, tasks);
+    for (int i = 0; i < tasks; i++) {
+        if (job.bad_scores[i] && overflow(s, l, "attention scores")) return -1;
+        if (job.bad_probs[i] && overflow(s, l, "attention probabilities")) return -1;
     }
     /* Append this batch to the cache; a ring keeps only the last `cap` positions. */
     int first = n > cap ? n - cap : 0;
@@ -276,9 +329,9 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsM
         /* attention block: x += post_attn_norm(o_proj(attn(rope(norm(q)), rope(norm(k)), v))) */
         rmsnorm_rows(s->xn, s->x, lw->input_norm, n, H, eps);
         if (act(s, s->xn, (size_t)n * H, l, "input norm")) return -1;
-        qmat_matmul(&lw->q, s->xn, n, s->q);
-        qmat_matmul(&lw->k, s->xn, n, s->k);
-        qmat_matmul(&lw->v, s->xn, n, s->v);
+        matmul(&lw->q, s->xn, n, s->q);
+        matmul(&lw->k, s->xn, n, s->k);
+        matmul(&lw->v, s->xn, n, s->v);
         if (act(s, s->q, (size_t)n * nh * hd, l, "q_proj") || act(s, s->k, (size_t)n * kvh * hd, l, "k_proj") ||
             act(s, s->v, (size_t)n * kvh * hd, l, "v_proj"))
             return -1;
@@ -294,21 +347,21 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsM
         if (act(s, s->q, (size_t)n * nh * hd, l, "rope q") || act(s, s->k, (size_t)n * kvh * hd, l, "rope k"))
             return -1;
         if (attention(c, s, l, pos, n)) return -1;
-        qmat_matmul(&lw->o, s->att, n, s->proj);
+        matmul(&lw->o, s->att, n, s->proj);
         if (act(s, s->proj, (size_t)n * H, l, "o_proj")) return -1;
         if (residual_add(s, s->x, s->proj, lw->post_attn_norm, n, H, eps, l, "post-attention norm")) return -1;
 
         /* MLP block: x += post_ff_norm(down(gelu(gate(norm(x))) * up(norm(x)))) */
         rmsnorm_rows(s->xn, s->x, lw->pre_ff_norm, n, H, eps);
         if (act(s, s->xn, (size_t)n * H, l, "pre-feedforward norm")) return -1;
-        qmat_matmul(&lw->gate, s->xn, n, s->gate);
-        qmat_matmul(&lw->up, s->xn, n, s->up);
+        matmul(&lw->gate, s->xn, n, s->gate);
+        matmul(&lw->up, s->xn, n, s->up);
         if (act(s, s->gate, (size_t)n * I, l, "gate_proj") || act(s, s->up, (size_t)n * I, l, "up_proj")) return -1;
         for (size_t i = 0; i < (size_t)n * I; i++) s->gate[i] = gelu(s->gate[i], c->activation);
         if (act(s, s->gate, (size_t)n * I, l, "gelu")) return -1;
         for (size_t i = 0; i < (size_t)n * I; i++) s->gate[i] *= s->up[i];
         if (act(s, s->gate, (size_t)n * I, l, "gelu * up")) return -1;
-        qmat_matmul(&lw->down, s->gate, n, s->proj);
+        matmul(&lw->down, s->gate, n, s->proj);
         if (act(s, s->proj, (size_t)n * H, l, "down_proj")) return -1;
         if (residual_add(s, s->x, s->proj, lw->post_ff_norm, n, H, eps, l, "post-feedforward norm")) return -1;
         if (s->layer_peaks) track_peak(&s->layer_peaks[l], s->x, (size_t)n * H);
@@ -319,7 +372,7 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsM
     int first = mode == LOGITS_LAST ? n - 1 : 0, rows = n - first;
     rmsnorm_rows(s->xn, s->x + (size_t)first * H, w->final_norm, rows, H, eps);
     if (act(s, s->xn, (size_t)rows * H, -1, "final norm")) return -1;
-    qmat_matmul(&w->lm_head, s->xn, rows, logits);
+    matmul(&w->lm_head, s->xn, rows, logits);
     if (c->final_logit_softcapping > 0)
         for (size_t i = 0; i < (size_t)rows * V; i++) logits[i] = softcap(logits[i], c->final_logit_softcapping);
     return act(s, logits, (size_t)rows * V, -1, "lm_head logits");

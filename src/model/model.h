@@ -85,7 +85,8 @@ typedef struct {
     float *proj;     /* [B, H] o_proj / down_proj output */
     float *gate;     /* [B, I] */
     float *up;       /* [B, I] */
-    float *scores;   /* [context] */
+    float *scores;   /* [n_threads, context] attention scores, one row per thread */
+    int n_threads;
     float *rope_cos_local, *rope_sin_local;   /* [B, hd/2] */
     float *rope_cos_global, *rope_sin_global; /* [B, hd/2] */
     int n_layers;
