@@ -85,6 +85,10 @@ cp -r "$TMP/l_gqa1" "$TMP/broken"; echo "model_info: [unclosed" > "$TMP/broken/m
 expect_fail corrupt_meta 'meta.yaml: invalid YAML' "$ANEMLL" logits --model "$TMP/broken" --tokens "2 3" --out "$TMP/x.f32"
 cp -r "$TMP/l_gqa1" "$TMP/broken2"; rm "$TMP/broken2/gemma3_FFN_PF_lut4_chunk_02of02.safetensors"
 expect_fail missing_chunk 'chunk_02of02.safetensors: cannot open' "$ANEMLL" logits --model "$TMP/broken2" --tokens "2 3" --out "$TMP/x.f32"
+# a full disk (a file-size limit makes writes fail the same way): a clear error, nothing left
+expect_fail disk_full 'write failed: File too large' \
+    bash -c 'trap "" XFSZ; ulimit -f 200; exec "$0" "$@"' "$ANEMLL" convert "$G/tiny" "$TMP/full" --lut2 none
+[ ! -e "$TMP/full" ] && [ -z "$(ls "$TMP" | grep '^full')" ] && ok disk_full_no_output || bad disk_full_no_output
 # interrupted: SIGINT and SIGKILL part-way through a conversion never leave a loadable folder
 "$ANEMLL" synth --shape tiny --vocab 150000 --out "$TMP/big" >/dev/null
 for sig in INT KILL; do
