@@ -35,3 +35,11 @@ expect_fail chat_no_tokenizer 'no tokenizer.json in the model folder' "$ANEMLL" 
 long=$(python3 -c "print('word ' * 5000)")
 expect_fail chat_prompt_too_long 'does not fit the context' "$ANEMLL" chat --model "$TMP/m" --prompt "$long" --quiet
 expect_fail generate_prompt_too_long 'do not fit the context' "$ANEMLL" generate --model "$TMP/m" --prompt "$long"
+
+# a converted model with a tokenizer: calibration on the built-in text (+ --calib FILE); chat via --meta
+echo "Some extra calibration text about lighthouses and storms." > "$TMP/calib.txt"
+"$ANEMLL" convert "$TMP/m" "$TMP/cm" --calib "$TMP/calib.txt" >/dev/null &&
+    grep -q 'calibration: "built-in calibration text ([0-9]* tokens) + .*calib.txt"' "$TMP/cm/meta.yaml" &&
+    [ -f "$TMP/cm/tokenizer.json" ] && ok convert_calibration_text || bad convert_calibration_text
+r=$("$ANEMLL" chat --meta "$TMP/cm/meta.yaml" --prompt "What is a hacker?" --max-tokens 6 --quiet)
+[ -n "$r" ] && ok chat_meta_yaml || bad chat_meta_yaml

@@ -58,6 +58,7 @@ expect_fail unknown_dtype "model.safetensors.*unsupported dtype 'I16'" L "$TMP/b
 expect_fail wrong_dtype "model.safetensors.*k_norm.weight' has dtype I32" L "$TMP/bad/wrong_dtype"
 expect_fail overlapping_tensors 'model.safetensors.*(overlaps|shape x dtype)' L "$TMP/bad/overlap"
 expect_fail huge_shape 'model.safetensors.*(overflow|shape x dtype)' L "$TMP/bad/huge_shape"
+expect_fail unknown_tensor "unexpected tensor 'model.layers.0.self_attn.q_proj.bias'" L "$TMP/bad/unknown_tensor"
 expect_fail no_config 'config.json: cannot open' L "$TMP/bad/no_config"
 expect_fail bad_config_json 'config.json: not a valid JSON' L "$TMP/bad/bad_config_json"
 expect_fail unsupported_rope "config.json: rope_scaling type 'yarn'" L "$TMP/bad/unsupported_rope"

@@ -71,6 +71,11 @@ for k, v in sorted((k, v) for k, v in header.items() if k != "__metadata__"):
     body += data[b0:b1]; off += b1 - b0
 case("missing_tensor", hdr=hdr, body=body)
 
+# an extra tensor under the text prefix (a variant we do not implement)
+hdr = json.loads(json.dumps(header)); off = len(data)
+hdr["model.layers.0.self_attn.q_proj.bias"] = {"dtype": "BF16", "shape": [128], "data_offsets": [off, off + 256]}
+case("unknown_tensor", hdr=hdr, body=data + bytes(256))
+
 # a sharded copy: two shards plus model.safetensors.index.json, same tensors
 d = os.path.join(out, "sharded"); os.makedirs(d, exist_ok=True)
 open(os.path.join(d, "config.json"), "w").write(config)

@@ -29,17 +29,3 @@ int reply_stop_ids(const Model *m, const Tokenizer *t, int *out, int max) {
     }
     return k;
 }
-
-int encode_prompt(const Tokenizer *t, const char *system, const char *prompt, int raw, int **ids, int *n) {
-    if (raw) return tok_encode(t, prompt, strlen(prompt), 1, ids, n);
-    ChatMessage msgs[2];
-    int k = 0;
-    if (system) msgs[k++] = (ChatMessage){.role = "system", .text = system, .len = strlen(system)};
-    msgs[k++] = (ChatMessage){.role = "user", .text = prompt, .len = strlen(prompt)};
-    size_t len;
-    char *text = chat_render(msgs, k, 1, &len);
-    if (!text) return -1;
-    int rc = tok_encode(t, text, len, 0, ids, n);
-    free(text);
-    return rc;
-}

@@ -10,7 +10,5 @@
 Tokenizer *load_model_tokenizer(const Model *m, const char *override_path);
 /* The model's eos ids and the tokenizer's <eos>/<end_of_turn>; returns the count. */
 int reply_stop_ids(const Model *m, const Tokenizer *t, int *out, int max);
-/* Encode a user prompt: Gemma's chat template (system text folded in) unless raw, then ids. */
-int encode_prompt(const Tokenizer *t, const char *system, const char *prompt, int raw, int **ids, int *n);
 
 #endif

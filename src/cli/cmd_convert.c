@@ -32,6 +32,7 @@ int cmd_convert(int argc, char **argv) {
     const char *lut3 = first_of(&a, "--lut3", "--lut-lmhead", "6,4");
     const char *scale = arg_str(&a, "--fp16-scale", "auto");
     const char *calib_ids = arg_str(&a, "--calib-ids", NULL);
+    const char *calib_text = arg_str(&a, "--calib", NULL);
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
     o.threads = (int)arg_int(&a, "--threads", nproc > 0 ? nproc : 1, 1, 1024);
     o.force = arg_flag(&a, "--force");
@@ -68,7 +69,7 @@ int cmd_convert(int argc, char **argv) {
     }
     int n;
     char desc[512];
-    int *ids = calibration_ids(in, calib_ids, &n, desc, sizeof desc);
+    int *ids = calibration_ids(in, calib_text, calib_ids, &n, desc, sizeof desc);
     if (!ids) return fail_with_error();
     o.calib_ids = ids;
     o.n_calib = n;

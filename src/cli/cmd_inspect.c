@@ -24,6 +24,7 @@ int cmd_inspect(int argc, char **argv) {
     if (!dir) dir = arg_str(&a, "--meta", NULL);
     int activations = arg_flag(&a, "--activations");
     const char *calib_ids = arg_str(&a, "--calib-ids", NULL);
+    const char *calib_text = arg_str(&a, "--calib", NULL);
     int bad = args_finish(&a, "inspect");
     args_free(&a);
     if (bad) return 2;
@@ -63,7 +64,7 @@ int cmd_inspect(int argc, char **argv) {
     if (activations) {
         int n;
         char desc[512];
-        int *ids = calibration_ids(m.dir, calib_ids, &n, desc, sizeof desc);
+        int *ids = calibration_ids(m.dir, calib_text, calib_ids, &n, desc, sizeof desc);
         float *peaks = xcalloc((size_t)c->num_layers, sizeof(float));
         double peak;
         if (!ids || measure_residual_peaks(&m, ids, n, 64, peaks, &peak)) {

@@ -106,7 +106,7 @@ static int open_run(const RunFlags *f, Model *m, RunState *s, int **tokens, int 
         if (parse_tokens(f->tokens, tokens, n)) goto fail_model;
     } else {
         if (!(*tok = load_model_tokenizer(m, f->tokenizer))) goto fail_model;
-        if (encode_prompt(*tok, f->system, f->prompt, f->raw, tokens, n)) goto fail_model;
+        if (chat_encode_prompt(*tok, f->system, f->prompt, f->raw, tokens, n)) goto fail_model;
         if (*n == 0) {
             err_set("--prompt: empty prompt");
             goto fail_model;

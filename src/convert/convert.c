@@ -26,10 +26,12 @@ int measure_residual_peaks(const Model *m, const int *ids, int n, int batch, flo
     if (runstate_init(&s, m, seq, batch)) return -1;
     s.layer_peaks = xcalloc((size_t)L, sizeof(float));
     int rc = 0;
-    /* sequences of at most `seq` tokens, each from position 0 */
-    for (int i = 0; i < n && rc == 0; i += seq) {
+    /* sequences from position 0: a new one at each <bos>, and after `seq` tokens */
+    for (int i = 0, len; i < n && rc == 0; i += len) {
+        for (len = 1; i + len < n && len < seq && ids[i + len] != m->cfg.bos_token_id; len++) {
+        }
         runstate_reset(&s);
-        rc = model_prefill(m, &s, ids + i, n - i < seq ? n - i : seq, LOGITS_NONE, NULL, NULL, NULL);
+        rc = model_prefill(m, &s, ids + i, len, LOGITS_NONE, NULL, NULL, NULL);
     }
     double p = s.embed_peak;
     for (int l = 0; l < L; l++) p = s.layer_peaks[l] > p ? s.layer_peaks[l] : p;
@@ -77,55 +79,6 @@ int *calibration_ids_random(const ModelConfig *c, int n, int seq_len) {
     for (int i = 0, k = 0; i < n; i++)
         ids[i] = i % seq_len == 0 && c->bos_token_id < V ? c->bos_token_id : perm[k++ % (V - first)];
     free(perm);
-    return ids;
-}
-
-/* ids separated by spaces, commas, newlines or brackets (a JSON array works too) */
-int *read_ids_file(const char *path, int *n) {
-    char *text = read_text_file(path, 64u << 20, NULL);
-    if (!text) return NULL;
-    int cap = 256, k = 0;
-    int *ids = xmalloc(sizeof(int) * (size_t)cap);
-    for (char *p = text; *p;) {
-        if (strchr(" \t\r\n,[]", *p)) {
-            p++;
-            continue;
-        }
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 0 || v > 0x7fffffff) {
-            err_set("%s: '%.16s' is not a token id", path, p);
-            free(ids);
-            free(text);
-            return NULL;
-        }
-        if (k == cap) ids = xrealloc(ids, sizeof(int) * (size_t)(cap *= 2));
-        ids[k++] = (int)v;
-        p = end;
-    }
-    free(text);
-    if (!k) {
-        err_set("%s: no token ids", path);
-        free(ids);
-        return NULL;
-    }
-    *n = k;
-    return ids;
-}
-
-int *calibration_ids(const char *model_dir, const char *ids_file, int *n, char *desc, size_t desc_n) {
-    if (ids_file) {
-        int *ids = read_ids_file(ids_file, n);
-        if (ids) snprintf(desc, desc_n, "token ids from %s (%d tokens)", ids_file, *n);
-        return ids;
-    }
-    ModelConfig c;
-    if (config_load_dir(&c, model_dir)) return NULL;
-    *n = calibration_token_count(&c);
-    int seq = c.max_position_embeddings < 512 ? c.max_position_embeddings : 512;
-    int *ids = calibration_ids_random(&c, *n, seq);
-    config_free(&c);
-    snprintf(desc, desc_n, "fixed pseudo-random token ids (%d tokens)", *n);
     return ids;
 }
 

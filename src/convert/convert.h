@@ -32,7 +32,7 @@ typedef struct {
 int convert_model(const char *hf_dir, const char *out_dir, const ConvertOptions *o, ConvertReport *r);
 
 /* Run ids through the model in FP32 and record max |residual| after the embedding and after each
- * layer. layer_peaks: [num_layers] (may be NULL); returns the overall peak via *peak. */
+ * layer. A new sequence (from position 0) starts at each <bos> and after calibration_seq_len tokens. layer_peaks: [num_layers] (may be NULL); returns the overall peak via *peak. */
 int measure_residual_peaks(const Model *m, const int *ids, int n, int batch, float *layer_peaks, double *peak);
 /* Calibration runs sequences of this many tokens (min(context, 512)), each from position 0. */
 int calibration_seq_len(const Model *m);
@@ -47,9 +47,11 @@ int calibration_token_count(const ModelConfig *c);
 int *calibration_ids_random(const ModelConfig *c, int n, int seq_len);
 /* Token ids from a file: separated by spaces, commas or newlines (a JSON array works too). */
 int *read_ids_file(const char *path, int *n);
-/* The calibration sequence for a model folder: ids_file when given, else a fixed pseudo-random
- * sequence; desc says which. */
-int *calibration_ids(const char *model_dir, const char *ids_file, int *n, char *desc, size_t desc_n);
+/* The calibration sequence for a model folder: ids_file when given; else, with the folder's
+ * tokenizer.json, the built-in calibration prompts (chat-templated) plus text_file if given; else a
+ * fixed pseudo-random sequence. Sequences start at each <bos>. desc says which. */
+int *calibration_ids(const char *model_dir, const char *text_file, const char *ids_file, int *n, char *desc,
+                     size_t desc_n);
 /* Parse a LUT spec "bits,per_channel" | "bits" (per_channel 8, as ANEMLL) | "none". */
 int lut_spec_parse(const char *s, LutInfo *out);
 

@@ -103,6 +103,45 @@ static int load_layer(const SafeTensors *st, const ModelConfig *c, const char *p
     return 0;
 }
 
+/* Every tensor under the text prefix must be one this engine reads: anything else means a model
+ * variant whose math we would silently get wrong. */
+static const char *const layer_tensors[] = {
+    "self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight", "self_attn.o_proj.weight",
+    "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight", "input_layernorm.weight",
+    "post_attention_layernorm.weight", "pre_feedforward_layernorm.weight", "post_feedforward_layernorm.weight",
+    "self_attn.q_norm.weight", "self_attn.k_norm.weight"};
+
+static int known_tensor(const char *name, int num_layers, int converted) {
+    char base[256];
+    snprintf(base, sizeof base, "%s", name);
+    size_t len = strlen(base);
+    if (converted) { /* LUT matrices are NAME.indices + NAME.lut */
+        if (len > 8 && !strcmp(base + len - 8, ".indices")) base[len - 8] = 0;
+        else if (len > 4 && !strcmp(base + len - 4, ".lut")) base[len - 4] = 0;
+        if (!strcmp(base, "lm_head.weight")) return 1;
+    }
+    if (!strcmp(base, "embed_tokens.weight") || !strcmp(base, "norm.weight")) return 1;
+    int l, off = 0;
+    if (sscanf(base, "layers.%d.%n", &l, &off) != 1 || off == 0 || l < 0 || l >= num_layers) return 0;
+    for (size_t i = 0; i < sizeof layer_tensors / sizeof layer_tensors[0]; i++)
+        if (!strcmp(base + off, layer_tensors[i])) return 1;
+    return 0;
+}
+
+static int check_tensor_names(const Model *m, const char *prefix) {
+    size_t pl = strlen(prefix);
+    for (int i = 0; i < m->st.n_tensors; i++) {
+        const char *name = m->st.tensors[i].name;
+        if (strncmp(name, prefix, pl) != 0) continue; /* vision tower, projector, lm_head */
+        if (!known_tensor(name + pl, m->cfg.num_layers, m->converted)) {
+            err_set("%s: unexpected tensor '%s' (not part of a Gemma 3 text model of %d layers)",
+                    m->st.files[m->st.tensors[i].file].path, name, m->cfg.num_layers);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* The mapped files: a converted model's are the ones its meta.yaml names. */
 static int open_weights(Model *m) {
     char *meta_path = path_join(m->dir, "meta.yaml");
@@ -176,6 +215,7 @@ int model_load(Model *m, const char *path) {
     }
     snprintf(name, sizeof name, "%snorm.weight", prefix);
     if (!(m->w.final_norm = load_gain(&m->st, name, c->hidden_size))) goto fail;
+    if (check_tensor_names(m, prefix)) goto fail;
     /* torch.tensor(sqrt(H)) is an FP32 scalar */
     m->w.embed_scale = (float)sqrt((double)c->hidden_size);
     m->w.layers = xcalloc((size_t)c->num_layers, sizeof(LayerWeights));

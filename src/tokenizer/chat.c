@@ -145,3 +145,17 @@ void chat_messages_free(ChatMessage *msgs, int n) {
     for (int i = 0; i < n; i++) free((void *)msgs[i].parts);
     free(msgs);
 }
+
+int chat_encode_prompt(const Tokenizer *t, const char *system, const char *prompt, int raw, int **ids, int *n) {
+    if (raw) return tok_encode(t, prompt, strlen(prompt), 1, ids, n);
+    ChatMessage msgs[2];
+    int k = 0;
+    if (system) msgs[k++] = (ChatMessage){.role = "system", .text = system, .len = strlen(system)};
+    msgs[k++] = (ChatMessage){.role = "user", .text = prompt, .len = strlen(prompt)};
+    size_t len;
+    char *text = chat_render(msgs, k, 1, &len);
+    if (!text) return -1;
+    int rc = tok_encode(t, text, len, 0, ids, n);
+    free(text);
+    return rc;
+}

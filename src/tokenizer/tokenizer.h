@@ -115,6 +115,9 @@ typedef struct {
 
 /* New prompt text (free()), its length in *len; NULL and err_set on a template error. */
 char *chat_render(const ChatMessage *msgs, int n, int add_generation_prompt, size_t *len);
+/* One user prompt as ids: the chat template with the generation prompt (a system text folded
+ * in), or with raw, the text itself after <bos>. */
+int chat_encode_prompt(const Tokenizer *t, const char *system, const char *prompt, int raw, int **ids, int *n);
 /* Messages from a JSON array of {"role": ..., "content": string | [{"type": ...}, ...]}.
  * *msgs (free with chat_messages_free) points into arr, which must outlive it. */
 int chat_messages_from_json(const TokJson *arr, ChatMessage **msgs, int *n);
