@@ -12,6 +12,8 @@ int cmd_template(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_chat(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* Print "anemll: error: <err_get()>" and return 1. */
 int fail_with_error(void);

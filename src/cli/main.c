@@ -18,7 +18,9 @@ static const struct {
     {"detokenize", cmd_detokenize, "token ids (JSON arrays) to text"},
     {"template", cmd_template, "render Gemma's chat template (JSON lines)"},
     {"convert", cmd_convert, "convert a Hugging Face checkpoint the ANEMLL way (FP16 scale, LUT, chunks)"},
+    {"eval", cmd_eval, "quality report against the original model: KL divergence, correlation, match rate"},
     {"inspect", cmd_inspect, "describe a model folder; --activations: residual peaks and the alpha to use"},
+    {"bench", cmd_bench, "prefill/decode throughput, memory and the bandwidth bound"},
 };
 
 int fail_with_error(void) {
