@@ -35,8 +35,18 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
+# The shipped default model: the trained checkpoint in models/ converted the ANEMLL way (default
+# LUT specs, alpha auto) next to the binary, where `anemll chat` looks when given no --model.
+DEFAULT_MODEL_SRC := models/anemll-tiny
+ifneq ($(wildcard $(DEFAULT_MODEL_SRC)/config.json),)
+DEFAULT_MODEL := $(BUILD)/anemll-tiny/meta.yaml
+endif
+
 .PHONY: all test check clean bench-bins
-all: $(BUILD)/anemll $(BUILD)/libanemll.a $(TEST_BIN)
+all: $(BUILD)/anemll $(BUILD)/libanemll.a $(TEST_BIN) $(DEFAULT_MODEL)
+
+$(BUILD)/anemll-tiny/meta.yaml: $(BUILD)/anemll $(wildcard $(DEFAULT_MODEL_SRC)/*)
+	$(BUILD)/anemll convert $(DEFAULT_MODEL_SRC) $(BUILD)/anemll-tiny --force
 
 $(BUILD)/obj/%_avx2.o: %_avx2.c
 	@mkdir -p $(dir $@)

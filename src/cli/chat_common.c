@@ -1,9 +1,31 @@
 #include "cli/chat_common.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/util.h"
+
+const char *default_model_dir(void) {
+    static char path[PATH_MAX];
+    const char *env = getenv("ANEMLL_MODEL");
+    if (env && *env) return env;
+    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 32);
+    if (n > 0) {
+        path[n] = 0;
+        char *slash = strrchr(path, '/');
+        if (slash) {
+            strcpy(slash + 1, "anemll-tiny");
+            char *meta = path_join(path, "meta.yaml");
+            int ok = file_exists(meta);
+            free(meta);
+            if (ok) return path;
+        }
+    }
+    err_set("no --model given and no default model (run `make` to build build/anemll-tiny, or set ANEMLL_MODEL)");
+    return NULL;
+}
 
 Tokenizer *load_model_tokenizer(const Model *m, const char *override_path) {
     if (override_path) return tok_load(override_path);

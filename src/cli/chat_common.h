@@ -6,6 +6,11 @@
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
+/* The model folder to use when a command gets no --model: $ANEMLL_MODEL, else the shipped
+ * default model that `make` converts next to the binary (build/anemll-tiny). NULL + err_set if
+ * neither exists. */
+const char *default_model_dir(void);
+
 /* --tokenizer FILE when given, else tokenizer.json beside the model's config.json. */
 Tokenizer *load_model_tokenizer(const Model *m, const char *override_path);
 /* The model's eos ids and the tokenizer's <eos>/<end_of_turn>; returns the count. */

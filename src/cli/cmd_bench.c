@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include "cli/args.h"
+#include "cli/chat_common.h"
 #include "cli/commands.h"
 #include "model/model.h"
 #include "util/pool.h"
@@ -97,10 +98,7 @@ int cmd_bench(int argc, char **argv) {
     int bad = args_finish(&a, "bench");
     args_free(&a);
     if (bad) return 2;
-    if (!dir) {
-        err_set("--model DIR is required");
-        return fail_with_error();
-    }
+    if (!dir && !(dir = default_model_dir())) return fail_with_error();
     if (strcmp(precision, "fp32") && strcmp(precision, "fp16")) {
         err_set("--precision '%s': expected fp32 or fp16", precision);
         return fail_with_error();

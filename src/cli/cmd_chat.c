@@ -286,10 +286,7 @@ int cmd_chat(int argc, char **argv) {
     int bad = args_finish(&a, "chat");
     args_free(&a);
     if (bad) return 2;
-    if (!dir) {
-        err_set("--model DIR is required");
-        return fail_with_error();
-    }
+    if (!dir && !(dir = default_model_dir())) return fail_with_error();
     if (model_load(&c.m, dir)) return fail_with_error();
     int rc = 1;
     if (!(c.tok = load_model_tokenizer(&c.m, tok_path))) {

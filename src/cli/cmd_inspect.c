@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/args.h"
+#include "cli/chat_common.h"
 #include "cli/commands.h"
 #include "convert/convert.h"
 #include "util/util.h"
@@ -28,10 +29,7 @@ int cmd_inspect(int argc, char **argv) {
     int bad = args_finish(&a, "inspect");
     args_free(&a);
     if (bad) return 2;
-    if (!dir) {
-        err_set("--model DIR is required");
-        return fail_with_error();
-    }
+    if (!dir && !(dir = default_model_dir())) return fail_with_error();
     Model m;
     if (model_load(&m, dir)) return fail_with_error();
     const ModelConfig *c = &m.cfg;

@@ -81,13 +81,10 @@ static void read_run_flags(Args *a, RunFlags *f) {
 
 /* Load the model, get the tokens (--tokens, or --prompt through the tokenizer), make the state.
  * *tok gets the tokenizer when one was loaded (else NULL). */
-static int open_run(const RunFlags *f, Model *m, RunState *s, int **tokens, int *n, int extra_positions,
+static int open_run(RunFlags *f, Model *m, RunState *s, int **tokens, int *n, int extra_positions,
                     Tokenizer **tok) {
     *tok = NULL;
-    if (!f->model_dir) {
-        err_set("--model DIR is required");
-        return -1;
-    }
+    if (!f->model_dir && !(f->model_dir = default_model_dir())) return -1;
     if (strcmp(f->precision, "fp32") && strcmp(f->precision, "fp16")) {
         err_set("--precision '%s': expected fp32 or fp16", f->precision);
         return -1;
