@@ -7,6 +7,17 @@
 
 #include "util/util.h"
 
+void read_sampling_flags(Args *a, SamplingFlags *f) {
+    f->temp = arg_double(a, "--temp", 0.0, 0.0, 100.0);
+    f->top_k = arg_int(a, "--top-k", 0, 0, 1 << 24);
+    f->top_p = arg_double(a, "--top-p", 1.0, 0.0, 1.0);
+    f->seed = arg_int(a, "--seed", 0, 0, 0x7fffffffL);
+}
+
+void sampler_from_flags(Sampler *s, int vocab, const SamplingFlags *f) {
+    sampler_init(s, vocab, (float)f->temp, (int)f->top_k, (float)f->top_p, (uint64_t)f->seed);
+}
+
 const char *default_model_dir(void) {
     static char path[PATH_MAX];
     const char *env = getenv("ANEMLL_MODEL");

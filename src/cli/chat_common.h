@@ -3,8 +3,18 @@
 #ifndef ANEMLL_CHAT_COMMON_H
 #define ANEMLL_CHAT_COMMON_H
 
+#include "cli/args.h"
 #include "model/model.h"
+#include "model/sampler.h"
 #include "tokenizer/tokenizer.h"
+
+/* --temp T (0 = greedy) --top-k K --top-p P --seed S, read from a (generate, chat). */
+typedef struct {
+    double temp, top_p;
+    long top_k, seed;
+} SamplingFlags;
+void read_sampling_flags(Args *a, SamplingFlags *f);
+void sampler_from_flags(Sampler *s, int vocab, const SamplingFlags *f);
 
 /* The model folder to use when a command gets no --model: $ANEMLL_MODEL, else the shipped
  * default model that `make` converts next to the binary (build/anemll-tiny). NULL + err_set if

@@ -279,10 +279,8 @@ int cmd_chat(int argc, char **argv) {
     c.quiet = arg_flag(&a, "--quiet");
     long context = arg_int(&a, "--context", 0, 1, 1 << 24);
     long batch = arg_int(&a, "--batch", 64, 1, 1 << 16);
-    double temp = arg_double(&a, "--temp", 0.0, 0.0, 100.0);
-    long top_k = arg_int(&a, "--top-k", 0, 0, 1 << 24);
-    double top_p = arg_double(&a, "--top-p", 1.0, 0.0, 1.0);
-    long seed = arg_int(&a, "--seed", 0, 0, 0x7fffffffL);
+    SamplingFlags sf;
+    read_sampling_flags(&a, &sf);
     int bad = args_finish(&a, "chat");
     args_free(&a);
     if (bad) return 2;
@@ -302,7 +300,7 @@ int cmd_chat(int argc, char **argv) {
         fail_with_error();
         goto out_tok;
     }
-    sampler_init(&c.smp, c.m.cfg.vocab_size, (float)temp, (int)top_k, (float)top_p, (uint64_t)seed);
+    sampler_from_flags(&c.smp, c.m.cfg.vocab_size, &sf);
     c.n_stop = reply_stop_ids(&c.m, c.tok, c.stop, 16);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

@@ -173,10 +173,8 @@ int cmd_generate(int argc, char **argv) {
     RunFlags f;
     read_run_flags(&a, &f);
     long n_new = arg_int(&a, "-n", 32, 0, 1 << 24);
-    double temp = arg_double(&a, "--temp", 0.0, 0.0, 100.0);
-    long top_k = arg_int(&a, "--top-k", 0, 0, 1 << 24);
-    double top_p = arg_double(&a, "--top-p", 1.0, 0.0, 1.0);
-    long seed = arg_int(&a, "--seed", 0, 0, 0x7fffffffL);
+    SamplingFlags sf;
+    read_sampling_flags(&a, &sf);
     int ignore_eos = arg_flag(&a, "--ignore-eos");
     int print_ids = arg_flag(&a, "--ids");
     int bad = args_finish(&a, "generate");
@@ -195,7 +193,7 @@ int cmd_generate(int argc, char **argv) {
     int V = m.cfg.vocab_size;
     float *logits = xmalloc(sizeof(float) * (size_t)V);
     Sampler smp;
-    sampler_init(&smp, V, (float)temp, (int)top_k, (float)top_p, (uint64_t)seed);
+    sampler_from_flags(&smp, V, &sf);
     int rc = n_new > 0 ? model_prefill(&m, &s, tokens, n, LOGITS_LAST, logits, NULL, NULL) : 0;
     for (long i = 0; rc == 0 && i < n_new; i++) {
         int next = sampler_sample(&smp, logits);
