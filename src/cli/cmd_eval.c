@@ -1,0 +1,715 @@
+/* `eval`: the quality report of a converted model against the original (KL divergence,
+ * correlation, token match rate; ANEMLL-NOTES §6), one configuration or a sweep of LUT
+ * configurations converted on the fly.
+ *   anemll eval --model CANDIDATE_DIR --reference HF_DIR [--prompts FILE.jsonl] [--steps N] [--json OUT]
+ *   anemll eval --sweep --reference HF_DIR [--config "lut2=4,4,lut3=6,4"]... [options]
+ * Options: --driver candidate|reference (who picks the greedy tokens), --precision fp32|fp16 (the
+ * candidate's activations; the reference always runs in FP32), --text FILE | --text-ids FILE (the
+ * text protocol instead of prompts; --chunk N tokens per chunk, default the context),
+ * --max-prompts N, --tokenizer FILE, --label NAME (the table's configuration name), --quiet.
+ * Prompts: --prompts FILE, else the built-in set data/eval_prompts.jsonl when a tokenizer.json is
+ * found (candidate folder, then reference folder), else built-in pseudo-random ids. Built-in
+ * prompts longer than the context are skipped (and counted); a prompt of n tokens is scored for
+ * at most context - n + 1 steps (capped, and reported). The context is the candidate's default.
+ * Sweep configurations: the seed's four (FP16 baseline, FFN LUT4,4 + LM LUT6,4, FFN LUT4,8 only,
+ * FFN LUT4,8 + LM LUT6,4), then each --config (keys lut1 = embeddings, lut2 = FFN, lut3 = LM head;
+ * a key left out = no LUT), converted with auto FP16 scale into a temporary folder ($TMPDIR or
+ * /tmp) that is removed afterwards, also on error or Ctrl-C.
+ * The table goes to stdout, progress to stderr, every number (and the settings) to --json. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "convert/convert.h"
+#include "eval/eval.h"
+#include "util/util.h"
+
+#define MAX_CONFIGS 32
+
+typedef struct {
+    const char *cand_dir, *ref_dir, *prompts_file, *text_file, *text_ids_file, *json_out, *driver, *precision;
+    const char *tokenizer, *label;
+    long steps, chunk, max_prompts;
+    int sweep, quiet;
+    const char *configs[MAX_CONFIGS];
+    int n_configs;
+    char cmdline[4096];
+} EvalFlags;
+
+/* What is scored: prompts (generate protocol) or one token sequence (text protocol). */
+typedef struct {
+    int text;           /* text protocol */
+    EvalPrompt *prompts;
+    int n_prompts;
+    int *ids;           /* text protocol */
+    int n_ids;
+    const char *kind;   /* "file" | "builtin" | "random" | "text" | "text-ids" */
+    char source[1024];  /* where the prompts came from, in words */
+    int chat_template;  /* text prompts were chat-templated */
+} Inputs;
+
+typedef struct {
+    char label[256];
+    EvalSummary sum;
+    EvalPromptResult *res;
+    int n_res;
+    const EvalPrompt *prompts; /* generate: the prompts scored, [n_res] */
+    int skipped;               /* built-in prompts longer than the context */
+    int context;
+    double seconds;
+} RunOut;
+
+/* ---------------------------------------------------------------- progress */
+
+static volatile sig_atomic_t stop_signal;
+static void on_stop(int sig) { stop_signal = sig; }
+
+typedef struct {
+    const char *label;
+    int tty, quiet;
+    double t0, last;
+} Progress;
+
+static int progress_cb(void *ctx, int prompt, int n_prompts, int step, int n_steps) {
+    Progress *p = ctx;
+    if (stop_signal) return 1;
+    if (p->quiet) return 0;
+    double now = now_seconds();
+    if (p->tty) {
+        if (now - p->last < 0.1 && step < n_steps) return 0;
+        p->last = now;
+        double frac = (prompt + (double)step / n_steps) / n_prompts;
+        char bar[31];
+        for (int i = 0; i < 30; i++) bar[i] = i < (int)(frac * 30) ? '#' : '-';
+        bar[30] = 0;
+        fprintf(stderr, "\r%s [%s] %3.0f%% prompt %d/%d step %d/%d %.0fs\033[K", p->label, bar, 100 * frac,
+                prompt + 1, n_prompts, step, n_steps, now - p->t0);
+    } else if (step == n_steps) {
+        fprintf(stderr, "eval: %s: prompt %d/%d done (%d steps, %.1f s)\n", p->label, prompt + 1, n_prompts, n_steps,
+                now - p->t0);
+    }
+    return 0;
+}
+
+static void progress_end(Progress *p) {
+    if (p->tty && !p->quiet) fprintf(stderr, "\r\033[K");
+}
+
+/* ---------------------------------------------------------------- inputs */
+
+/* data/eval_prompts.jsonl: $ANEMLL_DATA, then next to the binary (build/../data), then ./data. */
+static char *builtin_prompts_path(void) {
+    const char *env = getenv("ANEMLL_DATA");
+    if (env) {
+        char *p = path_join(env, "eval_prompts.jsonl");
+        if (file_exists(p)) return p;
+        free(p);
+    }
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = 0;
+        char *slash = strrchr(exe, '/');
+        if (slash) {
+            *slash = 0;
+            char *d = path_join(exe, "../data/eval_prompts.jsonl");
+            if (file_exists(d)) return d;
+            free(d);
+        }
+    }
+    if (file_exists("data/eval_prompts.jsonl")) return xstrdup("data/eval_prompts.jsonl");
+    return NULL;
+}
+
+/* --tokenizer FILE, else tokenizer.json of the candidate, else of the reference; NULL (no error)
+ * when there is none. *failed on a load error. */
+static Tokenizer *find_tokenizer(const EvalFlags *f, int *failed) {
+    *failed = 0;
+    if (f->tokenizer) {
+        Tokenizer *t = tok_load(f->tokenizer);
+        *failed = !t;
+        return t;
+    }
+    const char *dirs[2] = {f->cand_dir, f->ref_dir};
+    for (int i = 0; i < 2; i++) {
+        if (!dirs[i]) continue;
+        char *p = path_join(dirs[i], "tokenizer.json");
+        if (file_exists(p)) {
+            Tokenizer *t = tok_load(p);
+            free(p);
+            *failed = !t;
+            return t;
+        }
+        free(p);
+    }
+    return NULL;
+}
+
+static int load_inputs(const EvalFlags *f, const ModelConfig *cfg, int context, Inputs *in) {
+    memset(in, 0, sizeof *in);
+    int failed;
+    int need_tok = !f->text_ids_file;
+    Tokenizer *tok = need_tok ? find_tokenizer(f, &failed) : NULL;
+    if (need_tok && failed) return -1;
+    int rc = 0;
+    if (f->text_file || f->text_ids_file) {
+        in->text = 1;
+        if (f->text_file) {
+            in->kind = "text";
+            if (!tok) {
+                err_set("--text needs a tokenizer (none found: give --tokenizer FILE, or --text-ids FILE)");
+                rc = -1;
+            } else {
+                size_t len;
+                char *text = read_text_file(f->text_file, (size_t)1 << 30, &len);
+                if (!text) {
+                    rc = -1;
+                } else {
+                    tok_encode(tok, text, len, 1, &in->ids, &in->n_ids);
+                    free(text);
+                }
+            }
+            snprintf(in->source, sizeof in->source, "%s (tokenized with BOS, no chat template)", f->text_file);
+        } else {
+            in->kind = "text-ids";
+            in->ids = read_ids_file(f->text_ids_file, &in->n_ids);
+            if (!in->ids) rc = -1;
+            snprintf(in->source, sizeof in->source, "%s (token ids as given)", f->text_ids_file);
+        }
+        for (int i = 0; rc == 0 && i < in->n_ids; i++)
+            if (in->ids[i] < 0 || in->ids[i] >= cfg->vocab_size) {
+                err_set("%s: token id %d at position %d is outside the vocabulary (0..%d)",
+                        f->text_file ? f->text_file : f->text_ids_file, in->ids[i], i, cfg->vocab_size - 1);
+                rc = -1;
+            }
+    } else if (f->prompts_file) {
+        in->kind = "file";
+        rc = eval_prompts_read(f->prompts_file, tok, cfg->vocab_size, &in->prompts, &in->n_prompts);
+        snprintf(in->source, sizeof in->source, "%s", f->prompts_file);
+    } else if (tok) {
+        in->kind = "builtin";
+        char *path = builtin_prompts_path();
+        if (!path) {
+            err_set("the built-in prompt set data/eval_prompts.jsonl was not found (set ANEMLL_DATA to its folder, "
+                    "or give --prompts FILE)");
+            rc = -1;
+        } else {
+            rc = eval_prompts_read(path, tok, cfg->vocab_size, &in->prompts, &in->n_prompts);
+            char *real = realpath(path, NULL);
+            snprintf(in->source, sizeof in->source, "built-in prompt set %s", real ? real : path);
+            free(real);
+            free(path);
+        }
+    } else {
+        in->kind = "random";
+        in->prompts = eval_prompts_random(cfg, context - 1 > 1 ? context - 1 : 1, &in->n_prompts);
+        snprintf(in->source, sizeof in->source,
+                 "built-in pseudo-random ids (no tokenizer): %d prompts, BOS first, lengths 4, 12, 40, SW+7, 2SW+3",
+                 in->n_prompts);
+    }
+    if (rc == 0 && !in->text && f->max_prompts > 0 && in->n_prompts > f->max_prompts) {
+        for (int i = (int)f->max_prompts; i < in->n_prompts; i++) {
+            free(in->prompts[i].ids);
+            free(in->prompts[i].text);
+        }
+        in->n_prompts = (int)f->max_prompts;
+    }
+    if (rc == 0 && !in->text)
+        for (int i = 0; i < in->n_prompts; i++) in->chat_template |= in->prompts[i].text != NULL;
+    tok_free(tok);
+    return rc;
+}
+
+static void inputs_free(Inputs *in) {
+    eval_prompts_free(in->prompts, in->n_prompts);
+    free(in->ids);
+    memset(in, 0, sizeof *in);
+}
+
+/* ---------------------------------------------------------------- one evaluation */
+
+static int cand_batch(const Model *m) { return m->converted && m->meta.batch_size > 0 ? m->meta.batch_size : 64; }
+
+static int models_compatible(const Model *cand, const Model *ref) {
+    const ModelConfig *a = &cand->cfg, *b = &ref->cfg;
+    if (a->vocab_size != b->vocab_size || a->hidden_size != b->hidden_size || a->num_layers != b->num_layers) {
+        err_set("the candidate (vocab %d, hidden %d, %d layers) and the reference (vocab %d, hidden %d, %d layers) "
+                "are not the same model",
+                a->vocab_size, a->hidden_size, a->num_layers, b->vocab_size, b->hidden_size, b->num_layers);
+        return 0;
+    }
+    return 1;
+}
+
+static int eval_context(const Model *cand, const Model *ref) {
+    int c = model_default_context(cand);
+    return c < ref->cfg.max_position_embeddings ? c : ref->cfg.max_position_embeddings;
+}
+
+static int run_one(const Model *cand, const Model *ref, const Inputs *in, const EvalFlags *f, const char *label,
+                   RunOut *out) {
+    memset(out, 0, sizeof *out);
+    snprintf(out->label, sizeof out->label, "%s", label);
+    if (!models_compatible(cand, ref)) return -1;
+    EvalOptions o;
+    memset(&o, 0, sizeof o);
+    o.steps = (int)f->steps;
+    o.driver_reference = !strcmp(f->driver, "reference");
+    o.cand_fp16 = !strcmp(f->precision, "fp16");
+    o.cand_batch = cand_batch(cand);
+    o.ref_batch = 64;
+    o.context = eval_context(cand, ref);
+    o.chunk = f->chunk ? (int)f->chunk : o.context;
+    Progress pr = {label, isatty(2), f->quiet, now_seconds(), 0};
+    o.progress = progress_cb;
+    o.progress_ctx = &pr;
+    out->context = o.context;
+    double t0 = now_seconds();
+    int rc;
+    if (in->text) {
+        rc = eval_text(cand, ref, in->ids, in->n_ids, &o, &out->res, &out->n_res);
+        if (rc == 0) eval_summarize(out->res, out->n_res, 1, &out->sum);
+    } else {
+        /* the built-in set keeps only the prompts that fit this context */
+        EvalPrompt *ps = xcalloc((size_t)in->n_prompts + 1, sizeof *ps);
+        int n = 0;
+        for (int i = 0; i < in->n_prompts; i++) {
+            if (!strcmp(in->kind, "builtin") && in->prompts[i].n > o.context)
+                out->skipped++;
+            else
+                ps[n++] = in->prompts[i];
+        }
+        if (n == 0) {
+            err_set("no prompt fits the context of %d tokens", o.context);
+            free(ps);
+            return -1;
+        }
+        out->prompts = ps;
+        out->n_res = n;
+        out->res = xcalloc((size_t)n, sizeof *out->res);
+        rc = eval_generate(cand, ref, ps, n, &o, out->res);
+        if (rc == 0) eval_summarize(out->res, n, 0, &out->sum);
+    }
+    progress_end(&pr);
+    out->seconds = now_seconds() - t0;
+    return rc;
+}
+
+static void run_free(RunOut *r) {
+    for (int i = 0; i < r->n_res; i++) eval_result_free(&r->res[i]);
+    free(r->res);
+    free((void *)r->prompts);
+    memset(r, 0, sizeof *r);
+}
+
+/* ---------------------------------------------------------------- report */
+
+static void print_protocol(const EvalFlags *f, const Inputs *in, const RunOut *r, int V) {
+    if (in->text) {
+        printf("\nProtocol: text, %d chunk%s of up to %d tokens from %s, every position teacher-forced (%d scored); "
+               "reference FP32 %s; candidate %s; KL(reference||candidate) in nats over the full vocabulary (%d), "
+               "float64, T=1; means over all positions.\n",
+               r->n_res, r->n_res == 1 ? "" : "s", f->chunk ? (int)f->chunk : r->context, in->source,
+               r->sum.scored_steps, f->ref_dir, f->precision, V);
+        printf("Perplexity: reference %.4f, candidate %.4f; top-5 agreement %.1f%%.\n", r->sum.ppl_ref,
+               r->sum.ppl_cand, 100 * r->sum.top5);
+        return;
+    }
+    printf("\nProtocol: %d prompt%s (%s%s), %ld greedy step%s each driven by the %s, both models teacher-forced, "
+           "scored from the last prompt token; reference FP32 %s; candidate %s; KL(reference||candidate) in nats "
+           "over the full vocabulary (%d), float64, T=1; unweighted means over prompts.\n",
+           r->n_res, r->n_res == 1 ? "" : "s", in->source, in->chat_template ? ", chat template" : "", f->steps,
+           f->steps == 1 ? "" : "s", f->driver, f->ref_dir, f->precision, V);
+    if (r->sum.capped)
+        printf("Steps capped by the context of %d tokens in %d prompt%s (%d steps scored in all).\n", r->context,
+               r->sum.capped, r->sum.capped == 1 ? "" : "s", r->sum.scored_steps);
+    if (r->skipped)
+        printf("Skipped %d built-in prompt%s longer than the context of %d tokens.\n", r->skipped,
+               r->skipped == 1 ? "" : "s", r->context);
+}
+
+static void json_str(FILE *f, const char *s) { tokjson_write_string(f, s, strlen(s)); }
+
+static void json_settings(FILE *j, const EvalFlags *f, const Inputs *in, const Model *ref, int context) {
+    fprintf(j, "\"settings\": {\"command_line\": ");
+    json_str(j, f->cmdline);
+    fprintf(j, ", \"reference\": ");
+    eval_json_model(j, ref, "fp32", 64);
+    fprintf(j, ", \"protocol\": \"%s\", \"driver\": \"%s\", \"candidate_precision\": \"%s\", \"steps\": %ld, "
+               "\"context\": %d",
+            in->text ? "text" : "generate", f->driver, f->precision, in->text ? 0L : f->steps, context);
+    if (in->text) fprintf(j, ", \"chunk\": %ld", f->chunk ? f->chunk : (long)context);
+    fprintf(j, ", \"prompts_kind\": \"%s\", \"prompts_source\": ", in->kind);
+    json_str(j, in->source);
+    fprintf(j, ", \"chat_template\": %s", in->chat_template ? "true" : "false");
+    if (!in->text) fprintf(j, ", \"prompts\": %d", in->n_prompts);
+    if (f->max_prompts) fprintf(j, ", \"max_prompts\": %ld", f->max_prompts);
+    fprintf(j, ", \"metrics\": {\"kl\": \"sum_v p_v (ln(p_v + 1e-12) - ln(q_v + 1e-12)), p = softmax(reference), "
+               "q = softmax(candidate), float64, full vocabulary, T=1\", \"correlation\": \"Pearson of the raw "
+               "logits, population std; 1 if both are constant, 0 if one is\", \"match\": \"argmax(reference) == "
+               "argmax(candidate)\", \"entropy\": \"-sum_v q_v ln(q_v + 1e-12) (candidate)\", \"summary\": \"%s\"}",
+            in->text ? "means over all scored positions; min/max over chunks"
+                     : "unweighted means of the per-prompt means; min/max over prompts");
+    fprintf(j, ", \"guidelines\": {\"healthy\": {\"kl_below\": %g, \"corr_above\": %g, \"match_above\": %g}, "
+               "\"concerning\": {\"kl_above\": %g, \"corr_below\": %g, \"match_below\": %g}}}",
+            EVAL_KL_HEALTHY, EVAL_CORR_HEALTHY, EVAL_MATCH_HEALTHY, EVAL_KL_CONCERNING, EVAL_CORR_CONCERNING,
+            EVAL_MATCH_CONCERNING);
+}
+
+/* "label", "summary", "prompts" of one run (no braces). */
+static void json_run(FILE *j, const RunOut *r, const Inputs *in) {
+    fprintf(j, "\"label\": ");
+    json_str(j, r->label);
+    fprintf(j, ", \"context\": %d, \"prompts_skipped\": %d, \"seconds\": ", r->context, r->skipped);
+    eval_json_number(j, r->seconds);
+    fprintf(j, ", \"summary\": ");
+    eval_json_summary(j, &r->sum);
+    fprintf(j, ", \"%s\": [", in->text ? "chunks" : "prompts");
+    for (int i = 0; i < r->n_res; i++) {
+        fprintf(j, i ? ",\n    " : "\n    ");
+        eval_json_prompt(j, in->text ? NULL : &r->prompts[i], &r->res[i], i, in->text);
+    }
+    fprintf(j, "]");
+}
+
+static int write_json(const char *path, char *buf, size_t len) {
+    AtomicFile af;
+    if (atomic_open(&af, path)) return -1;
+    if (atomic_write(&af, buf, len)) {
+        atomic_abort(&af);
+        return -1;
+    }
+    return atomic_commit(&af);
+}
+
+/* ---------------------------------------------------------------- sweep */
+
+typedef struct {
+    LutInfo emb, ffn, lm;
+    char label[256];
+} SweepConfig;
+
+/* "lut2=4,4,lut3=6,4": keys lut1 (embeddings), lut2 (FFN), lut3 (LM head); a key left out means
+ * no LUT there. */
+static int parse_config(const char *s, SweepConfig *c) {
+    memset(c, 0, sizeof *c);
+    char specs[3][64] = {"", "", ""};
+    int cur = -1;
+    const char *p = s;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        if (eq) {
+            size_t klen = (size_t)(eq - p);
+            cur = klen == 4 && !strncmp(p, "lut1", 4) ? 0 : klen == 4 && !strncmp(p, "lut2", 4) ? 1
+                : klen == 4 && !strncmp(p, "lut3", 4) ? 2 : -2;
+            if (cur == -2) {
+                err_set("--config '%s': unknown key '%.*s' (expected lut1, lut2, lut3)", s, (int)klen, p);
+                return -1;
+            }
+            snprintf(specs[cur], sizeof specs[cur], "%.*s", (int)(len - klen - 1), eq + 1);
+        } else if (cur >= 0) {
+            size_t k = strlen(specs[cur]);
+            snprintf(specs[cur] + k, sizeof specs[cur] - k, ",%.*s", (int)len, p);
+        } else {
+            err_set("--config '%s': expected lut1=...,lut2=...,lut3=...", s);
+            return -1;
+        }
+        p = end ? end + 1 : p + len;
+    }
+    LutInfo *l[3] = {&c->emb, &c->ffn, &c->lm};
+    for (int i = 0; i < 3; i++)
+        if (specs[i][0] && lut_spec_parse(specs[i], l[i])) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", err_get());
+            err_set("--config '%s': %s", s, why);
+            return -1;
+        }
+    eval_luts_label(c->emb, c->ffn, c->lm, c->label, sizeof c->label);
+    return 0;
+}
+
+static int make_temp_dir(char *out, size_t n) {
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base) base = "/tmp";
+    snprintf(out, n, "%s/anemll-eval-XXXXXX", base);
+    if (!mkdtemp(out)) {
+        err_set("%s: cannot create a temporary folder: %s", base, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- command */
+
+static int read_flags(int argc, char **argv, EvalFlags *f) {
+    memset(f, 0, sizeof *f);
+    snprintf(f->cmdline, sizeof f->cmdline, "anemll eval");
+    for (int i = 0; i < argc; i++) {
+        size_t k = strlen(f->cmdline);
+        snprintf(f->cmdline + k, sizeof f->cmdline - k, " %s", argv[i]);
+    }
+    /* --config may be given several times: take every one out before the other flags */
+    char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
+    int nrest = 0, rc = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *v = NULL;
+        if (!strcmp(argv[i], "--config")) {
+            if (i + 1 >= argc) {
+                err_set("option --config needs a value");
+                rc = -1;
+                break;
+            }
+            v = argv[++i];
+        } else if (!strncmp(argv[i], "--config=", 9)) {
+            v = argv[i] + 9;
+        } else {
+            rest[nrest++] = argv[i];
+            continue;
+        }
+        if (f->n_configs == MAX_CONFIGS) {
+            err_set("at most %d --config", MAX_CONFIGS);
+            rc = -1;
+            break;
+        }
+        f->configs[f->n_configs++] = v;
+    }
+    if (rc) {
+        free(rest);
+        return fail_with_error();
+    }
+    Args a;
+    args_init(&a, nrest, rest);
+    f->cand_dir = arg_str(&a, "--model", NULL);
+    f->ref_dir = arg_str(&a, "--reference", NULL);
+    f->prompts_file = arg_str(&a, "--prompts", NULL);
+    f->text_file = arg_str(&a, "--text", NULL);
+    f->text_ids_file = arg_str(&a, "--text-ids", NULL);
+    f->json_out = arg_str(&a, "--json", NULL);
+    f->driver = arg_str(&a, "--driver", "candidate");
+    f->precision = arg_str(&a, "--precision", "fp32");
+    f->tokenizer = arg_str(&a, "--tokenizer", NULL);
+    f->label = arg_str(&a, "--label", NULL);
+    f->steps = arg_int(&a, "--steps", 100, 1, 1 << 24);
+    f->chunk = arg_int(&a, "--chunk", 0, 2, 1 << 24);
+    f->max_prompts = arg_int(&a, "--max-prompts", 0, 1, 1 << 24);
+    f->sweep = arg_flag(&a, "--sweep");
+    f->quiet = arg_flag(&a, "--quiet");
+    int bad = args_finish(&a, "eval");
+    args_free(&a);
+    free(rest);
+    if (bad) return 2;
+    const char *why = NULL;
+    if (!f->ref_dir)
+        why = "--reference HF_DIR is required";
+    else if (!f->sweep && !f->cand_dir)
+        why = "--model CANDIDATE_DIR is required (or --sweep)";
+    else if (f->sweep && f->cand_dir)
+        why = "--sweep converts the reference itself: give --model or --sweep, not both";
+    else if (!f->sweep && f->n_configs)
+        why = "--config goes with --sweep";
+    else if (f->sweep && f->label)
+        why = "--label names a single evaluation (the sweep names its rows)";
+    else if (strcmp(f->driver, "candidate") && strcmp(f->driver, "reference"))
+        why = "--driver: expected candidate or reference";
+    else if (strcmp(f->precision, "fp32") && strcmp(f->precision, "fp16"))
+        why = "--precision: expected fp32 or fp16";
+    else if (!!f->prompts_file + !!f->text_file + !!f->text_ids_file > 1)
+        why = "give one of --prompts, --text and --text-ids";
+    if (why) {
+        err_set("%s", why);
+        return fail_with_error();
+    }
+    return 0;
+}
+
+static int eval_single(const EvalFlags *f, const Model *ref, FILE *j) {
+    Model cand;
+    if (model_load(&cand, f->cand_dir)) return -1;
+    Inputs in;
+    int context = eval_context(&cand, ref);
+    if (!models_compatible(&cand, ref) || load_inputs(f, &ref->cfg, context, &in)) {
+        model_free(&cand);
+        return -1;
+    }
+    char label[256];
+    if (f->label)
+        snprintf(label, sizeof label, "%s", f->label);
+    else
+        eval_config_label(&cand, label, sizeof label);
+    RunOut r;
+    int rc = run_one(&cand, ref, &in, f, label, &r);
+    if (rc == 0) {
+        EvalRow row = {r.label, &r.sum, strcmp(f->precision, "fp16") ? NULL : "FP16 activations"};
+        eval_print_table(stdout, &row, 1);
+        print_protocol(f, &in, &r, ref->cfg.vocab_size);
+        printf("Evaluated in %.1f s.\n", r.seconds);
+        fprintf(j, "{\"tool\": \"anemll eval\", ");
+        json_settings(j, f, &in, ref, r.context);
+        fprintf(j, ", \"candidate\": ");
+        eval_json_model(j, &cand, f->precision, cand_batch(&cand));
+        fprintf(j, ", ");
+        json_run(j, &r, &in);
+        fprintf(j, "}\n");
+    }
+    run_free(&r);
+    inputs_free(&in);
+    model_free(&cand);
+    return rc;
+}
+
+static int eval_sweep(const EvalFlags *f, const Model *ref, FILE *j) {
+    static const char *seed[4][2] = {{"none", "none"}, {"4,4", "6,4"}, {"4,8", "none"}, {"4,8", "6,4"}};
+    int nc = 4 + f->n_configs;
+    SweepConfig *cfgs = xcalloc((size_t)nc, sizeof *cfgs);
+    for (int i = 0; i < 4; i++) {
+        lut_spec_parse(seed[i][0], &cfgs[i].ffn);
+        lut_spec_parse(seed[i][1], &cfgs[i].lm);
+        eval_luts_label(cfgs[i].emb, cfgs[i].ffn, cfgs[i].lm, cfgs[i].label, sizeof cfgs[i].label);
+    }
+    for (int i = 0; i < f->n_configs; i++)
+        if (parse_config(f->configs[i], &cfgs[4 + i])) {
+            free(cfgs);
+            return -1;
+        }
+    Inputs in;
+    int context = eval_context(ref, ref);
+    if (load_inputs(f, &ref->cfg, context, &in)) {
+        free(cfgs);
+        return -1;
+    }
+    int n_calib;
+    char desc[512];
+    int *calib = calibration_ids(f->ref_dir, NULL, NULL, &n_calib, desc, sizeof desc);
+    char tmp[PATH_MAX];
+    if (!calib || make_temp_dir(tmp, sizeof tmp)) {
+        free(calib);
+        inputs_free(&in);
+        free(cfgs);
+        return -1;
+    }
+    RunOut *runs = xcalloc((size_t)nc, sizeof *runs);
+    EvalRow *rows = xcalloc((size_t)nc, sizeof *rows);
+    char (*notes)[64] = xcalloc((size_t)nc, sizeof *notes);
+    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    int rc = 0, done = 0;
+    fprintf(j, "{\"tool\": \"anemll eval\", \"sweep\": true, ");
+    json_settings(j, f, &in, ref, context);
+    fprintf(j, ", \"calibration\": ");
+    json_str(j, desc);
+    fprintf(j, ", \"configurations\": [");
+    for (int i = 0; rc == 0 && i < nc; i++) {
+        char out[PATH_MAX + 32];
+        snprintf(out, sizeof out, "%s/config%d", tmp, i + 1);
+        ConvertOptions o;
+        memset(&o, 0, sizeof o);
+        o.batch = 64;
+        o.chunks = ref->cfg.num_layers < 2 ? 1 : 2;
+        o.threads = nproc > 0 ? (int)nproc : 1;
+        o.lut_embeddings = cfgs[i].emb;
+        o.lut_ffn = cfgs[i].ffn;
+        o.lut_lmhead = cfgs[i].lm;
+        o.scale_mode = SCALE_AUTO;
+        o.calib_ids = calib;
+        o.n_calib = n_calib;
+        o.calib_desc = desc;
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "anemll eval --sweep (%s)", cfgs[i].label);
+        o.command_line = cmd;
+        if (!f->quiet) fprintf(stderr, "eval: converting %s (%d/%d)\n", cfgs[i].label, i + 1, nc);
+        ConvertReport cr;
+        rc = convert_model(f->ref_dir, out, &o, &cr);
+        if (rc == 0 && stop_signal) {
+            err_set("interrupted");
+            rc = -1;
+        }
+        Model cand;
+        if (rc == 0) rc = model_load(&cand, out);
+        if (rc) break;
+        rc = run_one(&cand, ref, &in, f, cfgs[i].label, &runs[i]);
+        if (rc == 0) {
+            fprintf(j, i ? ",\n  {" : "\n  {");
+            json_run(j, &runs[i], &in);
+            char s[32];
+            eval_lut_label(cfgs[i].emb, s, sizeof s);
+            fprintf(j, ", \"lut_embeddings\": \"%s\"", s);
+            eval_lut_label(cfgs[i].ffn, s, sizeof s);
+            fprintf(j, ", \"lut_ffn\": \"%s\"", s);
+            eval_lut_label(cfgs[i].lm, s, sizeof s);
+            fprintf(j, ", \"lut_lmhead\": \"%s\", \"alpha\": ", s);
+            eval_json_number(j, cr.alpha);
+            fprintf(j, ", \"conversion_seconds\": ");
+            eval_json_number(j, cr.seconds);
+            fprintf(j, ", \"candidate\": ");
+            eval_json_model(j, &cand, f->precision, cand_batch(&cand));
+            fprintf(j, "}");
+            rows[i] = (EvalRow){runs[i].label, &runs[i].sum, notes[i]};
+            snprintf(notes[i], sizeof notes[i], "alpha %.6g%s", cr.alpha,
+                     strcmp(f->precision, "fp16") ? "" : ", FP16 activations");
+            done++;
+        }
+        model_free(&cand);
+        eval_remove_tree(out);
+    }
+    fprintf(j, "]}\n");
+    eval_remove_tree(tmp);
+    if (rc == 0) {
+        eval_print_table(stdout, rows, done);
+        print_protocol(f, &in, &runs[0], ref->cfg.vocab_size);
+        double total = 0;
+        for (int i = 0; i < done; i++) total += runs[i].seconds;
+        printf("Converted with auto FP16 scale (calibration: %s); evaluated in %.1f s.\n", desc, total);
+    }
+    for (int i = 0; i < nc; i++) run_free(&runs[i]);
+    free(runs);
+    free(rows);
+    free(notes);
+    free(calib);
+    inputs_free(&in);
+    free(cfgs);
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv) {
+    EvalFlags f;
+    int bad = read_flags(argc, argv, &f);
+    if (bad) return bad;
+    Model ref;
+    if (model_load(&ref, f.ref_dir)) return fail_with_error();
+    if (ref.converted) {
+        model_free(&ref);
+        err_set("%s: the reference must be the unquantized Hugging Face checkpoint, not a converted model", f.ref_dir);
+        return fail_with_error();
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *j = open_memstream(&buf, &len);
+    if (!j) {
+        model_free(&ref);
+        err_set("out of memory");
+        return fail_with_error();
+    }
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    stop_signal = 0;
+    int rc = f.sweep ? eval_sweep(&f, &ref, j) : eval_single(&f, &ref, j);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    fclose(j);
+    if (rc == 0 && f.json_out) rc = write_json(f.json_out, buf, len);
+    free(buf);
+    model_free(&ref);
+    fflush(stdout);
+    return rc ? fail_with_error() : 0;
+}
