@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/chat_common.h"
 #include "cli/commands.h"
 #include "convert/convert.h"
 #include "eval/eval.h"
@@ -507,9 +508,19 @@ static int read_flags(int argc, char **argv, EvalFlags *f) {
     args_free(&a);
     free(rest);
     if (bad) return 2;
+    /* defaults: the shipped model, against the checkpoint it was converted from */
+    if (!f->sweep && !f->cand_dir && !(f->cand_dir = default_model_dir())) return fail_with_error();
+    if (!f->ref_dir && f->cand_dir) {
+        static ModelMeta meta;
+        char *mp = path_join(f->cand_dir, "meta.yaml");
+        if (file_exists(mp) && meta_read(&meta, mp) == 0 && meta.source_checkpoint[0] &&
+            dir_exists(meta.source_checkpoint))
+            f->ref_dir = meta.source_checkpoint;
+        free(mp);
+    }
     const char *why = NULL;
     if (!f->ref_dir)
-        why = "--reference HF_DIR is required";
+        why = "--reference HF_DIR is required (the candidate's meta.yaml names no source checkpoint that exists)";
     else if (!f->sweep && !f->cand_dir)
         why = "--model CANDIDATE_DIR is required (or --sweep)";
     else if (f->sweep && f->cand_dir)

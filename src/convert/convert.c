@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -310,7 +311,9 @@ static int write_meta(const char *dir, const Model *m, const ModelMeta *meta, co
     fprintf(f, "    split_lm_head: 1\n    vocab_size: %d\n    sliding_window: %d\n    prefill_dynamic_slice: true\n",
             c->vocab_size, c->sliding_window);
     fprintf(f, "anemll_c:\n  tool_version: %s\n", ANEMLL_C_VERSION);
-    ytree_quote(q, sizeof q, src_dir);
+    char *abs = realpath(src_dir, NULL); /* absolute, so eval finds it from any folder */
+    ytree_quote(q, sizeof q, abs ? abs : src_dir);
+    free(abs);
     fprintf(f, "  source_checkpoint: %s\n", q);
     if (o->command_line) {
         ytree_quote(q, sizeof q, o->command_line);

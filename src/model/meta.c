@@ -94,6 +94,7 @@ int meta_read(ModelMeta *m, const char *path) {
         err_set("%s: fp16_scale.alpha must be in (0, 1]", path);
         goto out;
     }
+    snprintf(m->source_checkpoint, sizeof m->source_checkpoint, "%s", ytree_str(y, "anemll_c.source_checkpoint", ""));
     meta_file_names(m);
     /* the recorded files must be the ones the parameters name */
     const char *emb = ytree_str(y, "model_info.parameters.embeddings", NULL);

@@ -43,6 +43,7 @@ typedef struct {
     char chunk_files[META_MAX_CHUNKS][256];
     double alpha;                  /* FP16 residual scale baked into the weights; 1 = none */
     double peak_before, peak_after; /* calibration peaks |residual|, 0 if not measured */
+    char source_checkpoint[1024];   /* the Hugging Face folder it was converted from ("" if unknown) */
 } ModelMeta;
 
 typedef struct {
