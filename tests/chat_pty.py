@@ -31,18 +31,26 @@ def read_until(pattern, timeout):
     return True
 
 
+def settle():
+    """libedit flushes typed-ahead input when it switches the terminal to raw mode just after
+    printing the prompt; a person types after seeing it, so wait as one would."""
+    time.sleep(0.5)
+
+
 def check(name, cond):
     print(("PASS " if cond else "FAIL ") + name)
     sys.stdout.flush()
 
 
 check("chat_prompt_shown", read_until(b"> ", 20))
+settle()
 buf = b""
 os.write(fd, b"Hello, how are you?\r")
 check("chat_first_reply_long_runs", not read_until(b"tok/s]", 1.0))  # still generating after 1 s
 os.write(fd, b"\x03")  # Ctrl-C during the reply
 check("chat_ctrl_c_stops_reply", read_until(b"[interrupted]", 30) and read_until(b"tok/s]", 30))
 check("chat_prompt_after_interrupt", read_until(b"]\r\n> ", 30))
+settle()
 buf = b""
 os.write(fd, b"And a second question?\r")
 time.sleep(0.5)
@@ -53,6 +61,7 @@ cached = int(buf.split(b"[prefill ")[1].split(b"(")[1].split(b" ")[0]) if b"[pre
 check("chat_second_turn_reuses_cache", ok2 and cached >= 16)
 if not (ok2 and cached >= 16): print(buf[-400:])
 check("chat_prompt_again", read_until(b"]\r\n> ", 30))
+settle()
 os.write(fd, b"\x04")  # Ctrl-D exits
 deadline = time.time() + 30
 status = None
@@ -68,5 +77,6 @@ while time.time() < deadline:
     except OSError:
         pass
 check("chat_ctrl_d_exits", status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0)
+if not (status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0): print("status", status, buf[-200:])
 if status is None:
     os.kill(pid, 9)
