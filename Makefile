@@ -90,3 +90,28 @@ clean:
 	rm -rf build build-san
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing: libFuzzer harnesses (fuzz/fuzz_*.c) built with clang, ASan and UBSan into
+# build/fuzz; see fuzz/README.md. `make fuzz` runs each harness FUZZ_TIME seconds (default 600),
+# `make fuzz-smoke` FUZZ_TIME seconds each from the seeds only (default 30, what CI runs).
+FUZZ_CC   ?= clang
+FUZZ_DIR  := build/fuzz
+FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_SRC  := $(sort $(wildcard fuzz/fuzz_*.c))
+FUZZ_BIN  := $(FUZZ_SRC:fuzz/%.c=$(FUZZ_DIR)/%)
+
+.PHONY: fuzz fuzz-smoke fuzz-build
+fuzz-build:
+	$(MAKE) --no-print-directory BUILD=$(FUZZ_DIR) CC=$(FUZZ_CC) OPT=-O1 \
+		EXTRA_CFLAGS="-Wno-unknown-warning-option $(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(FUZZ_DIR)/libanemll.a
+	$(MAKE) --no-print-directory $(FUZZ_BIN)
+
+$(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(FUZZ_DIR)/libanemll.a
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -Isrc $(FUZZ_SAN) -fsanitize=fuzzer \
+		-o $@ $< $(FUZZ_DIR)/libanemll.a -pthread $(LDLIBS)
+
+fuzz:
+	bash fuzz/run.sh $(or $(FUZZ_TIME),600)
+
+fuzz-smoke:
+	FUZZ_SMOKE=1 bash fuzz/run.sh $(or $(FUZZ_TIME),30)

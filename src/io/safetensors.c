@@ -1,4 +1,5 @@
 #include "io/safetensors.h"
+#include "io/json_text.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -41,7 +42,8 @@ typedef struct {
 
 static int cmp_span(const void *a, const void *b) {
     const Span *x = a, *y = b;
-    return (x->begin > y->begin) - (x->begin < y->begin);
+    if (x->begin != y->begin) return (x->begin > y->begin) - (x->begin < y->begin);
+    return (x->end > y->end) - (x->end < y->end); /* an empty range first, as the reference sorts */
 }
 
 static int parse_u64(const cJSON *j, uint64_t *out) {
@@ -76,9 +78,15 @@ static int parse_file(SafeTensors *st, int file_idx) {
         err_set("%s: safetensors header is not a JSON object", path);
         return -1;
     }
-    cJSON *root = cJSON_ParseWithLength((const char *)mf->data + 8, (size_t)hlen);
-    if (!root || !cJSON_IsObject(root)) {
-        err_set("%s: safetensors header is not valid JSON", path);
+    const char *why;
+    size_t at;
+    cJSON *root = json_parse_text((const char *)mf->data + 8, (size_t)hlen, &why, &at);
+    if (!root) {
+        err_set("%s: safetensors header is not valid JSON: %s at byte %zu", path, why, 8 + at);
+        return -1;
+    }
+    if (!cJSON_IsObject(root)) {
+        err_set("%s: safetensors header is not valid JSON: not an object", path);
         cJSON_Delete(root);
         return -1;
     }
@@ -209,11 +217,17 @@ static int ends_with(const char *s, const char *suf) {
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static int open_index(SafeTensors *st, const char *index_path) {
-    char *text = read_text_file(index_path, 64u << 20, NULL);
+    size_t len, at;
+    const char *why;
+    char *text = read_text_file(index_path, 64u << 20, &len);
     if (!text) return -1;
-    cJSON *root = cJSON_Parse(text);
+    cJSON *root = json_parse_text(text, len, &why, &at);
     free(text);
-    const cJSON *wm = root ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;
+    if (!root) {
+        err_set("%s: not valid JSON: %s at byte %zu", index_path, why, at);
+        return -1;
+    }
+    const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     if (!cJSON_IsObject(wm)) {
         err_set("%s: not a safetensors index (no weight_map object)", index_path);
         cJSON_Delete(root);
@@ -243,7 +257,7 @@ static int open_index(SafeTensors *st, const char *index_path) {
         if (r) { free(dir); goto out; }
     }
     free(dir);
-    qsort(st->tensors, (size_t)st->n_tensors, sizeof(StTensor), cmp_tensor_name);
+    if (st->n_tensors > 1) qsort(st->tensors, (size_t)st->n_tensors, sizeof(StTensor), cmp_tensor_name);
     for (cJSON *e = wm->child; e; e = e->next) {
         const StTensor *t = st_find(st, e->string);
         if (!t || !ends_with(st->files[t->file].path, e->valuestring)) {
@@ -261,7 +275,7 @@ out:
 
 /* Sort by name and reject duplicates; on failure close st keeping the error. */
 static int finish_open(SafeTensors *st, int rc) {
-    if (rc == 0) {
+    if (rc == 0 && st->n_tensors > 1) { /* no tensors: st->tensors is NULL, which qsort must not get */
         qsort(st->tensors, (size_t)st->n_tensors, sizeof(StTensor), cmp_tensor_name);
         for (int i = 1; i < st->n_tensors; i++)
             if (strcmp(st->tensors[i].name, st->tensors[i - 1].name) == 0) {
@@ -314,7 +328,7 @@ int st_open(SafeTensors *st, const char *path) {
             single |= strcmp(de->d_name, "model.safetensors") == 0;
         }
         if (d) closedir(d);
-        qsort(names, (size_t)n, sizeof(char *), cmp_str);
+        if (n > 1) qsort(names, (size_t)n, sizeof(char *), cmp_str);
         if (single) {
             const char *one = "model.safetensors";
             rc = st_open_files(st, path, &one, 1);
@@ -344,6 +358,7 @@ void st_close(SafeTensors *st) {
 
 const StTensor *st_find(const SafeTensors *st, const char *name) {
     StTensor key = {.name = (char *)name};
+    if (st->n_tensors == 0) return NULL;
     return bsearch(&key, st->tensors, (size_t)st->n_tensors, sizeof(StTensor), cmp_tensor_name);
 }
 

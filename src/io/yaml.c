@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,20 +185,56 @@ int ytree_double(const YamlNode *root, const char *path, double def, double *out
     return 0;
 }
 
+/* Length of the valid UTF-8 character at s (RFC 3629), 0 if s starts none; its code point in *cp. */
+static size_t utf8_char(const unsigned char *s, uint32_t *cp) {
+    unsigned char b = s[0], lo = 0x80, hi = 0xBF;
+    size_t k;
+    if (b < 0x80) k = 1, *cp = b;
+    else if (b >= 0xC2 && b < 0xE0) k = 2, *cp = b & 0x1Fu;
+    else if (b >= 0xE0 && b < 0xF0) k = 3, *cp = b & 0x0Fu, lo = b == 0xE0 ? 0xA0 : 0x80, hi = b == 0xED ? 0x9F : 0xBF;
+    else if (b >= 0xF0 && b < 0xF5) k = 4, *cp = b & 0x07u, lo = b == 0xF0 ? 0x90 : 0x80, hi = b == 0xF4 ? 0x8F : 0xBF;
+    else return 0;
+    for (size_t i = 1; i < k; i++) { /* a NUL stops this too: it is below lo */
+        if (s[i] < lo || s[i] > hi) return 0;
+        *cp = *cp << 6 | (s[i] & 0x3Fu);
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    return k;
+}
+
+/* Everything a YAML reader would refuse or change inside double quotes is escaped: controls and
+ * DEL, C1 controls, the line breaks U+0085/U+2028/U+2029 (which fold to a space), U+FEFF and the
+ * non-characters U+FFFE/U+FFFF. A byte outside valid UTF-8 becomes \xNN, i.e. the code point of
+ * that value (so a Latin-1 path reads back as its characters). Whole characters only: a long
+ * string is cut at a character boundary. */
 void ytree_quote(char *out, unsigned long n, const char *s) {
     size_t k = 0;
     if (n < 3) return;
     out[k++] = '"';
-    for (; *s && k + 7 < n; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            out[k++] = '\\';
-            out[k++] = (char)c;
-        } else if (c < 0x20) {
-            k += (size_t)snprintf(out + k, n - k, "\\x%02x", c);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        char esc[16];
+        uint32_t cp = 0;
+        size_t adv = utf8_char(p, &cp), len;
+        if (!adv) { /* not UTF-8: one byte */
+            len = (size_t)snprintf(esc, sizeof esc, "\\x%02x", *p);
+            adv = 1;
+        } else if (cp == '"' || cp == '\\') {
+            esc[0] = '\\';
+            esc[1] = (char)cp;
+            len = 2;
+        } else if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
+            len = (size_t)snprintf(esc, sizeof esc, "\\x%02x", (unsigned)cp);
+        } else if (cp == 0x2028 || cp == 0x2029 || cp == 0xFEFF || cp == 0xFFFE || cp == 0xFFFF) {
+            len = (size_t)snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
         } else {
-            out[k++] = (char)c;
+            memcpy(esc, p, adv);
+            len = adv;
         }
+        if (k + len + 2 > n) break; /* the closing quote and the NUL must fit */
+        memcpy(out + k, esc, len);
+        k += len;
+        p += adv;
     }
     out[k++] = '"';
     out[k] = 0;

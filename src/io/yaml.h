@@ -24,7 +24,8 @@ const char *ytree_str(const YamlNode *root, const char *path, const char *def);
 int ytree_int(const YamlNode *root, const char *path, long def, long *out);
 int ytree_double(const YamlNode *root, const char *path, double def, double *out);
 
-/* Writing: a double-quoted YAML scalar for any string (escapes quotes, backslashes, controls). */
+/* Writing: a double-quoted YAML scalar for any string, at most n bytes with the NUL: it reads back
+ * as the same string when that is valid UTF-8 and fits (see yaml.c for what is escaped). */
 void ytree_quote(char *out, unsigned long n, const char *s);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/json_text.h"
 #include "util/util.h"
 
 /* Gemma3TextConfig defaults (transformers), used for every field a config omits. */
@@ -206,8 +207,14 @@ static int parse_text(ModelConfig *c, const cJSON *t, const char *origin) {
 
 int config_parse(ModelConfig *c, const char *json, const char *origin) {
     set_defaults(c);
-    cJSON *root = cJSON_Parse(json);
-    if (!root || !cJSON_IsObject(root)) {
+    const char *why;
+    size_t at;
+    cJSON *root = json_parse_text(json, strlen(json), &why, &at);
+    if (!root) {
+        err_set("%s: not a valid JSON object: %s at byte %zu", origin, why, at);
+        return -1;
+    }
+    if (!cJSON_IsObject(root)) {
         err_set("%s: not a valid JSON object", origin);
         cJSON_Delete(root);
         return -1;
@@ -255,19 +262,26 @@ out:
 
 int config_load_dir(ModelConfig *c, const char *dir) {
     char *path = path_join(dir, "config.json");
-    char *text = read_text_file(path, 16u << 20, NULL);
+    size_t len;
+    char *text = read_text_file(path, 16u << 20, &len);
     int rc = -1;
-    if (text) rc = config_parse(c, text, path);
+    size_t bad = text ? json_text_bad_byte(text, len) : 0;
+    if (text && bad < len) /* config_parse sees the text up to a NUL only */
+        err_set("%s: not a valid JSON object: %s at byte %zu", path, text[bad] ? "not valid UTF-8" : "a NUL byte", bad);
+    else if (text)
+        rc = config_parse(c, text, path);
     free(text);
     free(path);
     if (rc) return rc;
     /* generation_config.json's eos list (chat models add <end_of_turn>) joins the config's */
     char *gpath = path_join(dir, "generation_config.json");
     if (file_exists(gpath)) {
-        char *g = read_text_file(gpath, 1u << 20, NULL);
-        cJSON *root = g ? cJSON_Parse(g) : NULL;
+        size_t glen, at = 0;
+        const char *why = "unreadable";
+        char *g = read_text_file(gpath, 1u << 20, &glen);
+        cJSON *root = g ? json_parse_text(g, glen, &why, &at) : NULL;
         if (!root) {
-            err_set("%s: not valid JSON", gpath);
+            if (g) err_set("%s: not valid JSON: %s at byte %zu", gpath, why, at);
             rc = -1;
         } else {
             rc = get_eos(root, c, gpath);

@@ -72,6 +72,7 @@ static void put_utf8(Buf *b, uint32_t cp) {
 /* p->i is just past the opening quote. */
 static int parse_string(Parser *p, Buf *b) {
     buf_reserve(b, 0);
+    b->p[b->n] = 0; /* "" too is NUL-terminated */
     for (;;) {
         if (p->i >= p->n) return fail(p, "unterminated string");
         uint8_t c = (uint8_t)p->s[p->i++];

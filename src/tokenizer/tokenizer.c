@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/json_text.h"
 #include "tokenizer/internal.h"
 
 #define MAX_IDS (1 << 24)
+#define TOKENIZER_MAX_BYTES (1024u << 20) /* also keeps every token text offset within 32 bits */
 
 static uint64_t text_hash(const char *s, size_t n) {
     uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
@@ -482,11 +484,19 @@ static void build_lookups(Tokenizer *t) {
 Tokenizer *tok_load(const char *path) {
     MappedFile mf;
     if (map_file(&mf, path) != 0) return NULL;
-    cJSON *root = cJSON_ParseWithLength((const char *)mf.data, mf.size);
+    if (mf.size > TOKENIZER_MAX_BYTES) {
+        err_set("%s: %zu bytes is more than a tokenizer.json may have (%u MiB)", path, mf.size, TOKENIZER_MAX_BYTES >> 20);
+        unmap_file(&mf);
+        return NULL;
+    }
+    const char *why;
+    size_t at;
+    cJSON *root = mf.size ? json_parse_text((const char *)mf.data, mf.size, &why, &at) : NULL;
     if (!root) {
-        const char *at = cJSON_GetErrorPtr();
-        long pos = at && mf.data && at >= (const char *)mf.data ? (long)(at - (const char *)mf.data) : -1;
-        err_set("%s: invalid JSON near byte %ld", path, pos);
+        if (!mf.size)
+            err_set("%s: invalid JSON: an empty file", path);
+        else
+            err_set("%s: invalid JSON: %s at byte %zu", path, why, at);
         unmap_file(&mf);
         return NULL;
     }
