@@ -18,6 +18,7 @@ if ! command -v "$CC" >/dev/null 2>&1 ||
     echo "SKIP fuzz: $CC with libFuzzer (-fsanitize=fuzzer) is not installed (Debian: clang libclang-rt-14-dev)"
     exit 0
 fi
+mkdir -p build
 nice -n 10 make --no-print-directory -j"${FUZZ_JOBS:-2}" fuzz-build >"$FZ.build.log" 2>&1 || {
     tail -30 "$FZ.build.log"; echo "FAIL fuzz: build failed"; exit 1; }
 bash fuzz/make_corpus.sh "$FZ/seeds" >/dev/null || { echo "FAIL fuzz: seed corpus"; exit 1; }
