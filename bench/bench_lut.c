@@ -36,16 +36,22 @@ static double mse_vs(const QMatrix *q, const QMatrix *ref) {
     return s / ((double)((q->rows + 96) / 97) * q->cols);
 }
 
-/* Mean seconds per matmul call, repeating for at least ~0.3 s. */
-static double time_matmul(const QMatrix *w, const float *x, int T, float *y) {
-    qmat_matmul(w, x, T, y); /* warm-up */
-    int n = 0;
-    double t0 = now_seconds(), t;
+/* Mean seconds per matmul call, repeating for at least ~0.3 s.  xq: the 8-bit path (with x
+ * quantized inside the timing, as the forward pass does), or NULL for FP32 activations. */
+static double time_matmul(const QMatrix *w, const float *x, QActs *xq, int T, float *y) {
+    int n = -1; /* the first call warms up */
+    double t0 = 0, t = 0;
     do {
-        qmat_matmul(w, x, T, y);
+        if (n == 0) t0 = now_seconds();
+        if (xq) {
+            qacts_quantize(xq, x, T, w->cols);
+            qmat_matmul_q8_rows(w, xq, y, 0, w->rows);
+        } else {
+            qmat_matmul(w, x, T, y);
+        }
         n++;
         t = now_seconds() - t0;
-    } while (t < 0.3);
+    } while (n < 1 || t < 0.3);
     return t / n;
 }
 
@@ -93,15 +99,22 @@ int main(int argc, char **argv) {
     QMatrix mats[3] = {src, lut_matrix_view(&keep4), lut_matrix_view(&keep6)};
     static const char *names[3] = {"BF16", "LUT4,g4", "LUT6,g4"};
     static const QMatKernel kernels[] = {QMAT_KERNEL_SCALAR, QMAT_KERNEL_AVX2, QMAT_KERNEL_NEON};
-    for (int m = 0; m < 3; m++)
-        for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
-            if (qmat_set_kernel(kernels[k]) != 0) continue;
-            double t1 = time_matmul(&mats[m], x, 1, y), t64 = time_matmul(&mats[m], x, 64, y);
-            double gbs = (double)qmat_bytes(&mats[m]) / t1 / 1e9;
-            double gflops = 2.0 * 64 * (double)n / t64 / 1e9;
-            printf("  %-16s  %-8s %8.3f %7.2f %9.2f %8.2f\n", names[m],
-                   qmat_kernel_name(kernels[k]), t1 * 1e3, gbs, t64 * 1e3, gflops);
-        }
+    QActs xq = {0};
+    for (int m = 0; m < 3; m++) {
+        qmat_prepare_q8(&mats[m]);
+        for (int q8 = 0; q8 < 1 + (mats[m].lut_q8 != NULL); q8++)
+            for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
+                if (qmat_set_kernel(kernels[k]) != 0) continue;
+                QActs *a = q8 ? &xq : NULL;
+                double t1 = time_matmul(&mats[m], x, a, 1, y), t64 = time_matmul(&mats[m], x, a, 64, y);
+                double gbs = (double)qmat_bytes(&mats[m]) / t1 / 1e9;
+                double gflops = 2.0 * 64 * (double)n / t64 / 1e9;
+                printf("  %-8s %-7s  %-8s %8.3f %7.2f %9.2f %8.2f\n", names[m], q8 ? "x int8" : "x fp32",
+                       qmat_kernel_name(kernels[k]), t1 * 1e3, gbs, t64 * 1e3, gflops);
+            }
+        qmat_free_q8(&mats[m]);
+    }
+    qacts_free(&xq);
     lut_matrix_free(&keep4);
     lut_matrix_free(&keep6);
     free(x);

@@ -1,7 +1,9 @@
 /* The FP32 forward pass against Hugging Face transformers' logits and greedy tokens on every
- * golden checkpoint and case, through batched prefill (64, 7) and token-by-token decode. */
+ * golden checkpoint and case, through batched prefill (64, 7) and token-by-token decode, on every
+ * kernel path this CPU runs (scalar, AVX2 / NEON: matmuls and the vector ops alike). */
 #include "golden.h"
 #include "model/model.h"
+#include "quant/matrix.h"
 
 typedef struct {
     float *dst;
@@ -98,12 +100,18 @@ static void test_multimodal_twin(void) {
 }
 
 int main(void) {
+    static const QMatKernel kernels[] = {QMAT_KERNEL_SCALAR, QMAT_KERNEL_AVX2, QMAT_KERNEL_NEON};
     n_ckpts = golden_index(ckpts, 8);
-    for (current = 0; current < n_ckpts; current++) {
-        char name[64];
-        snprintf(name, sizeof name, "golden_%s", ckpts[current].name);
-        check_run(name, test_checkpoint);
+    for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
+        if (!qmat_kernel_available(kernels[k])) continue;
+        CHECK(qmat_set_kernel(kernels[k]) == 0);
+        for (current = 0; current < n_ckpts; current++) {
+            char name[64];
+            snprintf(name, sizeof name, "golden_%s_%s", ckpts[current].name, qmat_kernel_name(kernels[k]));
+            check_run(name, test_checkpoint);
+        }
     }
+    qmat_set_kernel(QMAT_KERNEL_AUTO);
     RUN(test_multimodal_twin);
     CHECK_EXIT();
 }

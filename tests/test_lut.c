@@ -501,6 +501,166 @@ static void test_matmul_row_range(void) {
     mat_free(&t);
 }
 
+/* ---- 8-bit activations ---- */
+
+/* The codes follow their definition: |q| <= 127, x within d/2 of q * d, 127 reached in every
+ * block with a non-zero value; table codes within scale/2 of the FP16 entries. */
+static void check_q8_codes(const QMatrix *w, const QActs *a, const float *x) {
+    int n = 1 << w->bits, bad = 0;
+    for (int g = 0; g < lut_num_groups(w->rows, w->group); g++)
+        for (int i = 0; i < n; i++) {
+            float v = f16_to_f32(w->luts[(size_t)g * n + i]), s = w->lut_q8_scale[g];
+            bad |= fabsf(v - w->lut_q8[(size_t)g * n + i] * s) > 0.5f * s * 1.0001f + 1e-30f;
+        }
+    for (int t = 0; t < a->T; t++)
+        for (int b = 0; b < a->nblocks; b++) {
+            float d = a->d[(size_t)t * (a->ld / QACT_BLOCK) + b];
+            int peak = 0;
+            for (int c = b * QACT_BLOCK; c < (b + 1) * QACT_BLOCK; c++) {
+                int q = a->q[(size_t)t * a->ld + c];
+                float xv = c < a->cols ? x[(size_t)t * a->cols + c] : 0.0f;
+                bad |= q < -127 || q > 127 || fabsf(xv - q * d) > 0.5f * d * 1.0001f + 1e-30f;
+                if (abs(q) > peak) peak = abs(q);
+            }
+            bad |= d > 0 && peak != 127;
+        }
+    /* q_nib: each 64 columns' even codes, then odd ones; blocks past cols: codes and scale 0 */
+    for (int t = 0; t < a->T; t++)
+        for (int c = 0; c < a->ld; c++) {
+            const int8_t *q = a->q + (size_t)t * a->ld, *p = a->q_nib + (size_t)t * a->ld;
+            int base = c / 64 * 64, i = c % 64;
+            bad |= p[c] != q[base + (i < 32 ? 2 * i : 2 * (i - 32) + 1)];
+            bad |= c >= a->cols && (q[c] != 0 || (c % QACT_BLOCK == 0 && c / QACT_BLOCK >= a->nblocks &&
+                                                  a->d[(size_t)t * (a->ld / QACT_BLOCK) + c / QACT_BLOCK] != 0));
+        }
+    CHECKF(!bad, "LUT%d %dx%d T %d: 8-bit codes off their definition", w->bits, w->rows, w->cols, a->T);
+}
+
+/* y[t, r] from the codes, in double: what every q8 kernel computes up to FP32 rounding; *mag:
+ * the sum of the terms' magnitudes (what that rounding is relative to). */
+static double q8_expected(const QMatrix *w, const QActs *a, int t, int r, double *mag) {
+    const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+    const int8_t *tab = w->lut_q8 + (size_t)(r / w->group) * (1u << w->bits);
+    double acc = 0.0, s = w->lut_q8_scale[r / w->group];
+    *mag = 0.0;
+    for (int c = 0; c < w->cols; c++) {
+        double v = (double)tab[lut_get_index(row, c, w->bits)] * a->q[(size_t)t * a->ld + c] *
+                   a->d[(size_t)t * (a->ld / QACT_BLOCK) + c / QACT_BLOCK];
+        acc += v;
+        *mag += fabs(v) * s;
+    }
+    return acc * s;
+}
+
+static void test_matmul_q8_all_kernels(void) {
+    static const int pcs[] = {0, 4};
+    static const int q8_shapes[][2] = {{13, 37}, {5, 64}, {9, 100}, {6, 128}, {3, 1030}, {17, 2100}};
+    static const int q8_Ts[] = {1, 2, 3, 64};
+    rng_seed(11);
+    for (int bits = LUT_MIN_BITS; bits <= LUT_MAX_BITS; bits++)
+        for (int pi = 0; pi < 2; pi++)
+            for (size_t si = 0; si < sizeof q8_shapes / sizeof q8_shapes[0]; si++) {
+                TestMat tm = random_lut(q8_shapes[si][0], q8_shapes[si][1], bits, pcs[pi]);
+                QMatrix *w = &tm.m;
+                qmat_prepare_q8(w);
+                for (size_t ti = 0; ti < sizeof q8_Ts / sizeof q8_Ts[0]; ti++) {
+                    int T = q8_Ts[ti];
+                    float *x = gauss_matrix(T, w->cols, 1.0f);
+                    QActs a = {0};
+                    qacts_quantize(&a, x, T, w->cols);
+                    check_q8_codes(w, &a, x);
+                    float *y = xmalloc(sizeof(float) * (size_t)T * (size_t)w->rows);
+                    for (int ki = 0; ki < NKERNELS; ki++) {
+                        if (!qmat_kernel_available(all_kernels[ki])) continue;
+                        CHECK(qmat_set_kernel(all_kernels[ki]) == 0);
+                        for (size_t i = 0; i < (size_t)T * (size_t)w->rows; i++) y[i] = NAN;
+                        qmat_matmul_q8_rows(w, &a, y, 0, w->rows);
+                        double worst = 0.0;
+                        for (int t = 0; t < T; t++)
+                            for (int r = 0; r < w->rows; r++) {
+                                double mag, e = q8_expected(w, &a, t, r, &mag), got = y[(size_t)t * w->rows + r];
+                                double rel = fabs(got - e) / (1e-30 + mag);
+                                if (!(rel <= worst)) worst = rel;
+                            }
+                        CHECKF(worst <= 1e-5, "q8 LUT%d g%d %dx%d T %d kernel %s: rel err %g vs the codes",
+                               bits, pcs[pi], w->rows, w->cols, T, qmat_kernel_name(all_kernels[ki]), worst);
+                        /* and against the FP32 matmul: the 8-bit error is small against sum |w x| */
+                        double e = matmul_rel_error(w, x, T, y);
+                        CHECKF(e <= 0.02, "q8 LUT%d %dx%d T %d kernel %s: rel err %g vs FP32", bits,
+                               w->rows, w->cols, T, qmat_kernel_name(all_kernels[ki]), e);
+                    }
+                    free(y);
+                    free(x);
+                    qacts_free(&a);
+                }
+                qmat_free_q8(w);
+                mat_free(&tm);
+            }
+    qmat_set_kernel(QMAT_KERNEL_AUTO);
+}
+
+/* An output depends on its own input only, bit for bit, whatever the batch around it: what makes
+ * prefill, decode and a chat's cached prefix give the same logits as one long batch. */
+static void test_matmul_q8_batch_invariant(void) {
+    static const int q8_shapes[][2] = {{9, 100}, {8, 1152}, {5, 2100}, {4, 64}};
+    rng_seed(13);
+    for (int ki = 0; ki < NKERNELS; ki++) {
+        if (!qmat_kernel_available(all_kernels[ki])) continue;
+        CHECK(qmat_set_kernel(all_kernels[ki]) == 0);
+        for (int bits = LUT_MIN_BITS; bits <= LUT_MAX_BITS; bits++)
+            for (size_t si = 0; si < sizeof q8_shapes / sizeof q8_shapes[0]; si++) {
+                TestMat tm = random_lut(q8_shapes[si][0], q8_shapes[si][1], bits, 4);
+                QMatrix *w = &tm.m;
+                qmat_prepare_q8(w);
+                int T = 7, same = 1;
+                float *x = gauss_matrix(T, w->cols, 1.0f);
+                float *yb = xmalloc(sizeof(float) * (size_t)T * w->rows), *y1 = xmalloc(sizeof(float) * w->rows);
+                QActs a = {0};
+                qacts_quantize(&a, x, T, w->cols);
+                qmat_matmul_q8_rows(w, &a, yb, 0, w->rows);
+                for (int t = 0; t < T; t++) {
+                    qacts_quantize(&a, x + (size_t)t * w->cols, 1, w->cols);
+                    qmat_matmul_q8_rows(w, &a, y1, 0, w->rows);
+                    same &= memcmp(y1, yb + (size_t)t * w->rows, sizeof(float) * w->rows) == 0;
+                }
+                CHECKF(same, "q8 LUT%d %dx%d kernel %s: batch of %d differs from one by one", bits, w->rows,
+                       w->cols, qmat_kernel_name(all_kernels[ki]), T);
+                free(x), free(yb), free(y1);
+                qacts_free(&a);
+                qmat_free_q8(w);
+                mat_free(&tm);
+            }
+    }
+    qmat_set_kernel(QMAT_KERNEL_AUTO);
+}
+
+static void test_matmul_q8_nonfinite(void) {
+    /* a NaN or inf input must reach the output, as in FP32, not vanish into a code */
+    rng_seed(12);
+    TestMat tm = random_lut(8, 96, 4, 4);
+    qmat_prepare_q8(&tm.m);
+    for (int ki = 0; ki < NKERNELS; ki++) {
+        if (!qmat_kernel_available(all_kernels[ki])) continue;
+        CHECK(qmat_set_kernel(all_kernels[ki]) == 0);
+        for (int kind = 0; kind < 2; kind++) {
+            float *x = gauss_matrix(1, 96, 1.0f), y[8];
+            x[70] = kind ? INFINITY : NAN;
+            QActs a = {0};
+            qacts_quantize(&a, x, 1, 96);
+            qmat_matmul_q8_rows(&tm.m, &a, y, 0, 8);
+            int all_bad = 1;
+            for (int r = 0; r < 8; r++) all_bad &= !isfinite(y[r]);
+            CHECKF(all_bad, "kernel %s: %s input gave a finite output", qmat_kernel_name(all_kernels[ki]),
+                   kind ? "inf" : "NaN");
+            qacts_free(&a);
+            free(x);
+        }
+    }
+    qmat_set_kernel(QMAT_KERNEL_AUTO);
+    qmat_free_q8(&tm.m);
+    mat_free(&tm);
+}
+
 int main(void) {
     RUN(test_kernel_env_and_selection);
     RUN(test_pack_bit_order);
@@ -515,5 +675,8 @@ int main(void) {
     RUN(test_matmul_palettized);
     RUN(test_matmul_float_kinds);
     RUN(test_matmul_row_range);
+    RUN(test_matmul_q8_all_kernels);
+    RUN(test_matmul_q8_batch_invariant);
+    RUN(test_matmul_q8_nonfinite);
     CHECK_EXIT();
 }

@@ -94,15 +94,12 @@ int cmd_bench(int argc, char **argv) {
     long repeats = arg_int(&a, "--repeat", 3, 1, 100);
     long batch = arg_int(&a, "--batch", 64, 1, 1 << 16);
     const char *json = arg_str(&a, "--json", NULL);
-    const char *precision = arg_str(&a, "--precision", "fp32");
+    const char *precision = arg_str(&a, "--precision", "q8");
     int bad = args_finish(&a, "bench");
     args_free(&a);
     if (bad) return 2;
     if (!dir && !(dir = default_model_dir())) return fail_with_error();
-    if (strcmp(precision, "fp32") && strcmp(precision, "fp16")) {
-        err_set("--precision '%s': expected fp32 or fp16", precision);
-        return fail_with_error();
-    }
+    if (precision_check(precision)) return fail_with_error();
     int psz[MAX_PROMPT_SIZES], np = 0;
     for (const char *p = sizes; *p && np < MAX_PROMPT_SIZES;) {
         char *end;
@@ -133,7 +130,7 @@ int cmd_bench(int argc, char **argv) {
         model_free(&m);
         return fail_with_error();
     }
-    s.fp16 = !strcmp(precision, "fp16");
+    runstate_set_precision(&s, precision);
     s.overflow_continue = 1;
     double startup = now_seconds() - t0;
     int V = m.cfg.vocab_size;

@@ -3,7 +3,7 @@
  * configurations converted on the fly.
  *   anemll eval --model CANDIDATE_DIR --reference HF_DIR [--prompts FILE.jsonl] [--steps N] [--json OUT]
  *   anemll eval --sweep --reference HF_DIR [--config "lut2=4,4,lut3=6,4"]... [options]
- * Options: --driver candidate|reference (who picks the greedy tokens), --precision fp32|fp16 (the
+ * Options: --driver candidate|reference (who picks the greedy tokens), --precision q8|fp32|fp16 (the
  * candidate's activations; the reference always runs in FP32), --text FILE | --text-ids FILE (the
  * text protocol instead of prompts; --chunk N tokens per chunk, default the context),
  * --max-prompts N, --tokenizer FILE, --label NAME (the table's configuration name), --quiet.
@@ -263,7 +263,7 @@ static int run_one(const Model *cand, const Model *ref, const Inputs *in, const 
     memset(&o, 0, sizeof o);
     o.steps = (int)f->steps;
     o.driver_reference = !strcmp(f->driver, "reference");
-    o.cand_fp16 = !strcmp(f->precision, "fp16");
+    o.cand_precision = f->precision;
     o.cand_batch = cand_batch(cand);
     o.ref_batch = 64;
     o.context = eval_context(cand, ref);
@@ -496,7 +496,7 @@ static int read_flags(int argc, char **argv, EvalFlags *f) {
     f->text_ids_file = arg_str(&a, "--text-ids", NULL);
     f->json_out = arg_str(&a, "--json", NULL);
     f->driver = arg_str(&a, "--driver", "candidate");
-    f->precision = arg_str(&a, "--precision", "fp32");
+    f->precision = arg_str(&a, "--precision", "q8");
     f->tokenizer = arg_str(&a, "--tokenizer", NULL);
     f->label = arg_str(&a, "--label", NULL);
     f->steps = arg_int(&a, "--steps", 100, 1, 1 << 24);
@@ -531,8 +531,8 @@ static int read_flags(int argc, char **argv, EvalFlags *f) {
         why = "--label names a single evaluation (the sweep names its rows)";
     else if (strcmp(f->driver, "candidate") && strcmp(f->driver, "reference"))
         why = "--driver: expected candidate or reference";
-    else if (strcmp(f->precision, "fp32") && strcmp(f->precision, "fp16"))
-        why = "--precision: expected fp32 or fp16";
+    else if (strcmp(f->precision, "q8") && strcmp(f->precision, "fp32") && strcmp(f->precision, "fp16"))
+        why = "--precision: expected " PRECISION_NAMES;
     else if (!!f->prompts_file + !!f->text_file + !!f->text_ids_file > 1)
         why = "give one of --prompts, --text and --text-ids";
     if (why) {

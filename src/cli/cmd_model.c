@@ -62,7 +62,7 @@ typedef struct {
     const char *system;
     const char *tokenizer;
     int raw;                 /* --no-template */
-    const char *precision;   /* fp32 (default) | fp16: strict FP16 activations */
+    const char *precision;   /* q8 (default) | fp32 | fp16 (runstate_set_precision) */
     const char *on_overflow; /* stop (default) | continue */
 } RunFlags;
 
@@ -75,7 +75,7 @@ static void read_run_flags(Args *a, RunFlags *f) {
     f->system = arg_str(a, "--system", NULL);
     f->tokenizer = arg_str(a, "--tokenizer", NULL);
     f->raw = arg_flag(a, "--no-template");
-    f->precision = arg_str(a, "--precision", "fp32");
+    f->precision = arg_str(a, "--precision", "q8");
     f->on_overflow = arg_str(a, "--on-overflow", "stop");
 }
 
@@ -85,10 +85,7 @@ static int open_run(RunFlags *f, Model *m, RunState *s, int **tokens, int *n, in
                     Tokenizer **tok) {
     *tok = NULL;
     if (!f->model_dir && !(f->model_dir = default_model_dir())) return -1;
-    if (strcmp(f->precision, "fp32") && strcmp(f->precision, "fp16")) {
-        err_set("--precision '%s': expected fp32 or fp16", f->precision);
-        return -1;
-    }
+    if (precision_check(f->precision)) return -1;
     if (strcmp(f->on_overflow, "stop") && strcmp(f->on_overflow, "continue")) {
         err_set("--on-overflow '%s': expected stop or continue", f->on_overflow);
         return -1;
@@ -121,7 +118,7 @@ static int open_run(RunFlags *f, Model *m, RunState *s, int **tokens, int *n, in
         goto fail_model;
     }
     if (runstate_init(s, m, context, (int)f->batch)) goto fail_model;
-    s->fp16 = !strcmp(f->precision, "fp16");
+    runstate_set_precision(s, f->precision);
     s->overflow_continue = !strcmp(f->on_overflow, "continue");
     return 0;
 fail_model:

@@ -137,7 +137,7 @@ typedef int (*EvalProgress)(void *ctx, int prompt, int n_prompts, int step, int 
 typedef struct {
     int steps;            /* generate: steps per prompt */
     int driver_reference; /* the reference picks the tokens instead of the candidate */
-    int cand_fp16;        /* the candidate runs in strict FP16 */
+    const char *cand_precision; /* the candidate's --precision (runstate_set_precision); NULL = q8 */
     int cand_batch, ref_batch;
     int context;          /* positions: steps capped so that prompt + steps - 1 <= context */
     int chunk;            /* text: tokens per chunk (<= context) */

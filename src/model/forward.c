@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "model/model.h"
+#include "ops/vec.h"
 #include "util/pool.h"
 #include "util/util.h"
 
@@ -56,6 +57,7 @@ int runstate_init(RunState *s, const Model *m, int context, int max_batch) {
     s->rope_sin_global = xmalloc(sizeof(float) * B * hd / 2);
     s->n_layers = c->num_layers;
     s->sliding_window = c->sliding_window;
+    s->act_q8 = 1;
     return 0;
 }
 
@@ -81,7 +83,21 @@ void runstate_free(RunState *s) {
     free(s->rope_sin_local);
     free(s->rope_cos_global);
     free(s->rope_sin_global);
+    qacts_free(&s->xq);
     memset(s, 0, sizeof *s);
+}
+
+int precision_check(const char *name) {
+    if (!strcmp(name, "q8") || !strcmp(name, "fp32") || !strcmp(name, "fp16")) return 0;
+    err_set("--precision '%s': expected " PRECISION_NAMES, name);
+    return -1;
+}
+
+int runstate_set_precision(RunState *s, const char *name) {
+    if (precision_check(name)) return -1;
+    s->fp16 = !strcmp(name, "fp16");
+    s->act_q8 = !strcmp(name, "q8");
+    return 0;
 }
 
 void runstate_reset(RunState *s) { s->pos = 0; }
@@ -125,17 +141,15 @@ static void rope_apply(float *v, const float *cs, const float *sn, int hd) {
     }
 }
 
-static float gelu(float x, Activation act) {
-    if (act == ACT_GELU_ERF) return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f));
-    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
-    return 0.5f * x * (1.0f + tanhf(k * (x + 0.044715f * x * x * x)));
-}
+/* GELU with the exact erf (hidden_activation "gelu"); the tanh form goes through vec_gelu_tanh. */
+static float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
 /* Matmuls are split by output rows across the pool's threads: each streams its own part of
  * the weights, which is what bounds decode speed. */
 typedef struct {
     const QMatrix *w;
     const float *x;
+    const QActs *xq; /* x as 8-bit codes, or NULL */
     int T;
     float *y;
 } MatmulJob;
@@ -146,11 +160,25 @@ static void matmul_task(void *ctx, int i, int n) {
     int units = (j->w->rows + 15) / 16;
     int r0 = (int)((long)units * i / n) * 16, r1 = (int)((long)units * (i + 1) / n) * 16;
     if (r1 > j->w->rows) r1 = j->w->rows;
-    if (r0 < r1) qmat_matmul_rows(j->w, j->x, j->T, j->y, r0, r1);
+    if (r0 >= r1) return;
+    if (j->xq)
+        qmat_matmul_q8_rows(j->w, j->xq, j->y, r0, r1);
+    else
+        qmat_matmul_rows(j->w, j->x, j->T, j->y, r0, r1);
 }
 
-static void matmul(const QMatrix *w, const float *x, int T, float *y) {
-    MatmulJob j = {w, x, T, y};
+/* The 8-bit codes of x [T, cols] for the LUT matmuls that read it next (w: the first of them),
+ * or NULL when they take FP32 (not LUT, --precision fp32 / fp16).  Quantized once for all
+ * matrices sharing an input. */
+static const QActs *quantize_input(RunState *s, const QMatrix *w, const float *x, int T, int cols) {
+    if (!s->act_q8 || s->fp16 || !w->lut_q8) return NULL;
+    qacts_quantize(&s->xq, x, T, cols);
+    return &s->xq;
+}
+
+/* y [T, rows] = x [T, cols] W^T; xq: quantize_input(x) (used for LUT matrices only) */
+static void matmul(const QMatrix *w, const float *x, const QActs *xq, int T, float *y) {
+    MatmulJob j = {w, x, w->lut_q8 ? xq : NULL, T, y};
     int n = pool_threads();
     if ((long)w->rows * w->cols * T < 65536) n = 1; /* too small to be worth a hand-off */
     pool_run(matmul_task, &j, n);
@@ -196,16 +224,6 @@ static float softcap(float x, double cap) { return cap > 0 ? (float)(tanh(x / ca
 /* Self-attention of one layer for queries at positions pos..pos+n-1.
  * Keys at positions >= pos come from this batch (s->k, s->v), older ones from the cache.
  * (query, head) pairs are spread over the threads, each with its own row of s->scores. */
-/* q.k with 8 independent partial sums: the compiler turns this into SIMD lanes without
- * reassociating a single running sum. */
-static float dot(const float *a, const float *b, int n) {
-    float acc[8] = {0};
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-        for (int k = 0; k < 8; k++) acc[k] += a[i + k] * b[i + k];
-    for (; i < n; i++) acc[0] += a[i] * b[i];
-    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-}
 
 typedef struct {
     const ModelConfig *c;
@@ -234,17 +252,13 @@ static void attention_task(void *ctx, int task, int n_tasks) {
         for (int j = lo; j <= qpos; j++) {
             const float *k = j >= pos ? s->k + (size_t)(j - pos) * kvd + (size_t)kh * hd
                                       : kc + (size_t)(j % cap) * kvd + (size_t)kh * hd;
-            sc[j - lo] = softcap(dot(q, k, hd) * scale, c->attn_logit_softcapping);
+            sc[j - lo] = softcap(vec_dot(q, k, hd) * scale, c->attn_logit_softcapping);
         }
         if (s->fp16) job->bad_scores[task] |= round_to_f16(sc, (size_t)nk);
         float maxv = -INFINITY;
         for (int j = 0; j < nk; j++)
             if (sc[j] > maxv) maxv = sc[j];
-        double sum = 0;
-        for (int j = 0; j < nk; j++) {
-            sc[j] = expf(sc[j] - maxv);
-            sum += sc[j];
-        }
+        double sum = vec_exp_shift(sc, maxv, nk);
         float inv = (float)(1.0 / sum);
         for (int j = 0; j < nk; j++) sc[j] *= inv;
         if (s->fp16) job->bad_probs[task] |= round_to_f16(sc, (size_t)nk);
@@ -253,8 +267,7 @@ static void attention_task(void *ctx, int task, int n_tasks) {
         for (int j = lo; j <= qpos; j++) {
             const float *v = j >= pos ? s->v + (size_t)(j - pos) * kvd + (size_t)kh * hd
                                       : vc + (size_t)(j % cap) * kvd + (size_t)kh * hd;
-            float pj = sc[j - lo];
-            for (int i = 0; i < hd; i++) out[i] += pj * v[i]; /* independent lanes: vectorises */
+            vec_axpy(out, sc[j - lo], v, hd);
         }
     }
 }
@@ -338,9 +351,10 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsM
         /* attention block: x += post_attn_norm(o_proj(attn(rope(norm(q)), rope(norm(k)), v))) */
         rmsnorm_rows(s->xn, s->x, lw->input_norm, n, H, eps);
         if (act(s, s->xn, (size_t)n * H, l, "input norm")) return -1;
-        matmul(&lw->q, s->xn, n, s->q);
-        matmul(&lw->k, s->xn, n, s->k);
-        matmul(&lw->v, s->xn, n, s->v);
+        const QActs *xq = quantize_input(s, &lw->q, s->xn, n, H);
+        matmul(&lw->q, s->xn, xq, n, s->q);
+        matmul(&lw->k, s->xn, xq, n, s->k);
+        matmul(&lw->v, s->xn, xq, n, s->v);
         if (act(s, s->q, (size_t)n * nh * hd, l, "q_proj") || act(s, s->k, (size_t)n * kvh * hd, l, "k_proj") ||
             act(s, s->v, (size_t)n * kvh * hd, l, "v_proj"))
             return -1;
@@ -356,21 +370,25 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsM
         if (act(s, s->q, (size_t)n * nh * hd, l, "rope q") || act(s, s->k, (size_t)n * kvh * hd, l, "rope k"))
             return -1;
         if (attention(c, s, l, pos, n)) return -1;
-        matmul(&lw->o, s->att, n, s->proj);
+        matmul(&lw->o, s->att, quantize_input(s, &lw->o, s->att, n, nh * hd), n, s->proj);
         if (act(s, s->proj, (size_t)n * H, l, "o_proj")) return -1;
         if (residual_add(s, s->x, s->proj, lw->post_attn_norm, n, H, eps, l, "post-attention norm")) return -1;
 
         /* MLP block: x += post_ff_norm(down(gelu(gate(norm(x))) * up(norm(x)))) */
         rmsnorm_rows(s->xn, s->x, lw->pre_ff_norm, n, H, eps);
         if (act(s, s->xn, (size_t)n * H, l, "pre-feedforward norm")) return -1;
-        matmul(&lw->gate, s->xn, n, s->gate);
-        matmul(&lw->up, s->xn, n, s->up);
+        xq = quantize_input(s, &lw->gate, s->xn, n, H);
+        matmul(&lw->gate, s->xn, xq, n, s->gate);
+        matmul(&lw->up, s->xn, xq, n, s->up);
         if (act(s, s->gate, (size_t)n * I, l, "gate_proj") || act(s, s->up, (size_t)n * I, l, "up_proj")) return -1;
-        for (size_t i = 0; i < (size_t)n * I; i++) s->gate[i] = gelu(s->gate[i], c->activation);
+        if (c->activation == ACT_GELU_TANH)
+            vec_gelu_tanh(s->gate, (size_t)n * I);
+        else
+            for (size_t i = 0; i < (size_t)n * I; i++) s->gate[i] = gelu_erf(s->gate[i]);
         if (act(s, s->gate, (size_t)n * I, l, "gelu")) return -1;
         for (size_t i = 0; i < (size_t)n * I; i++) s->gate[i] *= s->up[i];
         if (act(s, s->gate, (size_t)n * I, l, "gelu * up")) return -1;
-        matmul(&lw->down, s->gate, n, s->proj);
+        matmul(&lw->down, s->gate, quantize_input(s, &lw->down, s->gate, n, I), n, s->proj);
         if (act(s, s->proj, (size_t)n * H, l, "down_proj")) return -1;
         if (residual_add(s, s->x, s->proj, lw->post_ff_norm, n, H, eps, l, "post-feedforward norm")) return -1;
         if (s->layer_peaks) track_peak(&s->layer_peaks[l], s->x, (size_t)n * H);
@@ -381,7 +399,7 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsM
     int first = mode == LOGITS_LAST ? n - 1 : 0, rows = n - first;
     rmsnorm_rows(s->xn, s->x + (size_t)first * H, w->final_norm, rows, H, eps);
     if (act(s, s->xn, (size_t)rows * H, -1, "final norm")) return -1;
-    matmul(&w->lm_head, s->xn, rows, logits);
+    matmul(&w->lm_head, s->xn, quantize_input(s, &w->lm_head, s->xn, rows, H), rows, logits);
     if (c->final_logit_softcapping > 0)
         for (size_t i = 0; i < (size_t)rows * V; i++) logits[i] = softcap(logits[i], c->final_logit_softcapping);
     return act(s, logits, (size_t)rows * V, -1, "lm_head logits");

@@ -41,6 +41,7 @@ static int load_lut_matrix(const SafeTensors *st, const char *name, int rows, in
     out->group = group;
     out->row_bytes = (size_t)ishape[1];
     out->luts = tl->data;
+    qmat_prepare_q8(out);
     return 0;
 }
 
@@ -237,10 +238,14 @@ void model_free(Model *m) {
             free(lw->post_ff_norm);
             free(lw->q_norm);
             free(lw->k_norm);
+            QMatrix *mats[] = {&lw->q, &lw->k, &lw->v, &lw->o, &lw->gate, &lw->up, &lw->down};
+            for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) qmat_free_q8(mats[i]);
         }
         free(m->w.layers);
     }
     free(m->w.final_norm);
+    if (m->w.lm_head.lut_q8 != m->w.embed.lut_q8) qmat_free_q8(&m->w.lm_head); /* else tied: shared */
+    qmat_free_q8(&m->w.embed);
     st_close(&m->st);
     config_free(&m->cfg);
     free(m->dir);

@@ -95,6 +95,8 @@ typedef struct {
 
     /* options */
     int fp16;              /* strict FP16: every activation rounded to FP16 after each op */
+    int act_q8;            /* LUT matmuls read their input as 8-bit codes (default 1; not with fp16) */
+    QActs xq;              /* the 8-bit codes of the matmul input under way */
     int overflow_continue; /* FP16 non-finite values: report once and go on instead of failing */
     float *layer_peaks;    /* NULL, or [num_layers]: running max |residual| after each layer */
     float embed_peak;      /* running max |residual| after the embedding (with layer_peaks) */
@@ -103,6 +105,13 @@ typedef struct {
 } RunState;
 
 int runstate_init(RunState *s, const Model *m, int context, int max_batch);
+/* Activation precision, the --precision flag: "q8" (the default: LUT matmuls read their input as
+ * 8-bit codes per 32 columns, everything else FP32), "fp32" (FP32 activations throughout: the exact
+ * reference of the stored weights) or "fp16" (strict FP16, see RunState.fp16).  precision_check
+ * validates a name; both return -1 with err_set for an unknown one. */
+#define PRECISION_NAMES "q8, fp32 or fp16"
+int precision_check(const char *name);
+int runstate_set_precision(RunState *s, const char *name);
 void runstate_free(RunState *s);
 void runstate_reset(RunState *s); /* forget the sequence; the cache is reused */
 /* Keep only positions < pos; -1 when the rings no longer hold their window (then reset and

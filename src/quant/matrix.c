@@ -1,5 +1,7 @@
 #include "quant/matrix.h"
 
+#include <float.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -49,6 +51,116 @@ void qmat_rows_scalar(const QMatrix *w, const float *x, int T, float *y, int r0,
         }
     }
     free(row);
+}
+
+/* ---- 8-bit path ---- */
+
+/* Adding then subtracting 1.5 * 2^23 rounds |v| < 2^22 to the nearest integer, ties to even, as
+ * nearbyintf does but without a library call per element. */
+#define ROUND_MAGIC 12582912.0f
+
+void qmat_prepare_q8(QMatrix *w) {
+    if (w->kind != QM_LUT || w->lut_q8) return;
+    int n = 1 << w->bits, ngroups = lut_num_groups(w->rows, w->group);
+    w->lut_q8 = xmalloc((size_t)ngroups * (size_t)n);
+    w->lut_q8_scale = xmalloc(sizeof(float) * (size_t)ngroups);
+    float v[1 << LUT_MAX_BITS];
+    for (int g = 0; g < ngroups; g++) {
+        const uint16_t *t = w->luts + (size_t)g * (size_t)n;
+        float amax = 0.0f;
+        int finite = 1;
+        for (int i = 0; i < n; i++) {
+            v[i] = f16_to_f32(t[i]);
+            amax = fabsf(v[i]) > amax ? fabsf(v[i]) : amax;
+            finite &= fabsf(v[i]) <= FLT_MAX;
+        }
+        float inv = finite && amax > 0.0f ? 127.0f / amax : 0.0f;
+        for (int i = 0; i < n; i++) {
+            if (!finite) v[i] = 0.0f;
+            float c = (v[i] * inv + ROUND_MAGIC) - ROUND_MAGIC; /* nearest, ties to even */
+            w->lut_q8[(size_t)g * (size_t)n + (size_t)i] = (int8_t)(c > 127.0f ? 127 : c < -127.0f ? -127 : c);
+        }
+        w->lut_q8_scale[g] = finite ? amax / 127.0f : NAN; /* inf / NaN entries: NaN outputs, as in FP32 */
+    }
+}
+
+void qmat_free_q8(QMatrix *w) {
+    free(w->lut_q8);
+    free(w->lut_q8_scale);
+    w->lut_q8 = NULL;
+    w->lut_q8_scale = NULL;
+}
+
+void qacts_quantize(QActs *a, const float *x, int T, int cols) {
+    int nb = (cols + QACT_BLOCK - 1) / QACT_BLOCK, ld = (cols + 63) / 64 * 64, ldd = ld / QACT_BLOCK;
+    size_t nq = (size_t)T * (size_t)ld, nd = (size_t)T * (size_t)ldd;
+    if (nq > a->cap_q) {
+        free(a->q);
+        free(a->q_nib);
+        a->q = xmalloc(nq);
+        a->q_nib = xmalloc(nq);
+        a->cap_q = nq;
+    }
+    if (nd > a->cap_d) {
+        free(a->d);
+        a->d = xmalloc(sizeof(float) * nd);
+        a->cap_d = nd;
+    }
+    a->T = T, a->cols = cols, a->nblocks = nb, a->ld = ld;
+    for (int t = 0; t < T; t++) {
+        const float *xt = x + (size_t)t * (size_t)cols;
+        int8_t *q = a->q + (size_t)t * (size_t)ld, *p = a->q_nib + (size_t)t * (size_t)ld;
+        float *d = a->d + (size_t)t * (size_t)ldd;
+        for (int b = 0; b < ldd; b++) {
+            int c0 = b * QACT_BLOCK, n = c0 + QACT_BLOCK <= cols ? QACT_BLOCK : cols > c0 ? cols - c0 : 0;
+            float amax = 0.0f, v[QACT_BLOCK] = {0};
+            for (int i = 0; i < n; i++) {
+                float m = fabsf(xt[c0 + i]);
+                amax = m > amax ? m : amax;
+            }
+            /* inf or NaN: codes 0 and a NaN scale, so every sum over the block is NaN */
+            int finite = amax <= FLT_MAX;
+            for (int i = 0; i < n; i++) finite &= xt[c0 + i] == xt[c0 + i];
+            float inv = finite && amax > 0.0f ? 127.0f / amax : 0.0f;
+            for (int i = 0; i < n && finite; i++) v[i] = (xt[c0 + i] * inv + ROUND_MAGIC) - ROUND_MAGIC;
+            for (int i = 0; i < QACT_BLOCK; i++) q[c0 + i] = (int8_t)(v[i] > 127.0f ? 127 : v[i] < -127.0f ? -127 : v[i]);
+            d[b] = finite ? amax / 127.0f : NAN;
+        }
+        for (int c = 0; c < ld; c += 64)
+            for (int i = 0; i < 32; i++) {
+                p[c + i] = q[c + 2 * i];
+                p[c + 32 + i] = q[c + 2 * i + 1];
+            }
+    }
+}
+
+void qacts_free(QActs *a) {
+    free(a->q);
+    free(a->q_nib);
+    free(a->d);
+    memset(a, 0, sizeof *a);
+}
+
+void qmat_rows_q8_scalar(const QMatrix *w, const QActs *x, float *y, int r0, int r1) {
+    int n = 1 << w->bits, nb = x->nblocks;
+    int8_t *wrow = xcalloc((size_t)x->ld, 1); /* the row's codes, zero past cols */
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+        const int8_t *codes = w->lut_q8 + (size_t)(r / w->group) * (size_t)n;
+        for (int c = 0; c < w->cols; c++) wrow[c] = codes[lut_get_index(row, c, w->bits)];
+        for (int t = 0; t < x->T; t++) {
+            const int8_t *q = x->q + (size_t)t * (size_t)x->ld;
+            const float *d = x->d + (size_t)t * (size_t)(x->ld / QACT_BLOCK);
+            float acc = 0.0f;
+            for (int b = 0; b < nb; b++) {
+                int32_t isum = 0;
+                for (int c = b * QACT_BLOCK; c < (b + 1) * QACT_BLOCK; c++) isum += wrow[c] * q[c];
+                acc += d[b] * (float)isum;
+            }
+            y[(size_t)t * (size_t)w->rows + (size_t)r] = acc * w->lut_q8_scale[r / w->group];
+        }
+    }
+    free(wrow);
 }
 
 /* ---- kernel selection ---- */
@@ -148,6 +260,19 @@ void qmat_matmul_rows(const QMatrix *w, const float *x, int T, float *y, int r0,
     case QMAT_KERNEL_NEON: qmat_rows_neon(w, x, T, y, r0, r1); return;
 #endif
     default: qmat_rows_scalar(w, x, T, y, r0, r1); return;
+    }
+}
+
+void qmat_matmul_q8_rows(const QMatrix *w, const QActs *x, float *y, int r0, int r1) {
+    if (x->T <= 0 || r0 >= r1) return;
+    switch (qmat_active_kernel()) {
+#if defined(__x86_64__)
+    case QMAT_KERNEL_AVX2: qmat_rows_q8_avx2(w, x, y, r0, r1); return;
+#endif
+#if defined(__aarch64__)
+    case QMAT_KERNEL_NEON: qmat_rows_q8_neon(w, x, y, r0, r1); return;
+#endif
+    default: qmat_rows_q8_scalar(w, x, y, r0, r1); return;
     }
 }
 

@@ -18,6 +18,10 @@ typedef struct {
     int group;              /* output rows sharing one table (== rows for one table per tensor) */
     size_t row_bytes;       /* ceil(cols * bits / 8) */
     const uint16_t *luts;   /* [ceil(rows / group)][1 << bits] FP16 centroids */
+    /* 8-bit form of the tables for qmat_matmul_q8 (qmat_prepare_q8; owned, NULL until then):
+     * entry i of group g ~= lut_q8[g][i] * lut_q8_scale[g] */
+    int8_t *lut_q8;         /* [ngroups][1 << bits] */
+    float *lut_q8_scale;    /* [ngroups] */
 } QMatrix;
 
 /* y[t, r] = sum_c W[r, c] * x[t, c] for t < T.   x: [T, cols], y: [T, rows], FP32. */
@@ -30,6 +34,34 @@ size_t qmat_bytes(const QMatrix *w);
 /* qmat_matmul restricted to output rows [r0, r1): writes y[t, r] for those rows only, so callers
  * can split one matmul across threads by row ranges. */
 void qmat_matmul_rows(const QMatrix *w, const float *x, int T, float *y, int r0, int r1);
+
+/* ---- 8-bit activations (the fast path for LUT matrices) ----
+ * A palettized matrix holds at most 2^bits distinct values per group, so its tables lose little
+ * as 8-bit codes times one FP32 scale per group (error <= scale/2 = max|entry|/254).  With the
+ * inputs also as 8-bit codes, one FP32 scale per block of 32 columns (as llama.cpp's Q8_0), a
+ * matmul is integer dot products of 32 columns, each scaled once: four times the work per
+ * instruction of FP32.  y[t, r] = s_g * sum_b d[t, b] * sum_{c in block b} code_w[r, c] * q[t, c]. */
+#define QACT_BLOCK 32
+
+typedef struct {
+    int T, cols;
+    int nblocks;       /* ceil(cols / QACT_BLOCK) */
+    int ld;            /* codes per input: cols rounded up to 64 (whole pairs of blocks) */
+    int8_t *q;         /* [T][ld] round(x / d), zero past cols */
+    int8_t *q_nib;     /* [T][ld] the same codes ordered for 4-bit nibble lookups: each 64
+                        * columns as their 32 even columns, then their 32 odd ones */
+    float *d;          /* [T][ld / 32] max|x| / 127 over each block (0 for padding) */
+    size_t cap_q, cap_d;
+} QActs;
+
+/* Build lut_q8 / lut_q8_scale for a QM_LUT matrix (no-op otherwise, or if already built). */
+void qmat_prepare_q8(QMatrix *w);
+void qmat_free_q8(QMatrix *w);
+/* x: [T, cols] FP32 -> a (its buffers grow as needed; free with qacts_free). */
+void qacts_quantize(QActs *a, const float *x, int T, int cols);
+void qacts_free(QActs *a);
+/* qmat_matmul_rows with 8-bit inputs; w must have lut_q8 (qmat_prepare_q8).  y: [x->T, rows] */
+void qmat_matmul_q8_rows(const QMatrix *w, const QActs *x, float *y, int r0, int r1);
 
 /* Kernel selection.  AUTO picks the best path this CPU runs (AVX2+FMA+F16C on x86-64, NEON on
  * aarch64, else scalar).  The environment variable ANEMLL_KERNEL=scalar|avx2|neon|auto is read

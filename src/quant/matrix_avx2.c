@@ -419,6 +419,234 @@ void qmat_rows_avx2(const QMatrix *w, const float *x, int T, float *y, int r0, i
     }
 }
 
+/* ---- 8-bit activations (qmat_matmul_q8_rows) ----
+ * Integer dot of 32 columns: maddubs multiplies unsigned by signed bytes, so the weight's sign
+ * moves onto x (sign(x, w)) and |w| is the unsigned side; |w|, |x| <= 127 keep each pair sum
+ * within int16.  madd with ones widens to int32, one FP32 FMA per block applies d.
+ * Every path (fused decode for T == 1, tiles for T > 1) performs the same FP32 operations in the
+ * same order for a given row and input, so an output never depends on the batch size: 4-bit
+ * works on 64 columns in nibble order (x->q_nib, one FMA per pair of blocks), other widths on 32
+ * in column order (x->q, one FMA per block); the padding up to x->ld adds exact zeros. */
+
+ALWAYS_INLINE __m256i dot32_i8(__m256i w_abs, __m256i w, __m256i x) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1));
+}
+
+/* Start of `span` packed bytes at byte `off` of a row, safe for a `read`-byte load: near or past
+ * the row's end, a zero-padded copy in tail[32] (the indices there meet x codes of 0). */
+ALWAYS_INLINE const uint8_t *row_chunk(const QMatrix *w, const uint8_t *row, size_t off, size_t span, size_t read,
+                                       uint8_t *tail) {
+    if (off + read <= w->row_bytes) return row + off;
+    memset(tail, 0, 32);
+    if (off < w->row_bytes) memcpy(tail, row + off, w->row_bytes - off < span ? w->row_bytes - off : span);
+    return tail;
+}
+
+/* 64 4-bit indices (32 bytes at p) -> codes of the 32 even columns and of the 32 odd ones. */
+ALWAYS_INLINE void lut4_codes64(const uint8_t *p, __m256i tab, __m256i *even, __m256i *odd) {
+    __m256i raw = _mm256_loadu_si256((const __m256i *)p), nib = _mm256_set1_epi8(0x0f);
+    *even = _mm256_shuffle_epi8(tab, _mm256_and_si256(raw, nib));
+    *odd = _mm256_shuffle_epi8(tab, _mm256_and_si256(_mm256_srli_epi16(raw, 4), nib));
+}
+
+/* 32 6-bit indices (24 bytes from p; 28 are read) -> their 32 int8 codes in column order.
+ * t: the 64 codes as four 16-entry tables, each in both 128-bit lanes. */
+ALWAYS_INLINE __m256i lut6_codes32(const uint8_t *p, const __m256i t[4]) {
+    /* 12 bytes (16 indices) per 128-bit lane, read as 2 x 16 bytes */
+    __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
+                                          _mm_loadu_si128((const __m128i *)(p + 12)), 1);
+    /* each dword v = 3 bytes holds 4 indices, index i at bits 6i: spread them to bytes */
+    __m256i v = _mm256_shuffle_epi8(raw, _mm256_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1, 0,
+                                                          1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1));
+    __m256i idx = _mm256_or_si256(
+        _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi32(0x3f)),
+                        _mm256_and_si256(_mm256_slli_epi32(v, 2), _mm256_set1_epi32(0x3f00))),
+        _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(v, 4), _mm256_set1_epi32(0x3f0000)),
+                        _mm256_and_si256(_mm256_slli_epi32(v, 6), _mm256_set1_epi32(0x3f000000))));
+    /* pshufb uses the low 4 bits; index bits 4 and 5 pick the sub-table (blendv reads each byte's
+     * top bit, so shift those bits there; 16-bit shifts leave other bytes' top bits alone) */
+    __m256i sel4 = _mm256_slli_epi16(idx, 3), sel5 = _mm256_slli_epi16(idx, 2);
+    __m256i lo = _mm256_blendv_epi8(_mm256_shuffle_epi8(t[0], idx), _mm256_shuffle_epi8(t[1], idx), sel4);
+    __m256i hi = _mm256_blendv_epi8(_mm256_shuffle_epi8(t[2], idx), _mm256_shuffle_epi8(t[3], idx), sel4);
+    return _mm256_blendv_epi8(lo, hi, sel5);
+}
+
+static void lut6_tables(const int8_t *tab, __m256i t[4]) {
+    for (int k = 0; k < 4; k++) t[k] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(tab + 16 * k)));
+}
+
+/* Scales of blocks b (lanes 0..3) and b + 1 (lanes 4..7): a 4-bit step's two blocks. */
+ALWAYS_INLINE __m256 d_pair(const float *d) { return _mm256_set_m128(_mm_broadcast_ss(d + 1), _mm_broadcast_ss(d)); }
+
+/* One row's columns [c0, c0 + span) as int8 codes in out[0, span) (span a multiple of 64; zero
+ * past cols): 4-bit in nibble order, other widths in column order.  tab: the row's codes. */
+static void decode_q8_range(const QMatrix *w, const uint8_t *row, const int8_t *tab, int c0, int span, int8_t *out) {
+    uint8_t tail[32];
+    if (w->bits == 4) {
+        __m256i t = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)tab)), e, o;
+        for (int c = c0; c < c0 + span; c += 64) {
+            lut4_codes64(row_chunk(w, row, (size_t)c / 2, 32, 32, tail), t, &e, &o);
+            _mm256_storeu_si256((__m256i *)(out + (c - c0)), e);
+            _mm256_storeu_si256((__m256i *)(out + (c - c0) + 32), o);
+        }
+        return;
+    }
+    if (w->bits == 6) {
+        __m256i t[4];
+        lut6_tables(tab, t);
+        for (int c = c0; c < c0 + span; c += 32)
+            _mm256_storeu_si256((__m256i *)(out + (c - c0)),
+                                lut6_codes32(row_chunk(w, row, (size_t)c * 3 / 4, 24, 28, tail), t));
+        return;
+    }
+    int c = c0;
+    for (; c < c0 + span && c < w->cols; c++) out[c - c0] = tab[lut_get_index(row, c, w->bits)];
+    for (; c < c0 + span; c++) out[c - c0] = 0;
+}
+
+#define Q8_TILE_ROWS 4
+#define Q8_TILE_COLS 1024 /* 4 rows x 1024 x (w, |w|) = 8 KiB of L1 reused by every input */
+
+/* acc[t][i] (8 partial sums) += tile row i . x[t] over n columns (a multiple of 64) from column
+ * c0 of x, for t < T; two inputs at a time so each weight load feeds two dots. */
+ALWAYS_INLINE void tile_q8(const int8_t (*wq)[Q8_TILE_COLS], const int8_t (*wa)[Q8_TILE_COLS], int n,
+                           const QActs *x, int c0, float *acc, int nib) {
+    size_t ld = (size_t)x->ld, ldd = ld / QACT_BLOCK;
+    for (int t = 0; t < x->T; t += 2) {
+        int two = t + 1 < x->T;
+        const int8_t *q0 = (nib ? x->q_nib : x->q) + (size_t)t * ld + c0, *q1 = two ? q0 + ld : q0;
+        const float *d0 = x->d + (size_t)t * ldd + c0 / QACT_BLOCK, *d1 = two ? d0 + ldd : d0;
+        float *a = acc + (size_t)t * Q8_TILE_ROWS * 8, *b = two ? a + Q8_TILE_ROWS * 8 : a;
+        __m256 a0 = _mm256_loadu_ps(a), a1 = _mm256_loadu_ps(a + 8);
+        __m256 a2 = _mm256_loadu_ps(a + 16), a3 = _mm256_loadu_ps(a + 24);
+        __m256 e0 = _mm256_loadu_ps(b), e1 = _mm256_loadu_ps(b + 8);
+        __m256 e2 = _mm256_loadu_ps(b + 16), e3 = _mm256_loadu_ps(b + 24);
+        for (int c = 0; c < n; c += 64) {
+            const float *du = d0 + c / QACT_BLOCK, *dv = d1 + c / QACT_BLOCK;
+            __m256i u0 = _mm256_loadu_si256((const __m256i *)(q0 + c));
+            __m256i u1 = _mm256_loadu_si256((const __m256i *)(q0 + c + 32));
+            __m256i v0 = _mm256_loadu_si256((const __m256i *)(q1 + c));
+            __m256i v1 = _mm256_loadu_si256((const __m256i *)(q1 + c + 32));
+#define W(i, k) _mm256_load_si256((const __m256i *)(wq[i] + c + (k)))
+#define A(i, k) _mm256_load_si256((const __m256i *)(wa[i] + c + (k)))
+#define ROW(i, ACC, DOT0, DOT1, D)                                                                          \
+    do {                                                                                                    \
+        if (nib) {                                                                                          \
+            ACC = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(dot32_i8(A(i, 0), W(i, 0), DOT0),    \
+                                                                      dot32_i8(A(i, 32), W(i, 32), DOT1))), \
+                                  d_pair(D), ACC);                                                          \
+        } else {                                                                                            \
+            ACC = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32_i8(A(i, 0), W(i, 0), DOT0)),                     \
+                                  _mm256_broadcast_ss(D), ACC);                                             \
+            ACC = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32_i8(A(i, 32), W(i, 32), DOT1)),                   \
+                                  _mm256_broadcast_ss((D) + 1), ACC);                                       \
+        }                                                                                                   \
+    } while (0)
+            ROW(0, a0, u0, u1, du);
+            ROW(1, a1, u0, u1, du);
+            ROW(2, a2, u0, u1, du);
+            ROW(3, a3, u0, u1, du);
+            if (two) {
+                ROW(0, e0, v0, v1, dv);
+                ROW(1, e1, v0, v1, dv);
+                ROW(2, e2, v0, v1, dv);
+                ROW(3, e3, v0, v1, dv);
+            }
+#undef ROW
+#undef A
+#undef W
+        }
+        _mm256_storeu_ps(a, a0), _mm256_storeu_ps(a + 8, a1);
+        _mm256_storeu_ps(a + 16, a2), _mm256_storeu_ps(a + 24, a3);
+        if (two) {
+            _mm256_storeu_ps(b, e0), _mm256_storeu_ps(b + 8, e1);
+            _mm256_storeu_ps(b + 16, e2), _mm256_storeu_ps(b + 24, e3);
+        }
+    }
+}
+
+/* Decode (T == 1) of 4-bit, fused: the tile path's operations without the tile. */
+static float dot_row_q8_lut4(const QMatrix *w, const uint8_t *row, __m256i tab, const QActs *x) {
+    __m256 acc = _mm256_setzero_ps();
+    uint8_t tail[32];
+    for (int c = 0; c < x->ld; c += 64) {
+        __m256i e, o;
+        lut4_codes64(row_chunk(w, row, (size_t)c / 2, 32, 32, tail), tab, &e, &o);
+        __m256i xe = _mm256_loadu_si256((const __m256i *)(x->q_nib + c));
+        __m256i xo = _mm256_loadu_si256((const __m256i *)(x->q_nib + c + 32));
+        __m256i s = _mm256_add_epi32(dot32_i8(_mm256_abs_epi8(e), e, xe), dot32_i8(_mm256_abs_epi8(o), o, xo));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), d_pair(x->d + c / 32), acc);
+    }
+    return hsum8(acc);
+}
+
+/* Decode (T == 1) of 6-bit, fused likewise. */
+static float dot_row_q8_lut6(const QMatrix *w, const uint8_t *row, const __m256i t[4], const QActs *x) {
+    __m256 acc = _mm256_setzero_ps();
+    uint8_t tail[32];
+    for (int c = 0; c < x->ld; c += 32) {
+        __m256i c32 = lut6_codes32(row_chunk(w, row, (size_t)c * 3 / 4, 24, 28, tail), t);
+        __m256i xq = _mm256_loadu_si256((const __m256i *)(x->q + c));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32_i8(_mm256_abs_epi8(c32), c32, xq)),
+                              _mm256_broadcast_ss(x->d + c / 32), acc);
+    }
+    return hsum8(acc);
+}
+
+ALWAYS_INLINE void rows_q8(const QMatrix *w, const QActs *x, float *y, int r0, int r1, int nib) {
+    int n = 1 << w->bits, T = x->T;
+    size_t ldy = (size_t)w->rows;
+    _Alignas(32) int8_t wq[Q8_TILE_ROWS][Q8_TILE_COLS], wa[Q8_TILE_ROWS][Q8_TILE_COLS];
+    float *acc = xmalloc(sizeof(float) * 8 * Q8_TILE_ROWS * (size_t)T);
+    for (int r = r0; r < r1; r += Q8_TILE_ROWS) {
+        int nr = r1 - r < Q8_TILE_ROWS ? r1 - r : Q8_TILE_ROWS;
+        memset(acc, 0, sizeof(float) * 8 * Q8_TILE_ROWS * (size_t)T);
+        for (int c0 = 0; c0 < x->ld; c0 += Q8_TILE_COLS) {
+            int span = x->ld - c0 < Q8_TILE_COLS ? x->ld - c0 : Q8_TILE_COLS;
+            for (int i = 0; i < Q8_TILE_ROWS; i++) {
+                if (i < nr) {
+                    int ri = r + i;
+                    decode_q8_range(w, (const uint8_t *)w->data + (size_t)ri * w->row_bytes,
+                                    w->lut_q8 + (size_t)(ri / w->group) * (size_t)n, c0, span, wq[i]);
+                } else {
+                    memcpy(wq[i], wq[0], (size_t)span); /* short last tile: sums dropped */
+                }
+                for (int c = 0; c < span; c += 32)
+                    _mm256_store_si256((__m256i *)(wa[i] + c),
+                                       _mm256_abs_epi8(_mm256_load_si256((const __m256i *)(wq[i] + c))));
+            }
+            tile_q8((const int8_t(*)[Q8_TILE_COLS])wq, (const int8_t(*)[Q8_TILE_COLS])wa, span, x, c0, acc, nib);
+        }
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < nr; i++)
+                y[(size_t)t * ldy + (size_t)(r + i)] =
+                    hsum8(_mm256_loadu_ps(acc + ((size_t)t * Q8_TILE_ROWS + (size_t)i) * 8)) *
+                    w->lut_q8_scale[(r + i) / w->group];
+    }
+    free(acc);
+}
+
+void qmat_rows_q8_avx2(const QMatrix *w, const QActs *x, float *y, int r0, int r1) {
+    int n = 1 << w->bits, g = -1;
+    if (x->T == 1 && (w->bits == 4 || w->bits == 6)) {
+        __m256i t[4];
+        for (int r = r0; r < r1; r++) {
+            const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+            if (r / w->group != g) {
+                g = r / w->group;
+                const int8_t *tab = w->lut_q8 + (size_t)g * (size_t)n;
+                if (w->bits == 4) t[0] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)tab));
+                else lut6_tables(tab, t);
+            }
+            float acc = w->bits == 4 ? dot_row_q8_lut4(w, row, t[0], x) : dot_row_q8_lut6(w, row, t, x);
+            y[r] = acc * w->lut_q8_scale[g];
+        }
+        return;
+    }
+    if (w->bits == 4) rows_q8(w, x, y, r0, r1, 1);
+    else rows_q8(w, x, y, r0, r1, 0);
+}
+
 #else
 typedef int matrix_avx2_unused; /* not x86-64: nothing to build */
 #endif

@@ -241,6 +241,280 @@ void qmat_rows_neon(const QMatrix *w, const float *x, int T, float *y, int r0, i
     }
 }
 
+/* ---- 8-bit activations (qmat_matmul_q8_rows) ----
+ * Weights are decoded to int8 codes by table lookups (TBL on the group's code table).  The
+ * integer dot of 32 columns (one activation block): vmull_s8 / vmlal_s8 put two int8 products in
+ * each int16 lane (|w|, |q| <= 127: a pair stays within int16), one pairwise add widens to int32,
+ * and one FP32 multiply-add per block applies the input's scale d.  Base ARMv8.0 Advanced SIMD
+ * only (no dot-product extension).
+ *
+ * Every path (fused decode for T == 1, tiles for T > 1) performs the same FP32 operations in the
+ * same order for a given row and input, so an output never depends on the batch size (integer
+ * sums are exact in any order, but which products land in which int32 lane is kept the same too).
+ * Both walk the padded width x->ld in steps of 64 columns with one float32x4 accumulator per row
+ * and input, one FMA per block of 32 columns, blocks in order (q8_block); the result is the
+ * horizontal sum of the accumulator (q8_hsum) times the group's scale.  4-bit works in nibble
+ * order against x->q_nib (the low nibbles of 32 packed bytes are the 32 even columns of the 64,
+ * the high nibbles the odd ones), other widths in column order against x->q.  The padding up to
+ * x->ld adds exact zeros (x codes 0, d 0), and packed bytes near or past a row's end are read
+ * through a zero-padded copy (q8_row_chunk), so there is no scalar tail and no read past
+ * row_bytes. */
+
+/* The group's code table (1 << bits entries) padded to 256 bytes with zeros, as TBL tables. */
+typedef struct {
+    int bits;
+    const int8_t *codes;        /* the group's 1 << bits codes */
+    int8x16x4_t t[4];           /* entries 64k .. 64k + 63 */
+    _Alignas(16) int8_t pad[256];
+} Q8Table;
+
+static void q8_table_init(Q8Table *tb, const QMatrix *w, int g) {
+    int n = 1 << w->bits;
+    tb->bits = w->bits;
+    tb->codes = w->lut_q8 + (size_t)g * (size_t)n;
+    memset(tb->pad, 0, sizeof tb->pad);
+    memcpy(tb->pad, tb->codes, (size_t)n);
+    for (int k = 0; k < 4; k++) tb->t[k] = vld1q_s8_x4(tb->pad + 64 * k);
+}
+
+/* The `n` packed bytes from byte `off` of a row (n <= 32): the row itself when they lie within
+ * row_bytes, else a copy of what is left of them in tail[32], zero-padded (those indices meet x
+ * codes of 0, so whatever code they give adds 0). */
+ALWAYS_INLINE const uint8_t *q8_row_chunk(const QMatrix *w, const uint8_t *row, size_t off, size_t n,
+                                          uint8_t *tail) {
+    if (off + n <= w->row_bytes) return row + off;
+    memset(tail, 0, 32);
+    if (off < w->row_bytes) memcpy(tail, row + off, w->row_bytes - off);
+    return tail;
+}
+
+/* idx0..idx3 (lane j: index 4j + k of 32) -> the 32 indices in natural order, as two vectors. */
+ALWAYS_INLINE uint8x16x2_t interleave4(uint8x8_t i0, uint8x8_t i1, uint8x8_t i2, uint8x8_t i3) {
+    uint8x16_t p01 = vcombine_u8(vzip1_u8(i0, i1), vzip2_u8(i0, i1)); /* (4j, 4j+1) pairs */
+    uint8x16_t p23 = vcombine_u8(vzip1_u8(i2, i3), vzip2_u8(i2, i3)); /* (4j+2, 4j+3) */
+    uint16x8_t a = vreinterpretq_u16_u8(p01), b = vreinterpretq_u16_u8(p23);
+    return (uint8x16x2_t){{vreinterpretq_u8_u16(vzip1q_u16(a, b)), vreinterpretq_u8_u16(vzip2q_u16(a, b))}};
+}
+
+/* 16 indices (< 256) -> codes. */
+ALWAYS_INLINE int8x16_t lookup256(const Q8Table *tb, uint8x16_t idx) {
+    int8x16_t r = vqtbl4q_s8(tb->t[0], idx);
+    r = vqtbx4q_s8(r, tb->t[1], vsubq_u8(idx, vdupq_n_u8(64)));
+    r = vqtbx4q_s8(r, tb->t[2], vsubq_u8(idx, vdupq_n_u8(128)));
+    return vqtbx4q_s8(r, tb->t[3], vsubq_u8(idx, vdupq_n_u8(192)));
+}
+
+/* Codes of the 32 columns whose indices are the 4 * b bytes at p, in column order (widths other
+ * than 4).  bits: the width when known at compile time, else 0 (then tb->bits). */
+ALWAYS_INLINE int8x16x2_t decode32_q8(const Q8Table *tb, const uint8_t *p, int bits) {
+    int b = bits ? bits : tb->bits;
+    if (b == 6) { /* 24 bytes: byte triple j holds indices 4j .. 4j+3 */
+        uint8x8x3_t v = vld3_u8(p);
+        uint8x8_t m = vdup_n_u8(0x3f);
+        uint8x8_t i0 = vand_u8(v.val[0], m);
+        uint8x8_t i1 = vorr_u8(vshr_n_u8(v.val[0], 6), vand_u8(vshl_n_u8(v.val[1], 2), m));
+        uint8x8_t i2 = vorr_u8(vshr_n_u8(v.val[1], 4), vand_u8(vshl_n_u8(v.val[2], 4), m));
+        uint8x8_t i3 = vshr_n_u8(v.val[2], 2);
+        uint8x16x2_t idx = interleave4(i0, i1, i2, i3);
+        return (int8x16x2_t){{vqtbl4q_s8(tb->t[0], idx.val[0]), vqtbl4q_s8(tb->t[0], idx.val[1])}};
+    }
+    if (b == 2) { /* 8 bytes: byte j holds indices 4j .. 4j+3 */
+        uint8x8_t raw = vld1_u8(p), m = vdup_n_u8(3);
+        uint8x16x2_t idx = interleave4(vand_u8(raw, m), vand_u8(vshr_n_u8(raw, 2), m),
+                                       vand_u8(vshr_n_u8(raw, 4), m), vshr_n_u8(raw, 6));
+        int8x16_t tab = tb->t[0].val[0];
+        return (int8x16x2_t){{vqtbl1q_s8(tab, idx.val[0]), vqtbl1q_s8(tab, idx.val[1])}};
+    }
+    if (b == 8) return (int8x16x2_t){{lookup256(tb, vld1q_u8(p)), lookup256(tb, vld1q_u8(p + 16))}};
+    /* 3, 5, 7 bits: each 8 indices are b bytes, unpacked from one 64-bit word */
+    _Alignas(16) int8_t out[32];
+    uint64_t mask = (1u << b) - 1u;
+    for (int k = 0; k < 4; k++) {
+        uint64_t v = 0;
+        for (int i = 0; i < b; i++) v |= (uint64_t)p[k * b + i] << (8 * i);
+        for (int i = 0; i < 8; i++) out[8 * k + i] = tb->codes[(v >> (i * b)) & mask];
+    }
+    return (int8x16x2_t){{vld1q_s8(out), vld1q_s8(out + 16)}};
+}
+
+/* Codes of a row's columns [c, c + 64) (c a multiple of 64, possibly past cols) as 4 x 16 in the
+ * order of the x codes they meet: 4-bit in nibble order (x->q_nib), other widths in column order
+ * (x->q).  Reads only within row_bytes. */
+ALWAYS_INLINE void decode64_q8(const QMatrix *w, const Q8Table *tb, const uint8_t *row, int c, int bits,
+                               int8x16_t v[4]) {
+    uint8_t tail[32];
+    if (bits == 4) {
+        const uint8_t *p = q8_row_chunk(w, row, (size_t)c / 2, 32, tail);
+        uint8x16_t r0 = vld1q_u8(p), r1 = vld1q_u8(p + 16), nib = vdupq_n_u8(0x0f);
+        int8x16_t tab = tb->t[0].val[0];
+        v[0] = vqtbl1q_s8(tab, vandq_u8(r0, nib)); /* even columns of block 2k */
+        v[1] = vqtbl1q_s8(tab, vandq_u8(r1, nib)); /* even columns of block 2k + 1 */
+        v[2] = vqtbl1q_s8(tab, vshrq_n_u8(r0, 4)); /* odd columns of block 2k */
+        v[3] = vqtbl1q_s8(tab, vshrq_n_u8(r1, 4)); /* odd columns of block 2k + 1 */
+        return;
+    }
+    size_t n = 4 * (size_t)(bits ? bits : tb->bits); /* bytes per 32 columns */
+    for (int h = 0; h < 2; h++) {
+        int8x16x2_t b = decode32_q8(tb, q8_row_chunk(w, row, (size_t)(c / 32 + h) * n, n, tail), bits);
+        v[2 * h] = b.val[0], v[2 * h + 1] = b.val[1];
+    }
+}
+
+/* Dot of 32 int8 codes as four int32 partial sums. */
+ALWAYS_INLINE int32x4_t dot32_s8(int8x16_t w0, int8x16_t w1, int8x16_t u0, int8x16_t u1) {
+    int16x8_t p0 = vmlal_high_s8(vmull_s8(vget_low_s8(w0), vget_low_s8(u0)), w0, u0);
+    int16x8_t p1 = vmlal_high_s8(vmull_s8(vget_low_s8(w1), vget_low_s8(u1)), w1, u1);
+    return vpadalq_s16(vpaddlq_s16(p0), p1);
+}
+
+/* Where, within a 64-column step stored as 4 x 16 codes, the two 16-code halves of block j (0:
+ * the step's first block, 1: its second) lie: vectors Q8_HALF(nib, j, 0) and Q8_HALF(nib, j, 1).
+ * Nibble order (4-bit): the first block is vectors 0 and 2 (its even, then odd columns), the
+ * second 1 and 3; column order: 0, 1 and 2, 3. */
+#define Q8_HALF(nib, j, h) ((nib) ? (j) + 2 * (h) : 2 * (j) + (h))
+
+/* The FP32 operation every path applies per block: acc += (int32 partial sums) * d. */
+ALWAYS_INLINE float32x4_t q8_block(float32x4_t acc, int8x16_t w0, int8x16_t w1, int8x16_t u0, int8x16_t u1, float d) {
+    return vfmaq_n_f32(acc, vcvtq_f32_s32(dot32_s8(w0, w1, u0, u1)), d);
+}
+
+/* One 64-column step of one row and one input (the fused path): w, u the 4 x 16 weight / x
+ * codes, d the scales of the step's two blocks. */
+ALWAYS_INLINE float32x4_t q8_step(float32x4_t acc, const int8x16_t w[4], const int8x16_t u[4], const float *d,
+                                  int nib) {
+#define BLOCK(j) \
+    q8_block(acc, w[Q8_HALF(nib, j, 0)], w[Q8_HALF(nib, j, 1)], u[Q8_HALF(nib, j, 0)], u[Q8_HALF(nib, j, 1)], d[j])
+    acc = BLOCK(0); /* written out: a loop over j would index the arrays by a variable */
+    return BLOCK(1);
+#undef BLOCK
+}
+
+ALWAYS_INLINE void q8_load64(const int8_t *p, int8x16_t v[4]) {
+    v[0] = vld1q_s8(p), v[1] = vld1q_s8(p + 16), v[2] = vld1q_s8(p + 32), v[3] = vld1q_s8(p + 48);
+}
+
+/* The final reduction, the same in every path. */
+ALWAYS_INLINE float q8_hsum(float32x4_t acc) { return vaddvq_f32(acc); }
+
+/* T == 1: one row against x's single input, fused decode + dot.  bits as for decode32_q8. */
+ALWAYS_INLINE float dot_row_q8(const QMatrix *w, const Q8Table *tb, const uint8_t *row, const QActs *x, int bits) {
+    int nib = bits == 4, ld = x->ld;
+    const int8_t *q = nib ? x->q_nib : x->q;
+    const float *d = x->d;
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    for (int c = 0; c < ld; c += 64) {
+        int8x16_t wv[4], u[4];
+        decode64_q8(w, tb, row, c, bits, wv);
+        q8_load64(q + c, u);
+        acc = q8_step(acc, wv, u, d + c / QACT_BLOCK, nib);
+    }
+    return q8_hsum(acc);
+}
+
+#define Q8_TILE_ROWS 4
+#define Q8_TILE_COLS 1024 /* 4 rows x 1024 codes = 4 KiB of L1 reused by every input */
+
+/* acc[t][i] (a float32x4) += tile row i . x[t] over n columns (a multiple of 64) from column c0
+ * of x, for inputs t and, if two, t + 1: each weight load feeds two dots.  Per row and input the
+ * same q8_block sequence as q8_step.  The 4 rows x 2 inputs accumulators are named variables
+ * (no array for the compiler to promote), and the loop body is one block, not a whole 64-column
+ * step: with 64 columns of x codes for two inputs live, GCC and Clang both spill accumulators. */
+ALWAYS_INLINE void tile_q8_pair(const int8_t (*wq)[Q8_TILE_COLS], int n, const QActs *x, int c0, int t, float *acc,
+                                int nib, int two) {
+    size_t ld = (size_t)x->ld, ldd = ld / QACT_BLOCK;
+    const int8_t *q0 = (nib ? x->q_nib : x->q) + (size_t)t * ld + c0, *q1 = q0 + ld;
+    const float *d0 = x->d + (size_t)t * ldd + c0 / QACT_BLOCK, *d1 = d0 + ldd;
+    float *a = acc + (size_t)t * Q8_TILE_ROWS * 4, *b = a + Q8_TILE_ROWS * 4;
+    float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4), a2 = vld1q_f32(a + 8), a3 = vld1q_f32(a + 12);
+    float32x4_t b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    if (two) b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8), b3 = vld1q_f32(b + 12);
+    for (int c = 0; c < n; c += 64) {
+        for (int j = 0; j < 2; j++) { /* the step's two blocks, as q8_step orders them */
+            int o0 = c + 16 * Q8_HALF(nib, j, 0), o1 = c + 16 * Q8_HALF(nib, j, 1);
+            float du = d0[c / QACT_BLOCK + j], dv = d1[c / QACT_BLOCK + j];
+            int8x16_t u0 = vld1q_s8(q0 + o0), u1 = vld1q_s8(q0 + o1), v0 = u0, v1 = u1;
+            if (two) v0 = vld1q_s8(q1 + o0), v1 = vld1q_s8(q1 + o1);
+#define ROW(i)                                                         \
+    do {                                                               \
+        int8x16_t w0 = vld1q_s8(wq[i] + o0), w1 = vld1q_s8(wq[i] + o1); \
+        a##i = q8_block(a##i, w0, w1, u0, u1, du);                     \
+        if (two) b##i = q8_block(b##i, w0, w1, v0, v1, dv);            \
+    } while (0)
+            ROW(0);
+            ROW(1);
+            ROW(2);
+            ROW(3);
+#undef ROW
+        }
+    }
+    vst1q_f32(a, a0), vst1q_f32(a + 4, a1), vst1q_f32(a + 8, a2), vst1q_f32(a + 12, a3);
+    if (two) vst1q_f32(b, b0), vst1q_f32(b + 4, b1), vst1q_f32(b + 8, b2), vst1q_f32(b + 12, b3);
+}
+
+/* bits: the width when known at compile time (2, 4, 6, 8), else 0 (3, 5, 7: from the table). */
+ALWAYS_INLINE void rows_q8(const QMatrix *w, const QActs *x, float *y, int r0, int r1, int bits) {
+    int T = x->T, nib = bits == 4;
+    size_t ldy = (size_t)w->rows;
+    Q8Table tb[Q8_TILE_ROWS]; /* one per tile row: rows of a tile may belong to different groups */
+    int tg[Q8_TILE_ROWS];
+    for (int i = 0; i < Q8_TILE_ROWS; i++) tg[i] = -1;
+    if (T == 1) {
+        for (int r = r0; r < r1; r++) {
+            int g = r / w->group;
+            if (g != tg[0]) q8_table_init(&tb[0], w, g), tg[0] = g;
+            const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+            y[r] = dot_row_q8(w, &tb[0], row, x, bits) * w->lut_q8_scale[g];
+        }
+        return;
+    }
+    _Alignas(16) int8_t wq[Q8_TILE_ROWS][Q8_TILE_COLS];
+    float *acc = xmalloc(sizeof(float) * 4 * Q8_TILE_ROWS * (size_t)T);
+    for (int r = r0; r < r1; r += Q8_TILE_ROWS) {
+        int nr = r1 - r < Q8_TILE_ROWS ? r1 - r : Q8_TILE_ROWS;
+        for (int i = 0; i < nr; i++) {
+            int g = (r + i) / w->group;
+            if (g != tg[i]) q8_table_init(&tb[i], w, g), tg[i] = g;
+        }
+        memset(acc, 0, sizeof(float) * 4 * Q8_TILE_ROWS * (size_t)T);
+        for (int c0 = 0; c0 < x->ld; c0 += Q8_TILE_COLS) {
+            int span = x->ld - c0 < Q8_TILE_COLS ? x->ld - c0 : Q8_TILE_COLS;
+            for (int i = 0; i < Q8_TILE_ROWS; i++) {
+                if (i >= nr) { /* short last tile: repeat row 0, drop its sums */
+                    memcpy(wq[i], wq[0], (size_t)span);
+                    continue;
+                }
+                const uint8_t *row = (const uint8_t *)w->data + (size_t)(r + i) * w->row_bytes;
+                for (int c = 0; c < span; c += 64) {
+                    int8x16_t wv[4];
+                    decode64_q8(w, &tb[i], row, c0 + c, bits, wv);
+                    int8_t *o = wq[i] + c;
+                    vst1q_s8(o, wv[0]), vst1q_s8(o + 16, wv[1]), vst1q_s8(o + 32, wv[2]), vst1q_s8(o + 48, wv[3]);
+                }
+            }
+            const int8_t(*tile)[Q8_TILE_COLS] = (const int8_t(*)[Q8_TILE_COLS])wq;
+            int t = 0;
+            for (; t + 2 <= T; t += 2) tile_q8_pair(tile, span, x, c0, t, acc, nib, 1);
+            if (t < T) tile_q8_pair(tile, span, x, c0, t, acc, nib, 0);
+        }
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < nr; i++) {
+                const float *a = acc + ((size_t)t * Q8_TILE_ROWS + (size_t)i) * 4;
+                y[(size_t)t * ldy + (size_t)(r + i)] = q8_hsum(vld1q_f32(a)) * w->lut_q8_scale[(r + i) / w->group];
+            }
+    }
+    free(acc);
+}
+
+void qmat_rows_q8_neon(const QMatrix *w, const QActs *x, float *y, int r0, int r1) {
+    switch (w->bits) {
+    case 2: rows_q8(w, x, y, r0, r1, 2); break;
+    case 4: rows_q8(w, x, y, r0, r1, 4); break;
+    case 6: rows_q8(w, x, y, r0, r1, 6); break;
+    case 8: rows_q8(w, x, y, r0, r1, 8); break;
+    default: rows_q8(w, x, y, r0, r1, 0); break;
+    }
+}
+
 #else
 typedef int matrix_neon_unused; /* not aarch64: nothing to build */
 #endif
