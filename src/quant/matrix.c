@@ -103,7 +103,9 @@ void qacts_quantize(QActs *a, const float *x, int T, int cols) {
     }
     if (nd > a->cap_d) {
         free(a->d);
+        free(a->d_pair);
         a->d = xmalloc(sizeof(float) * nd);
+        a->d_pair = xmalloc(sizeof(float) * nd * 4);
         a->cap_d = nd;
     }
     a->T = T, a->cols = cols, a->nblocks = nb, a->ld = ld;
@@ -126,11 +128,14 @@ void qacts_quantize(QActs *a, const float *x, int T, int cols) {
             for (int i = 0; i < QACT_BLOCK; i++) q[c0 + i] = (int8_t)(v[i] > 127.0f ? 127 : v[i] < -127.0f ? -127 : v[i]);
             d[b] = finite ? amax / 127.0f : NAN;
         }
-        for (int c = 0; c < ld; c += 64)
+        for (int c = 0; c < ld; c += 64) {
             for (int i = 0; i < 32; i++) {
                 p[c + i] = q[c + 2 * i];
                 p[c + 32 + i] = q[c + 2 * i + 1];
             }
+            float *dp = a->d_pair + ((size_t)t * (size_t)ldd + (size_t)(c / 32)) * 4;
+            for (int i = 0; i < 8; i++) dp[i] = d[c / 32 + i / 4];
+        }
     }
 }
 
@@ -138,6 +143,7 @@ void qacts_free(QActs *a) {
     free(a->q);
     free(a->q_nib);
     free(a->d);
+    free(a->d_pair);
     memset(a, 0, sizeof *a);
 }
 

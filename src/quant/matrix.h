@@ -51,6 +51,8 @@ typedef struct {
     int8_t *q_nib;     /* [T][ld] the same codes ordered for 4-bit nibble lookups: each 64
                         * columns as their 32 even columns, then their 32 odd ones */
     float *d;          /* [T][ld / 32] max|x| / 127 over each block (0 for padding) */
+    float *d_pair;     /* [T][ld / 64][8] d of blocks 2k (x4), then 2k + 1 (x4): the scales of a
+                        * nibble-order step's 8 lanes, ready for one vector multiply */
     size_t cap_q, cap_d;
 } QActs;
 

@@ -455,14 +455,14 @@ ALWAYS_INLINE __m256i lut6_codes32(const uint8_t *p, const __m256i t[4]) {
     /* 12 bytes (16 indices) per 128-bit lane, read as 2 x 16 bytes */
     __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
                                           _mm_loadu_si128((const __m128i *)(p + 12)), 1);
-    /* each dword v = 3 bytes holds 4 indices, index i at bits 6i: spread them to bytes */
-    __m256i v = _mm256_shuffle_epi8(raw, _mm256_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1, 0,
-                                                          1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1));
-    __m256i idx = _mm256_or_si256(
-        _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi32(0x3f)),
-                        _mm256_and_si256(_mm256_slli_epi32(v, 2), _mm256_set1_epi32(0x3f00))),
-        _mm256_or_si256(_mm256_and_si256(_mm256_slli_epi32(v, 4), _mm256_set1_epi32(0x3f0000)),
-                        _mm256_and_si256(_mm256_slli_epi32(v, 6), _mm256_set1_epi32(0x3f000000))));
+    /* 3 bytes b0 b1 b2 hold 4 indices (index i at bits 6i).  As 16-bit words b0|b1 (indices 0, 1
+     * in bits 0..11) and b1|b2 (indices 2, 3 in bits 4..15): x16 on the first then >> 4 on both
+     * leaves each word's two indices at bits 0..5 and 6..11; the second moves to bits 8..13. */
+    __m256i v = _mm256_shuffle_epi8(raw, _mm256_setr_epi8(0, 1, 1, 2, 3, 4, 4, 5, 6, 7, 7, 8, 9, 10, 10, 11, 0, 1, 1,
+                                                          2, 3, 4, 4, 5, 6, 7, 7, 8, 9, 10, 10, 11));
+    v = _mm256_srli_epi16(_mm256_mullo_epi16(v, _mm256_set1_epi32(0x00010010)), 4);
+    __m256i idx = _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi16(0x3f)),
+                                  _mm256_and_si256(_mm256_slli_epi16(v, 2), _mm256_set1_epi16(0x3f00)));
     /* pshufb uses the low 4 bits; index bits 4 and 5 pick the sub-table (blendv reads each byte's
      * top bit, so shift those bits there; 16-bit shifts leave other bytes' top bits alone) */
     __m256i sel4 = _mm256_slli_epi16(idx, 3), sel5 = _mm256_slli_epi16(idx, 2);
@@ -474,9 +474,6 @@ ALWAYS_INLINE __m256i lut6_codes32(const uint8_t *p, const __m256i t[4]) {
 static void lut6_tables(const int8_t *tab, __m256i t[4]) {
     for (int k = 0; k < 4; k++) t[k] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(tab + 16 * k)));
 }
-
-/* Scales of blocks b (lanes 0..3) and b + 1 (lanes 4..7): a 4-bit step's two blocks. */
-ALWAYS_INLINE __m256 d_pair(const float *d) { return _mm256_set_m128(_mm_broadcast_ss(d + 1), _mm_broadcast_ss(d)); }
 
 /* One row's columns [c0, c0 + span) as int8 codes in out[0, span) (span a multiple of 64; zero
  * past cols): 4-bit in nibble order, other widths in column order.  tab: the row's codes. */
@@ -515,14 +512,16 @@ ALWAYS_INLINE void tile_q8(const int8_t (*wq)[Q8_TILE_COLS], const int8_t (*wa)[
     for (int t = 0; t < x->T; t += 2) {
         int two = t + 1 < x->T;
         const int8_t *q0 = (nib ? x->q_nib : x->q) + (size_t)t * ld + c0, *q1 = two ? q0 + ld : q0;
-        const float *d0 = x->d + (size_t)t * ldd + c0 / QACT_BLOCK, *d1 = two ? d0 + ldd : d0;
+        /* nib: d_pair, 8 floats per 64 columns; else d, one per 32: the same offset either way */
+        const float *d0 = (nib ? x->d_pair + (size_t)t * ldd * 4 + c0 / 8 : x->d + (size_t)t * ldd + c0 / QACT_BLOCK);
+        const float *d1 = two ? d0 + (nib ? ldd * 4 : ldd) : d0;
         float *a = acc + (size_t)t * Q8_TILE_ROWS * 8, *b = two ? a + Q8_TILE_ROWS * 8 : a;
         __m256 a0 = _mm256_loadu_ps(a), a1 = _mm256_loadu_ps(a + 8);
         __m256 a2 = _mm256_loadu_ps(a + 16), a3 = _mm256_loadu_ps(a + 24);
         __m256 e0 = _mm256_loadu_ps(b), e1 = _mm256_loadu_ps(b + 8);
         __m256 e2 = _mm256_loadu_ps(b + 16), e3 = _mm256_loadu_ps(b + 24);
         for (int c = 0; c < n; c += 64) {
-            const float *du = d0 + c / QACT_BLOCK, *dv = d1 + c / QACT_BLOCK;
+            const float *du = nib ? d0 + c / 8 : d0 + c / QACT_BLOCK, *dv = nib ? d1 + c / 8 : d1 + c / QACT_BLOCK;
             __m256i u0 = _mm256_loadu_si256((const __m256i *)(q0 + c));
             __m256i u1 = _mm256_loadu_si256((const __m256i *)(q0 + c + 32));
             __m256i v0 = _mm256_loadu_si256((const __m256i *)(q1 + c));
@@ -534,7 +533,7 @@ ALWAYS_INLINE void tile_q8(const int8_t (*wq)[Q8_TILE_COLS], const int8_t (*wa)[
         if (nib) {                                                                                          \
             ACC = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(dot32_i8(A(i, 0), W(i, 0), DOT0),    \
                                                                       dot32_i8(A(i, 32), W(i, 32), DOT1))), \
-                                  d_pair(D), ACC);                                                          \
+                                  _mm256_loadu_ps(D), ACC);                                                 \
         } else {                                                                                            \
             ACC = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32_i8(A(i, 0), W(i, 0), DOT0)),                     \
                                   _mm256_broadcast_ss(D), ACC);                                             \
@@ -566,7 +565,7 @@ ALWAYS_INLINE void tile_q8(const int8_t (*wq)[Q8_TILE_COLS], const int8_t (*wa)[
 }
 
 /* Decode (T == 1) of 4-bit, fused: the tile path's operations without the tile. */
-static float dot_row_q8_lut4(const QMatrix *w, const uint8_t *row, __m256i tab, const QActs *x) {
+__attribute__((noinline)) static float dot_row_q8_lut4(const QMatrix *w, const uint8_t *row, __m256i tab, const QActs *x) {
     __m256 acc = _mm256_setzero_ps();
     uint8_t tail[32];
     for (int c = 0; c < x->ld; c += 64) {
@@ -575,13 +574,13 @@ static float dot_row_q8_lut4(const QMatrix *w, const uint8_t *row, __m256i tab, 
         __m256i xe = _mm256_loadu_si256((const __m256i *)(x->q_nib + c));
         __m256i xo = _mm256_loadu_si256((const __m256i *)(x->q_nib + c + 32));
         __m256i s = _mm256_add_epi32(dot32_i8(_mm256_abs_epi8(e), e, xe), dot32_i8(_mm256_abs_epi8(o), o, xo));
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), d_pair(x->d + c / 32), acc);
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_loadu_ps(x->d_pair + c / 8), acc);
     }
     return hsum8(acc);
 }
 
 /* Decode (T == 1) of 6-bit, fused likewise. */
-static float dot_row_q8_lut6(const QMatrix *w, const uint8_t *row, const __m256i t[4], const QActs *x) {
+__attribute__((noinline)) static float dot_row_q8_lut6(const QMatrix *w, const uint8_t *row, const __m256i t[4], const QActs *x) {
     __m256 acc = _mm256_setzero_ps();
     uint8_t tail[32];
     for (int c = 0; c < x->ld; c += 32) {
