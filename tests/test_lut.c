@@ -504,13 +504,15 @@ static void test_matmul_row_range(void) {
 /* ---- 8-bit activations ---- */
 
 /* The codes follow their definition: |q| <= 127, x within d/2 of q * d, 127 reached in every
- * block with a non-zero value; table codes within scale/2 of the FP16 entries. */
+ * block with a non-zero value; table codes within scale/2 of the FP16 entries and within
+ * +-QMAT_Q8_RANGE(bits). */
 static void check_q8_codes(const QMatrix *w, const QActs *a, const float *x) {
     int n = 1 << w->bits, bad = 0;
     for (int g = 0; g < lut_num_groups(w->rows, w->group); g++)
         for (int i = 0; i < n; i++) {
             float v = f16_to_f32(w->luts[(size_t)g * n + i]), s = w->lut_q8_scale[g];
             bad |= fabsf(v - w->lut_q8[(size_t)g * n + i] * s) > 0.5f * s * 1.0001f + 1e-30f;
+            bad |= abs(w->lut_q8[(size_t)g * n + i]) > QMAT_Q8_RANGE(w->bits);
         }
     for (int t = 0; t < a->T; t++)
         for (int b = 0; b < a->nblocks; b++) {

@@ -170,9 +170,21 @@ static void matmul_task(void *ctx, int i, int n) {
 /* The 8-bit codes of x [T, cols] for the LUT matmuls that read it next (w: the first of them),
  * or NULL when they take FP32 (not LUT, --precision fp32 / fp16).  Quantized once for all
  * matrices sharing an input. */
+typedef struct {
+    QActs *a;
+    const float *x;
+} QuantJob;
+
+static void quantize_task(void *ctx, int i, int n) {
+    QuantJob *j = ctx;
+    qacts_quantize_rows(j->a, j->x, j->a->T * i / n, j->a->T * (i + 1) / n);
+}
+
 static const QActs *quantize_input(RunState *s, const QMatrix *w, const float *x, int T, int cols) {
     if (!s->act_q8 || s->fp16 || !w->lut_q8) return NULL;
-    qacts_quantize(&s->xq, x, T, cols);
+    qacts_resize(&s->xq, T, cols);
+    QuantJob j = {&s->xq, x};
+    pool_run(quantize_task, &j, T >= 8 ? pool_threads() : 1); /* a prefill batch: by inputs */
     return &s->xq;
 }
 

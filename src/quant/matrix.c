@@ -74,13 +74,13 @@ void qmat_prepare_q8(QMatrix *w) {
             amax = fabsf(v[i]) > amax ? fabsf(v[i]) : amax;
             finite &= fabsf(v[i]) <= FLT_MAX;
         }
-        float inv = finite && amax > 0.0f ? 127.0f / amax : 0.0f;
+        float range = (float)QMAT_Q8_RANGE(w->bits), inv = finite && amax > 0.0f ? range / amax : 0.0f;
         for (int i = 0; i < n; i++) {
             if (!finite) v[i] = 0.0f;
             float c = (v[i] * inv + ROUND_MAGIC) - ROUND_MAGIC; /* nearest, ties to even */
             w->lut_q8[(size_t)g * (size_t)n + (size_t)i] = (int8_t)(c > 127.0f ? 127 : c < -127.0f ? -127 : c);
         }
-        w->lut_q8_scale[g] = finite ? amax / 127.0f : NAN; /* inf / NaN entries: NaN outputs, as in FP32 */
+        w->lut_q8_scale[g] = finite ? amax / range : NAN; /* inf / NaN entries: NaN outputs, as in FP32 */
     }
 }
 
@@ -91,7 +91,7 @@ void qmat_free_q8(QMatrix *w) {
     w->lut_q8_scale = NULL;
 }
 
-void qacts_quantize(QActs *a, const float *x, int T, int cols) {
+void qacts_resize(QActs *a, int T, int cols) {
     int nb = (cols + QACT_BLOCK - 1) / QACT_BLOCK, ld = (cols + 63) / 64 * 64, ldd = ld / QACT_BLOCK;
     size_t nq = (size_t)T * (size_t)ld, nd = (size_t)T * (size_t)ldd;
     if (nq > a->cap_q) {
@@ -104,12 +104,18 @@ void qacts_quantize(QActs *a, const float *x, int T, int cols) {
     if (nd > a->cap_d) {
         free(a->d);
         free(a->d_pair);
+        free(a->qsum);
         a->d = xmalloc(sizeof(float) * nd);
         a->d_pair = xmalloc(sizeof(float) * nd * 4);
+        a->qsum = xmalloc(sizeof(float) * nd); /* T <= nd */
         a->cap_d = nd;
     }
     a->T = T, a->cols = cols, a->nblocks = nb, a->ld = ld;
-    for (int t = 0; t < T; t++) {
+}
+
+void qacts_quantize_rows(QActs *a, const float *x, int t0, int t1) {
+    int cols = a->cols, ld = a->ld, ldd = ld / QACT_BLOCK;
+    for (int t = t0; t < t1; t++) {
         const float *xt = x + (size_t)t * (size_t)cols;
         int8_t *q = a->q + (size_t)t * (size_t)ld, *p = a->q_nib + (size_t)t * (size_t)ld;
         float *d = a->d + (size_t)t * (size_t)ldd;
@@ -128,6 +134,13 @@ void qacts_quantize(QActs *a, const float *x, int T, int cols) {
             for (int i = 0; i < QACT_BLOCK; i++) q[c0 + i] = (int8_t)(v[i] > 127.0f ? 127 : v[i] < -127.0f ? -127 : v[i]);
             d[b] = finite ? amax / 127.0f : NAN;
         }
+        float qs = 0.0f;
+        for (int b = 0; b < ldd; b++) {
+            int32_t sum = 0;
+            for (int i = 0; i < QACT_BLOCK; i++) sum += q[b * QACT_BLOCK + i];
+            qs += d[b] * (float)sum;
+        }
+        a->qsum[t] = qs;
         for (int c = 0; c < ld; c += 64) {
             for (int i = 0; i < 32; i++) {
                 p[c + i] = q[c + 2 * i];
@@ -139,11 +152,17 @@ void qacts_quantize(QActs *a, const float *x, int T, int cols) {
     }
 }
 
+void qacts_quantize(QActs *a, const float *x, int T, int cols) {
+    qacts_resize(a, T, cols);
+    qacts_quantize_rows(a, x, 0, T);
+}
+
 void qacts_free(QActs *a) {
     free(a->q);
     free(a->q_nib);
     free(a->d);
     free(a->d_pair);
+    free(a->qsum);
     memset(a, 0, sizeof *a);
 }
 

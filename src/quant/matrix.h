@@ -19,7 +19,7 @@ typedef struct {
     size_t row_bytes;       /* ceil(cols * bits / 8) */
     const uint16_t *luts;   /* [ceil(rows / group)][1 << bits] FP16 centroids */
     /* 8-bit form of the tables for qmat_matmul_q8 (qmat_prepare_q8; owned, NULL until then):
-     * entry i of group g ~= lut_q8[g][i] * lut_q8_scale[g] */
+     * entry i of group g ~= lut_q8[g][i] * lut_q8_scale[g], codes within +-QMAT_Q8_RANGE(bits) */
     int8_t *lut_q8;         /* [ngroups][1 << bits] */
     float *lut_q8_scale;    /* [ngroups] */
 } QMatrix;
@@ -53,14 +53,25 @@ typedef struct {
     float *d;          /* [T][ld / 32] max|x| / 127 over each block (0 for padding) */
     float *d_pair;     /* [T][ld / 64][8] d of blocks 2k (x4), then 2k + 1 (x4): the scales of a
                         * nibble-order step's 8 lanes, ready for one vector multiply */
+    float *qsum;       /* [T] sum over blocks, in order, of d * (sum of the block's codes): what an
+                        * offset added to every weight code adds to the output, per unit offset */
     size_t cap_q, cap_d;
 } QActs;
+
+/* Table codes span +-127, except for 4 bits and fewer: +-63.  A 16-entry table is far coarser than
+ * 7-bit codes of its entries, and codes that fit 7 bits let a kernel offset them to unsigned
+ * (code + 64 <= 127) and multiply unsigned by signed bytes with no sign juggling. */
+#define QMAT_Q8_RANGE(bits) ((bits) <= 4 ? 63 : 127)
 
 /* Build lut_q8 / lut_q8_scale for a QM_LUT matrix (no-op otherwise, or if already built). */
 void qmat_prepare_q8(QMatrix *w);
 void qmat_free_q8(QMatrix *w);
 /* x: [T, cols] FP32 -> a (its buffers grow as needed; free with qacts_free). */
 void qacts_quantize(QActs *a, const float *x, int T, int cols);
+/* The same in two steps, so inputs can be quantized by several threads: qacts_resize sets a's
+ * shape, then qacts_quantize_rows fills inputs [t0, t1) of x ([T, cols], the whole batch). */
+void qacts_resize(QActs *a, int T, int cols);
+void qacts_quantize_rows(QActs *a, const float *x, int t0, int t1);
 void qacts_free(QActs *a);
 /* qmat_matmul_rows with 8-bit inputs; w must have lut_q8 (qmat_prepare_q8).  y: [x->T, rows] */
 void qmat_matmul_q8_rows(const QMatrix *w, const QActs *x, float *y, int r0, int r1);

@@ -426,10 +426,25 @@ void qmat_rows_avx2(const QMatrix *w, const float *x, int T, float *y, int r0, i
  * Every path (fused decode for T == 1, tiles for T > 1) performs the same FP32 operations in the
  * same order for a given row and input, so an output never depends on the batch size: 4-bit
  * works on 64 columns in nibble order (x->q_nib, one FMA per pair of blocks), other widths on 32
- * in column order (x->q, one FMA per block); the padding up to x->ld adds exact zeros. */
+ * in column order (x->q, one FMA per block); the padding up to x->ld adds exact zeros.
+ * 4-bit codes fit 7 bits (QMAT_Q8_RANGE), so those kernels look up code + 64 (unsigned, <= 127:
+ * pair sums stay within int16 with no sign juggling) and subtract 64 * x->qsum at the end. */
 
 ALWAYS_INLINE __m256i dot32_i8(__m256i w_abs, __m256i w, __m256i x) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1));
+}
+
+/* 32 unsigned codes (code + 64) . 32 signed x codes, as 8 int32 partial sums. */
+ALWAYS_INLINE __m256i dot32_u7(__m256i u, __m256i x) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1));
+}
+
+#define LUT4_OFFSET 64
+
+/* A 4-bit group's 16 codes + LUT4_OFFSET, in both 128-bit lanes. */
+ALWAYS_INLINE __m256i lut4_table_u7(const int8_t *tab) {
+    return _mm256_add_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)tab)),
+                           _mm256_set1_epi8(LUT4_OFFSET));
 }
 
 /* Start of `span` packed bytes at byte `off` of a row, safe for a `read`-byte load: near or past
@@ -476,11 +491,12 @@ static void lut6_tables(const int8_t *tab, __m256i t[4]) {
 }
 
 /* One row's columns [c0, c0 + span) as int8 codes in out[0, span) (span a multiple of 64; zero
- * past cols): 4-bit in nibble order, other widths in column order.  tab: the row's codes. */
+ * past cols): 4-bit in nibble order, as code + LUT4_OFFSET; other widths in column order.
+ * tab: the row's codes. */
 static void decode_q8_range(const QMatrix *w, const uint8_t *row, const int8_t *tab, int c0, int span, int8_t *out) {
     uint8_t tail[32];
     if (w->bits == 4) {
-        __m256i t = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)tab)), e, o;
+        __m256i t = lut4_table_u7(tab), e, o;
         for (int c = c0; c < c0 + span; c += 64) {
             lut4_codes64(row_chunk(w, row, (size_t)c / 2, 32, 32, tail), t, &e, &o);
             _mm256_storeu_si256((__m256i *)(out + (c - c0)), e);
@@ -531,9 +547,9 @@ ALWAYS_INLINE void tile_q8(const int8_t (*wq)[Q8_TILE_COLS], const int8_t (*wa)[
 #define ROW(i, ACC, DOT0, DOT1, D)                                                                          \
     do {                                                                                                    \
         if (nib) {                                                                                          \
-            ACC = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(dot32_i8(A(i, 0), W(i, 0), DOT0),    \
-                                                                      dot32_i8(A(i, 32), W(i, 32), DOT1))), \
-                                  _mm256_loadu_ps(D), ACC);                                                 \
+            ACC = _mm256_fmadd_ps(                                                                          \
+                _mm256_cvtepi32_ps(_mm256_add_epi32(dot32_u7(W(i, 0), DOT0), dot32_u7(W(i, 32), DOT1))),    \
+                _mm256_loadu_ps(D), ACC);                                                                   \
         } else {                                                                                            \
             ACC = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32_i8(A(i, 0), W(i, 0), DOT0)),                     \
                                   _mm256_broadcast_ss(D), ACC);                                             \
@@ -564,7 +580,8 @@ ALWAYS_INLINE void tile_q8(const int8_t (*wq)[Q8_TILE_COLS], const int8_t (*wa)[
     }
 }
 
-/* Decode (T == 1) of 4-bit, fused: the tile path's operations without the tile. */
+/* Decode (T == 1) of 4-bit, fused: the tile path's operations without the tile.  tab: the
+ * group's lut4_table_u7. */
 __attribute__((noinline)) static float dot_row_q8_lut4(const QMatrix *w, const uint8_t *row, __m256i tab, const QActs *x) {
     __m256 acc = _mm256_setzero_ps();
     uint8_t tail[32];
@@ -573,10 +590,10 @@ __attribute__((noinline)) static float dot_row_q8_lut4(const QMatrix *w, const u
         lut4_codes64(row_chunk(w, row, (size_t)c / 2, 32, 32, tail), tab, &e, &o);
         __m256i xe = _mm256_loadu_si256((const __m256i *)(x->q_nib + c));
         __m256i xo = _mm256_loadu_si256((const __m256i *)(x->q_nib + c + 32));
-        __m256i s = _mm256_add_epi32(dot32_i8(_mm256_abs_epi8(e), e, xe), dot32_i8(_mm256_abs_epi8(o), o, xo));
+        __m256i s = _mm256_add_epi32(dot32_u7(e, xe), dot32_u7(o, xo));
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_loadu_ps(x->d_pair + c / 8), acc);
     }
-    return hsum8(acc);
+    return hsum8(acc) - LUT4_OFFSET * x->qsum[0];
 }
 
 /* Decode (T == 1) of 6-bit, fused likewise. */
@@ -610,7 +627,7 @@ ALWAYS_INLINE void rows_q8(const QMatrix *w, const QActs *x, float *y, int r0, i
                 } else {
                     memcpy(wq[i], wq[0], (size_t)span); /* short last tile: sums dropped */
                 }
-                for (int c = 0; c < span; c += 32)
+                for (int c = 0; c < span && !nib; c += 32) /* 4-bit: unsigned codes need no |w| */
                     _mm256_store_si256((__m256i *)(wa[i] + c),
                                        _mm256_abs_epi8(_mm256_load_si256((const __m256i *)(wq[i] + c))));
             }
@@ -619,7 +636,8 @@ ALWAYS_INLINE void rows_q8(const QMatrix *w, const QActs *x, float *y, int r0, i
         for (int t = 0; t < T; t++)
             for (int i = 0; i < nr; i++)
                 y[(size_t)t * ldy + (size_t)(r + i)] =
-                    hsum8(_mm256_loadu_ps(acc + ((size_t)t * Q8_TILE_ROWS + (size_t)i) * 8)) *
+                    (hsum8(_mm256_loadu_ps(acc + ((size_t)t * Q8_TILE_ROWS + (size_t)i) * 8)) -
+                     (nib ? LUT4_OFFSET * x->qsum[t] : 0.0f)) *
                     w->lut_q8_scale[(r + i) / w->group];
     }
     free(acc);
@@ -634,7 +652,7 @@ void qmat_rows_q8_avx2(const QMatrix *w, const QActs *x, float *y, int r0, int r
             if (r / w->group != g) {
                 g = r / w->group;
                 const int8_t *tab = w->lut_q8 + (size_t)g * (size_t)n;
-                if (w->bits == 4) t[0] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)tab));
+                if (w->bits == 4) t[0] = lut4_table_u7(tab);
                 else lut6_tables(tab, t);
             }
             float acc = w->bits == 4 ? dot_row_q8_lut4(w, row, t[0], x) : dot_row_q8_lut6(w, row, t, x);
