@@ -67,7 +67,7 @@ $(BUILD)/libanemll.a: $(LIB_OBJ)
 $(BUILD)/anemll: $(CLI_OBJ) $(BUILD)/libanemll.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/check.h $(BUILD)/libanemll.a
+$(BUILD)/tests/%: tests/%.c tests/check.h tests/rng.h $(BUILD)/libanemll.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libanemll.a $(LDFLAGS) $(LDLIBS)
 

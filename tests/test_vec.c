@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "rng.h"
 #include "ops/vec.h"
 #include "quant/matrix.h"
 #include "util/util.h"
@@ -23,21 +24,6 @@ static const int lengths[] = {0, 1, 3, 7, 8, 9, 15, 31, 33, 257, 1000};
 #define EXP_ABS_DENORMAL 1e-38
 
 /* ---- helpers ---- */
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static void rng_seed(uint64_t s) { rng_state = s * 0x9e3779b97f4a7c15ull + 1; }
-static uint64_t rng_next(void) {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dull;
-}
-static double rng_unit(void) { return (double)(rng_next() >> 11) * (1.0 / 9007199254740992.0); }
-static float rng_range(double lo, double hi) { return (float)(lo + (hi - lo) * rng_unit()); }
-static float rng_gauss(void) {
-    double u = rng_unit(), v = rng_unit();
-    return (float)(sqrt(-2.0 * log(u + 1e-300)) * cos(6.283185307179586 * v));
-}
 
 /* Forces kernel k for what follows; 0 if this CPU lacks it. */
 static int use_kernel(QMatKernel k) {
