@@ -144,6 +144,27 @@ static void rope_apply(float *v, const float *cs, const float *sn, int hd) {
 /* GELU with the exact erf (hidden_activation "gelu"); the tanh form goes through vec_gelu_tanh. */
 static float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
+/* In place over v [n], split across the pool (a prefill batch's MLP is n = 64 x I values). */
+typedef struct {
+    float *v;
+    size_t n;
+    Activation act;
+} GeluJob;
+
+static void gelu_task(void *ctx, int i, int n_tasks) {
+    GeluJob *j = ctx;
+    size_t a = j->n * (size_t)i / (size_t)n_tasks, b = j->n * (size_t)(i + 1) / (size_t)n_tasks;
+    if (j->act == ACT_GELU_TANH)
+        vec_gelu_tanh(j->v + a, b - a);
+    else
+        for (size_t k = a; k < b; k++) j->v[k] = gelu_erf(j->v[k]);
+}
+
+static void gelu(float *v, size_t n, Activation act) {
+    GeluJob j = {v, n, act};
+    pool_run(gelu_task, &j, n >= 65536 ? pool_threads() : 1);
+}
+
 /* Matmuls are split by output rows across the pool's threads: each streams its own part of
  * the weights, which is what bounds decode speed. */
 typedef struct {
@@ -393,10 +414,7 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsM
         matmul(&lw->gate, s->xn, xq, n, s->gate);
         matmul(&lw->up, s->xn, xq, n, s->up);
         if (act(s, s->gate, (size_t)n * I, l, "gate_proj") || act(s, s->up, (size_t)n * I, l, "up_proj")) return -1;
-        if (c->activation == ACT_GELU_TANH)
-            vec_gelu_tanh(s->gate, (size_t)n * I);
-        else
-            for (size_t i = 0; i < (size_t)n * I; i++) s->gate[i] = gelu_erf(s->gate[i]);
+        gelu(s->gate, (size_t)n * I, c->activation);
         if (act(s, s->gate, (size_t)n * I, l, "gelu")) return -1;
         for (size_t i = 0; i < (size_t)n * I; i++) s->gate[i] *= s->up[i];
         if (act(s, s->gate, (size_t)n * I, l, "gelu * up")) return -1;

@@ -465,7 +465,7 @@ ALWAYS_INLINE void lut4_codes64(const uint8_t *p, __m256i tab, __m256i *even, __
 }
 
 /* 32 6-bit indices (24 bytes from p; 28 are read) -> their 32 int8 codes in column order.
- * t: the 64 codes as four 16-entry tables, each in both 128-bit lanes. */
+ * t: lut6_tables of the group's 64 codes. */
 ALWAYS_INLINE __m256i lut6_codes32(const uint8_t *p, const __m256i t[4]) {
     /* 12 bytes (16 indices) per 128-bit lane, read as 2 x 16 bytes */
     __m256i raw = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)p)),
@@ -478,16 +478,23 @@ ALWAYS_INLINE __m256i lut6_codes32(const uint8_t *p, const __m256i t[4]) {
     v = _mm256_srli_epi16(_mm256_mullo_epi16(v, _mm256_set1_epi32(0x00010010)), 4);
     __m256i idx = _mm256_or_si256(_mm256_and_si256(v, _mm256_set1_epi16(0x3f)),
                                   _mm256_and_si256(_mm256_slli_epi16(v, 2), _mm256_set1_epi16(0x3f00)));
-    /* pshufb uses the low 4 bits; index bits 4 and 5 pick the sub-table (blendv reads each byte's
-     * top bit, so shift those bits there; 16-bit shifts leave other bytes' top bits alone) */
-    __m256i sel4 = _mm256_slli_epi16(idx, 3), sel5 = _mm256_slli_epi16(idx, 2);
-    __m256i lo = _mm256_blendv_epi8(_mm256_shuffle_epi8(t[0], idx), _mm256_shuffle_epi8(t[1], idx), sel4);
-    __m256i hi = _mm256_blendv_epi8(_mm256_shuffle_epi8(t[2], idx), _mm256_shuffle_epi8(t[3], idx), sel4);
-    return _mm256_blendv_epi8(lo, hi, sel5);
+    /* pshufb reads the low 4 bits and gives 0 where the top bit is set: idx - 16k is negative below
+     * sub-table k, so lookup k answers for every index >= 16k, and with t[k] stored as sub-table k
+     * XOR sub-table k - 1 (lut6_tables) the XOR of the four answers telescopes to the entry. */
+    __m256i i1 = _mm256_sub_epi8(idx, _mm256_set1_epi8(16)), i2 = _mm256_sub_epi8(idx, _mm256_set1_epi8(32));
+    __m256i i3 = _mm256_sub_epi8(idx, _mm256_set1_epi8(48));
+    return _mm256_xor_si256(_mm256_xor_si256(_mm256_shuffle_epi8(t[0], idx), _mm256_shuffle_epi8(t[1], i1)),
+                            _mm256_xor_si256(_mm256_shuffle_epi8(t[2], i2), _mm256_shuffle_epi8(t[3], i3)));
 }
 
+/* The 64 codes as four 16-entry tables, each XORed with the one before, in both 128-bit lanes. */
 static void lut6_tables(const int8_t *tab, __m256i t[4]) {
-    for (int k = 0; k < 4; k++) t[k] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(tab + 16 * k)));
+    __m128i prev = _mm_setzero_si128();
+    for (int k = 0; k < 4; k++) {
+        __m128i cur = _mm_loadu_si128((const __m128i *)(tab + 16 * k));
+        t[k] = _mm256_broadcastsi128_si256(_mm_xor_si128(cur, prev));
+        prev = cur;
+    }
 }
 
 /* One row's columns [c0, c0 + span) as int8 codes in out[0, span) (span a multiple of 64; zero
