@@ -9,6 +9,7 @@
 #include "check.h"
 #include "rng.h"
 #include "ops/vec.h"
+#include "ops/vec_kernels.h"
 #include "quant/matrix.h"
 #include "util/util.h"
 
@@ -437,6 +438,54 @@ static void test_exp_lengths(void) {
     qmat_set_kernel(QMAT_KERNEL_AUTO);
 }
 
+/* ---- FP16 rounding ---- */
+
+static float f32_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* Every path equals the scalar reference (round_f16: util's software conversion) bit for bit, on
+ * random bit patterns, every FP16 boundary (max, overflow threshold, subnormals, ties) and every
+ * tail length, and flags a non-finite result exactly when there is one. */
+static void test_round_f16(void) {
+    enum { N = 1 << 16 };
+    static float in[N + 7], ref[N + 7], got[N + 7];
+    static const float special[] = {0.0f, -0.0f, 1.0f, 65504.0f, 65519.99f, 65520.0f, -65520.0f, 1e30f,
+                                    5.9604645e-08f /* 2^-24 */, 2.9802322e-08f /* tie to 0 */,
+                                    8.940697e-08f /* 1.5 * 2^-24: tie to even */, 6.1035156e-05f /* 2^-14 */,
+                                    1.0004883f /* 1 + 2^-11: tie */, 1.0014648f /* 1 + 3 * 2^-11: tie */};
+    rng_seed(4242);
+    for (int i = 0; i < N + 7; i++) {
+        uint32_t u = (uint32_t)rng_next();
+        /* mostly values FP16 can hold or round, some of everything else */
+        if (i % 4) u = (u & 0x807fffffu) | (uint32_t)(100 + (u >> 23) % 60) << 23;
+        in[i] = f32_bits(u);
+    }
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) in[i] = special[i];
+    for (int ki = 0; ki < NKERNELS; ki++) {
+        if (!use_kernel(all_kernels[ki])) continue;
+        const char *kn = qmat_kernel_name(all_kernels[ki]);
+        for (int len = N; len <= N + 7; len++) {
+            memcpy(ref, in, sizeof(float) * (size_t)len);
+            memcpy(got, in, sizeof(float) * (size_t)len);
+            int rbad = vec_round_f16_scalar(ref, (size_t)len), gbad = vec_round_f16(got, (size_t)len);
+            int same = rbad == gbad;
+            for (int i = 0; i < len; i++)
+                same &= isnan(ref[i]) ? isnan(got[i]) != 0 : memcmp(&ref[i], &got[i], sizeof(float)) == 0;
+            CHECKF(same, "%s: vec_round_f16 differs from the reference (n %d)", kn, len);
+        }
+        /* the flag: finite input that stays finite, then one value that overflows at the end */
+        float v[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+        CHECKF(vec_round_f16(v, 9) == 0, "%s: finite values flagged", kn);
+        v[8] = 70000.0f;
+        CHECKF(vec_round_f16(v, 9) == 1 && isinf(v[8]), "%s: overflow in the tail not flagged", kn);
+        CHECKF(vec_round_f16(v, 0) == 0, "%s: empty input flagged", kn);
+    }
+    qmat_set_kernel(QMAT_KERNEL_AUTO);
+}
+
 int main(void) {
     for (int ki = 0; ki < NKERNELS; ki++)
         if (!qmat_kernel_available(all_kernels[ki]))
@@ -450,5 +499,6 @@ int main(void) {
     RUN(test_exp_sweep);
     RUN(test_exp_special);
     RUN(test_exp_lengths);
+    RUN(test_round_f16);
     CHECK_EXIT();
 }

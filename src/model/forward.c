@@ -219,14 +219,7 @@ static void matmul(const QMatrix *w, const float *x, const QActs *xq, int T, flo
 
 /* Strict-FP16 emulation: round an op's output to FP16 as the Neural Engine would store it, and
  * stop at the first value that is not finite (an FP16 overflow), naming the layer and op. */
-static int round_to_f16(float *v, size_t n) {
-    int bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        v[i] = round_f16(v[i]);
-        bad |= !isfinite(v[i]);
-    }
-    return bad;
-}
+static int round_to_f16(float *v, size_t n) { return vec_round_f16(v, n); }
 
 static int overflow(RunState *s, int layer, const char *op) {
     char where[64];

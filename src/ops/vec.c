@@ -8,6 +8,7 @@
 
 #include "ops/vec_kernels.h"
 #include "quant/matrix.h"
+#include "util/util.h"
 
 /* ---- scalar reference ---- */
 
@@ -44,6 +45,15 @@ double vec_exp_shift_scalar(float *x, float shift, int n) {
         sum += x[i];
     }
     return sum;
+}
+
+int vec_round_f16_scalar(float *x, size_t n) {
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        x[i] = round_f16(x[i]);
+        bad |= !isfinite(x[i]);
+    }
+    return bad;
 }
 
 /* ---- dispatch: the matmul kernel choice picks the vector path too ---- */
@@ -93,5 +103,17 @@ double vec_exp_shift(float *x, float shift, int n) {
     case QMAT_KERNEL_NEON: return vec_exp_shift_neon(x, shift, n);
 #endif
     default: return vec_exp_shift_scalar(x, shift, n);
+    }
+}
+
+int vec_round_f16(float *x, size_t n) {
+    switch (qmat_active_kernel()) {
+#if defined(__x86_64__)
+    case QMAT_KERNEL_AVX2: return vec_round_f16_avx2(x, n);
+#endif
+#if defined(__aarch64__)
+    case QMAT_KERNEL_NEON: return vec_round_f16_neon(x, n);
+#endif
+    default: return vec_round_f16_scalar(x, n);
     }
 }

@@ -30,4 +30,9 @@ void vec_gelu_tanh(float *x, size_t n);
  * FLT_MIN are denormals (or 0), exp(-inf) = 0, overflow gives inf, NaN stays NaN. */
 double vec_exp_shift(float *x, float shift, int n);
 
+/* In place: x[i] rounded to the nearest FP16 value (ties to even, overflow to inf, FP16
+ * subnormals kept) and back to float, bit-identical on every path; returns 1 if any result is not
+ * finite.  Strict-FP16 emulation: what an FP16 engine stores after each op. */
+int vec_round_f16(float *x, size_t n);
+
 #endif

@@ -166,6 +166,33 @@ double vec_exp_shift_avx2(float *x, float shift, int n) {
     return sum;
 }
 
+/* ---- FP16 rounding: F16C converts with IEEE round-to-nearest-even, as f32_to_f16 does ---- */
+
+ALWAYS_INLINE __m256 round8_f16(__m256 v) {
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+int vec_round_f16_avx2(float *x, size_t n) {
+    /* not finite <=> exponent bits all ones */
+    const __m256i expo = _mm256_set1_epi32(0x7f800000);
+    __m256i bad = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 r = round8_f16(_mm256_loadu_ps(x + i));
+        _mm256_storeu_ps(x + i, r);
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(r), expo), expo));
+    }
+    if (i < n) {
+        float buf[8] = {0};
+        memcpy(buf, x + i, (n - i) * sizeof(float));
+        __m256 r = round8_f16(_mm256_loadu_ps(buf));
+        _mm256_storeu_ps(buf, r);
+        memcpy(x + i, buf, (n - i) * sizeof(float));
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(r), expo), expo));
+    }
+    return !_mm256_testz_si256(bad, bad);
+}
+
 #else
 typedef int vec_avx2_unused; /* not x86-64: nothing to build */
 #endif

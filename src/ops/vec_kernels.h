@@ -9,18 +9,21 @@ float vec_dot_scalar(const float *a, const float *b, int n);
 void vec_axpy_scalar(float *y, float a, const float *x, int n);
 void vec_gelu_tanh_scalar(float *x, size_t n);
 double vec_exp_shift_scalar(float *x, float shift, int n);
+int vec_round_f16_scalar(float *x, size_t n);
 
 #if defined(__x86_64__)
 float vec_dot_avx2(const float *a, const float *b, int n);
 void vec_axpy_avx2(float *y, float a, const float *x, int n);
 void vec_gelu_tanh_avx2(float *x, size_t n);
 double vec_exp_shift_avx2(float *x, float shift, int n);
+int vec_round_f16_avx2(float *x, size_t n);
 #endif
 #if defined(__aarch64__)
 float vec_dot_neon(const float *a, const float *b, int n);
 void vec_axpy_neon(float *y, float a, const float *x, int n);
 void vec_gelu_tanh_neon(float *x, size_t n);
 double vec_exp_shift_neon(float *x, float shift, int n);
+int vec_round_f16_neon(float *x, size_t n);
 #endif
 
 /* Shared constants of the SIMD versions (see vec_avx2.c for the derivation). */

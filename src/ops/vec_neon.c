@@ -129,6 +129,25 @@ double vec_exp_shift_neon(float *x, float shift, int n) {
     return sum;
 }
 
+/* ---- FP16 rounding: FCVTN with the default FPCR (round to nearest, ties to even) ---- */
+
+int vec_round_f16_neon(float *x, size_t n) {
+    const uint32x4_t expo = vdupq_n_u32(0x7f800000);
+    uint32x4_t bad = vdupq_n_u32(0);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t r = vcvt_f32_f16(vcvt_f16_f32(vld1q_f32(x + i)));
+        vst1q_f32(x + i, r);
+        bad = vorrq_u32(bad, vceqq_u32(vandq_u32(vreinterpretq_u32_f32(r), expo), expo));
+    }
+    int any = vmaxvq_u32(bad) != 0;
+    for (; i < n; i++) {
+        x[i] = vgetq_lane_f32(vcvt_f32_f16(vcvt_f16_f32(vdupq_n_f32(x[i]))), 0);
+        any |= !isfinite(x[i]);
+    }
+    return any;
+}
+
 #else
 typedef int vec_neon_unused; /* not aarch64: nothing to build */
 #endif
