@@ -212,7 +212,8 @@ static const QActs *quantize_input(RunState *s, const QMatrix *w, const float *x
 /* y [T, rows] = x [T, cols] W^T; xq: quantize_input(x) (used for LUT matrices only) */
 static void matmul(const QMatrix *w, const float *x, const QActs *xq, int T, float *y) {
     MatmulJob j = {w, x, w->lut_q8 ? xq : NULL, T, y};
-    int n = pool_threads();
+    /* decode: several tasks per thread, so a thread that starts late takes fewer of them */
+    int n = T == 1 && pool_threads() > 1 ? 4 * pool_threads() : pool_threads();
     if ((long)w->rows * w->cols * T < 65536) n = 1; /* too small to be worth a hand-off */
     pool_run(matmul_task, &j, n);
 }
