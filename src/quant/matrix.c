@@ -59,6 +59,25 @@ void qmat_rows_scalar(const QMatrix *w, const float *x, int T, float *y, int r0,
  * nearbyintf does but without a library call per element. */
 #define ROUND_MAGIC 12582912.0f
 
+/* codes[i] = v[i] / scale rounded to the nearest integer (ties to even), within +-range, where
+ * scale = max|v| / range is returned.  Any inf or NaN in v: codes 0 and a NaN scale, so every sum
+ * over them is NaN, as it would be in FP32.  Tables and activations both go through here. */
+static float quantize_symmetric(const float *v, int n, int range, int8_t *codes) {
+    float amax = 0.0f;
+    int finite = 1;
+    for (int i = 0; i < n; i++) {
+        float m = fabsf(v[i]);
+        amax = m > amax ? m : amax;
+        finite &= m <= FLT_MAX; /* false for NaN too */
+    }
+    float r = (float)range, inv = finite && amax > 0.0f ? r / amax : 0.0f;
+    for (int i = 0; i < n; i++) {
+        float c = finite ? (v[i] * inv + ROUND_MAGIC) - ROUND_MAGIC : 0.0f;
+        codes[i] = (int8_t)(c > r ? range : c < -r ? -range : c);
+    }
+    return finite ? amax / r : NAN;
+}
+
 void qmat_prepare_q8(QMatrix *w) {
     if (w->kind != QM_LUT || w->lut_q8) return;
     int n = 1 << w->bits, ngroups = lut_num_groups(w->rows, w->group);
@@ -67,20 +86,8 @@ void qmat_prepare_q8(QMatrix *w) {
     float v[1 << LUT_MAX_BITS];
     for (int g = 0; g < ngroups; g++) {
         const uint16_t *t = w->luts + (size_t)g * (size_t)n;
-        float amax = 0.0f;
-        int finite = 1;
-        for (int i = 0; i < n; i++) {
-            v[i] = f16_to_f32(t[i]);
-            amax = fabsf(v[i]) > amax ? fabsf(v[i]) : amax;
-            finite &= fabsf(v[i]) <= FLT_MAX;
-        }
-        float range = (float)QMAT_Q8_RANGE(w->bits), inv = finite && amax > 0.0f ? range / amax : 0.0f;
-        for (int i = 0; i < n; i++) {
-            if (!finite) v[i] = 0.0f;
-            float c = (v[i] * inv + ROUND_MAGIC) - ROUND_MAGIC; /* nearest, ties to even */
-            w->lut_q8[(size_t)g * (size_t)n + (size_t)i] = (int8_t)(c > 127.0f ? 127 : c < -127.0f ? -127 : c);
-        }
-        w->lut_q8_scale[g] = finite ? amax / range : NAN; /* inf / NaN entries: NaN outputs, as in FP32 */
+        for (int i = 0; i < n; i++) v[i] = f16_to_f32(t[i]);
+        w->lut_q8_scale[g] = quantize_symmetric(v, n, QMAT_Q8_RANGE(w->bits), w->lut_q8 + (size_t)g * (size_t)n);
     }
 }
 
@@ -121,18 +128,8 @@ void qacts_quantize_rows(QActs *a, const float *x, int t0, int t1) {
         float *d = a->d + (size_t)t * (size_t)ldd;
         for (int b = 0; b < ldd; b++) {
             int c0 = b * QACT_BLOCK, n = c0 + QACT_BLOCK <= cols ? QACT_BLOCK : cols > c0 ? cols - c0 : 0;
-            float amax = 0.0f, v[QACT_BLOCK] = {0};
-            for (int i = 0; i < n; i++) {
-                float m = fabsf(xt[c0 + i]);
-                amax = m > amax ? m : amax;
-            }
-            /* inf or NaN: codes 0 and a NaN scale, so every sum over the block is NaN */
-            int finite = amax <= FLT_MAX;
-            for (int i = 0; i < n; i++) finite &= xt[c0 + i] == xt[c0 + i];
-            float inv = finite && amax > 0.0f ? 127.0f / amax : 0.0f;
-            for (int i = 0; i < n && finite; i++) v[i] = (xt[c0 + i] * inv + ROUND_MAGIC) - ROUND_MAGIC;
-            for (int i = 0; i < QACT_BLOCK; i++) q[c0 + i] = (int8_t)(v[i] > 127.0f ? 127 : v[i] < -127.0f ? -127 : v[i]);
-            d[b] = finite ? amax / 127.0f : NAN;
+            d[b] = quantize_symmetric(xt + c0, n, 127, q + c0);
+            memset(q + c0 + n, 0, (size_t)(QACT_BLOCK - n)); /* past cols */
         }
         float qs = 0.0f;
         for (int b = 0; b < ldd; b++) {
