@@ -257,39 +257,22 @@ static void lut4_permute_x(const float *x, int n, float *xp) {
         }
 }
 
-/* dot_row for LUT4 at T == 1: xp is x permuted over [0, vec32_cols), x the original. */
-static inline float dot_row_lut4_perm(const Reader *rd, const void *row, const float *xp, const float *x) {
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    int c = 0;
-    for (; c < rd->vec32_cols; c += 32) {
-        F32x32 w = load32_lut4_perm(rd, row, c);
-        a0 = _mm256_fmadd_ps(w.v0, _mm256_loadu_ps(xp + c), a0);
-        a1 = _mm256_fmadd_ps(w.v1, _mm256_loadu_ps(xp + c + 8), a1);
-        a2 = _mm256_fmadd_ps(w.v2, _mm256_loadu_ps(xp + c + 16), a2);
-        a3 = _mm256_fmadd_ps(w.v3, _mm256_loadu_ps(xp + c + 24), a3);
-    }
-    for (; c + 8 <= rd->vec_cols; c += 8)
-        a0 = _mm256_fmadd_ps(load8(rd, row, c, FMT_LUT4), _mm256_loadu_ps(x + c), a0);
-    float s = hsum8(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
-    for (; c < rd->w->cols; c++) s += load1(rd, row, c, FMT_LUT4) * x[c];
-    return s;
-}
-
 /* Lanes [0, n) set, 0 <= n <= 8: for masked loads of a row's last partial vector. */
 static inline __m256i first_lanes(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-/* sum_c row[c] * x[c] over the whole row */
-ALWAYS_INLINE float dot_row(const Reader *rd, const void *row, const float *x, int fmt) {
+/* sum_c row[c] * x[c] over the whole row.  x32: x for the 32-column steps over [0, vec32_cols):
+ * x itself, or for LUT4 with perm set, x in lut4_permute_x's order read by load32_lut4_perm. */
+ALWAYS_INLINE float dot_row(const Reader *rd, const void *row, const float *x32, const float *x, int fmt, int perm) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     int c = 0;
     for (; c < rd->vec32_cols; c += 32) {
-        F32x32 w = load32(rd, row, c, fmt);
-        a0 = _mm256_fmadd_ps(w.v0, _mm256_loadu_ps(x + c), a0);
-        a1 = _mm256_fmadd_ps(w.v1, _mm256_loadu_ps(x + c + 8), a1);
-        a2 = _mm256_fmadd_ps(w.v2, _mm256_loadu_ps(x + c + 16), a2);
-        a3 = _mm256_fmadd_ps(w.v3, _mm256_loadu_ps(x + c + 24), a3);
+        F32x32 w = perm ? load32_lut4_perm(rd, row, c) : load32(rd, row, c, fmt);
+        a0 = _mm256_fmadd_ps(w.v0, _mm256_loadu_ps(x32 + c), a0);
+        a1 = _mm256_fmadd_ps(w.v1, _mm256_loadu_ps(x32 + c + 8), a1);
+        a2 = _mm256_fmadd_ps(w.v2, _mm256_loadu_ps(x32 + c + 16), a2);
+        a3 = _mm256_fmadd_ps(w.v3, _mm256_loadu_ps(x32 + c + 24), a3);
     }
     for (; c + 8 <= rd->vec_cols; c += 8)
         a0 = _mm256_fmadd_ps(load8(rd, row, c, fmt), _mm256_loadu_ps(x + c), a0);
@@ -363,13 +346,13 @@ ALWAYS_INLINE void rows_fmt(const QMatrix *w, const float *x, int T, float *y, i
         reader_init(&rd[0], w);
         float *xp = xmalloc(sizeof(float) * ((size_t)rd[0].vec32_cols + 1));
         lut4_permute_x(x, rd[0].vec32_cols, xp);
-        for (int r = r0; r < r1; r++) y[r] = dot_row_lut4_perm(&rd[0], reader_row(&rd[0], r, fmt), xp, x);
+        for (int r = r0; r < r1; r++) y[r] = dot_row(&rd[0], reader_row(&rd[0], r, fmt), xp, x, fmt, 1);
         free(xp);
         return;
     }
     if (T == 1) {
         reader_init(&rd[0], w);
-        for (int r = r0; r < r1; r++) y[r] = dot_row(&rd[0], reader_row(&rd[0], r, fmt), x, fmt);
+        for (int r = r0; r < r1; r++) y[r] = dot_row(&rd[0], reader_row(&rd[0], r, fmt), x, x, fmt, 0);
         return;
     }
     for (int i = 0; i < TILE_ROWS; i++) reader_init(&rd[i], w);
