@@ -188,9 +188,6 @@ static void matmul_task(void *ctx, int i, int n) {
         qmat_matmul_rows(j->w, j->x, j->T, j->y, r0, r1);
 }
 
-/* The 8-bit codes of x [T, cols] for the LUT matmuls that read it next (w: the first of them),
- * or NULL when they take FP32 (not LUT, --precision fp32 / fp16).  Quantized once for all
- * matrices sharing an input. */
 typedef struct {
     QActs *a;
     const float *x;
@@ -201,6 +198,9 @@ static void quantize_task(void *ctx, int i, int n) {
     qacts_quantize_rows(j->a, j->x, j->a->T * i / n, j->a->T * (i + 1) / n);
 }
 
+/* The 8-bit codes of x [T, cols] for the LUT matmuls that read it next (w: the first of them),
+ * or NULL when they take FP32 (not LUT, --precision fp32 / fp16).  Quantized once for all
+ * matrices sharing an input. */
 static const QActs *quantize_input(RunState *s, const QMatrix *w, const float *x, int T, int cols) {
     if (!s->act_q8 || s->fp16 || !w->lut_q8) return NULL;
     qacts_resize(&s->xq, T, cols);
@@ -251,7 +251,6 @@ static float softcap(float x, double cap) { return cap > 0 ? (float)(tanh(x / ca
 /* Self-attention of one layer for queries at positions pos..pos+n-1.
  * Keys at positions >= pos come from this batch (s->k, s->v), older ones from the cache.
  * (query, head) pairs are spread over the threads, each with its own row of s->scores. */
-
 typedef struct {
     const ModelConfig *c;
     RunState *s;
