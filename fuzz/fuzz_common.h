@@ -186,4 +186,13 @@ static inline Tokenizer *fz_tokenizer(void) {
     return tok;
 }
 
+/* Every token text is valid UTF-8: then every decode must be too. */
+static inline int fz_pieces_valid_utf8(const Tokenizer *t) {
+    for (int id = 0; id < tok_vocab_size(t); id++) {
+        const char *p = tok_piece(t, id);
+        if (p && !fz_valid_utf8((const uint8_t *)p, strlen(p))) return 0;
+    }
+    return 1;
+}
+
 #endif

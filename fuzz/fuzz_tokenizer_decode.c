@@ -11,11 +11,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc;
     (void)argv;
     tok = fz_tokenizer();
-    pieces_valid = 1;
-    for (int id = 0; id < tok->n_ids; id++) {
-        const char *p = tok_piece(tok, id);
-        if (p && !fz_valid_utf8((const uint8_t *)p, strlen(p))) pieces_valid = 0;
-    }
+    pieces_valid = fz_pieces_valid_utf8(tok);
     return 0;
 }
 
