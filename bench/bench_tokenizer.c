@@ -1,5 +1,5 @@
 /* Tokenizer speed: load time of Gemma 3's tokenizer.json and encode throughput on the 1 MB
- * English corpus, beside the reference figures from ../shared/tokenizers/gemma3/README.md.
+ * English corpus, beside the reference figures from tests/data/tokenizers/gemma3/README.md.
  * usage: build/bench/bench_tokenizer [GEMMA3_TOKENIZER_DIR] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +10,7 @@
 enum { LOADS = 3, RUNS = 5 };
 
 int main(int argc, char **argv) {
-    const char *shared = getenv("ANEMLL_SHARED") ? getenv("ANEMLL_SHARED") : "../shared";
-    char default_dir[512];
-    snprintf(default_dir, sizeof default_dir, "%s/tokenizers/gemma3", shared);
-    const char *dir = argc > 1 ? argv[1] : default_dir;
+    const char *dir = argc > 1 ? argv[1] : "tests/data/tokenizers/gemma3";
     char *json = path_join(dir, "tokenizer.json"), *corpus = path_join(dir, "bench_english_1mb.txt");
 
     Tokenizer *tok = NULL;

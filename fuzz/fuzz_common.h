@@ -159,12 +159,12 @@ static const char fz_small_tokenizer[] =
     "\"merges\":[\"a b\",\"ab c\",\"\\u2581 a\",\"\\u2581a b\",\"\\n \\n\",\"\\u2581 \\u2581\",[\"x\",\"y\"]]}}";
 
 /* The tokenizer for the encode/decode/chat harnesses: $ANEMLL_FUZZ_TOKENIZER, else the
- * Gemma 3 tokenizer in ../shared, else the small one above. Loaded once. */
+ * Gemma 3 tokenizer in tests/data, else the small one above. Loaded once. */
 static inline Tokenizer *fz_tokenizer(void) {
     static Tokenizer *tok;
     if (tok) return tok;
     const char *env = getenv("ANEMLL_FUZZ_TOKENIZER");
-    const char *path = env && *env ? env : "../shared/tokenizers/gemma3/tokenizer.json";
+    const char *path = env && *env ? env : "tests/data/tokenizers/gemma3/tokenizer.json";
     if (access(path, R_OK) == 0) {
         tok = tok_load(path);
         if (!tok) {

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Generates the fuzz seed corpora into OUT/<harness>/ (default build/fuzz/seeds) from ../shared
+# Generates the fuzz seed corpora into OUT/<harness>/ (default build/fuzz/seeds) from tests/data
 # (the golden checkpoints, the Gemma 3 tokenizer and its goldens) and from micro models made
 # here: a 2-layer, hidden-8 Gemma 3 checkpoint (stdlib Python) and its conversions by
 # $BUILD/anemll (default build/anemll; skipped when that is not built). Small hand-made seeds
 # and the regression inputs live in fuzz/corpus/<harness>/ (committed); these are derived.
-# Usage: fuzz/make_corpus.sh [OUT]     Env: ANEMLL_SHARED (default ../shared), BUILD.
+# Usage: fuzz/make_corpus.sh [OUT]     Env: BUILD.
 set -eu
 cd "$(dirname "$0")/.."
 OUT=${1:-build/fuzz/seeds}
-SHARED=${ANEMLL_SHARED:-../shared}
+DATA=tests/data
 ANEMLL=${BUILD:-build}/anemll
 stamp="$OUT/.complete"
 if [ -f "$stamp" ] && [ "$stamp" -nt "$0" ] && { [ ! -x "$ANEMLL" ] || [ "$stamp" -nt "$ANEMLL" ]; }; then
@@ -63,9 +63,9 @@ if [ -x "$ANEMLL" ]; then
         --context 16 >/dev/null 2>&1 || true
 fi
 
-python3 - "$work" "$OUT" "$SHARED" <<'EOF'
+python3 - "$work" "$OUT" "$DATA" <<'EOF'
 import glob, json, os, struct, sys
-work, out, shared = sys.argv[1:4]
+work, out, data = sys.argv[1:4]
 def put(h, name, data):
     d = os.path.join(out, h); os.makedirs(d, exist_ok=True)
     open(os.path.join(d, name), "wb").write(data if isinstance(data, bytes) else data.encode())
@@ -79,14 +79,14 @@ convs = sorted(d for d in glob.glob(os.path.join(work, "conv_*")) if os.path.isd
 for d in convs:
     for f in sorted(glob.glob(os.path.join(d, "*.safetensors"))):
         put("fuzz_safetensors", os.path.basename(d) + "_" + os.path.basename(f), read(f))
-for f in sorted(glob.glob(os.path.join(shared, "golden", "*", "model.safetensors"))):
+for f in sorted(glob.glob(os.path.join(data, "golden", "*", "model.safetensors"))):
     raw = open(f, "rb").read(1 << 20)
     hlen = struct.unpack("<Q", raw[:8])[0]
     put("fuzz_safetensors", "golden_header_" + os.path.basename(os.path.dirname(f)), raw[:8 + hlen])
 
 # config.json
 put("fuzz_config", "micro.json", read(os.path.join(micro, "config.json")))
-for f in sorted(glob.glob(os.path.join(shared, "golden", "*", "config.json"))):
+for f in sorted(glob.glob(os.path.join(data, "golden", "*", "config.json"))):
     put("fuzz_config", os.path.basename(os.path.dirname(f)) + ".json", read(f))
 
 # meta.yaml and whole folders
@@ -124,7 +124,7 @@ index = json.dumps({"metadata": {}, "weight_map": wm}).encode()
 put("fuzz_model_load", "micro_sharded", SEP.join([cfg, b"", index] + shards))
 
 # tokenizer: the goldens' texts, ids and chat messages; a small tokenizer cut from Gemma's
-tokdir = os.path.join(shared, "tokenizers", "gemma3")
+tokdir = os.path.join(data, "tokenizers", "gemma3")
 if os.path.isdir(tokdir):
     golden = [json.loads(l) for l in open(os.path.join(tokdir, "golden.jsonl"))]
     for i, c in enumerate(golden[:80]):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # chat and generate --prompt on a random-weight model with the full Gemma 3 vocabulary.
 source "$(dirname "$0")/lib.sh"
-TOKJ="$SHARED/tokenizers/gemma3/tokenizer.json"
+TOKJ="$DATA/tokenizers/gemma3/tokenizer.json"
 "$ANEMLL" synth --shape tiny --vocab 262144 --out "$TMP/m" >/dev/null && cp "$TOKJ" "$TMP/m/"
 
 # through a pseudo-terminal: two turns, Ctrl-C during a reply, Ctrl-D exit

@@ -40,10 +40,8 @@ static inline void check_run(const char *name, void (*fn)(void)) {
 #define RUN(fn) check_run(#fn, fn)
 #define CHECK_EXIT() return check_case_failed_total ? 1 : 0
 
-/* Directory of ../shared relative to the repo root (tests run from the root). */
-static inline const char *shared_dir(void) {
-    const char *s = getenv("ANEMLL_SHARED");
-    return s ? s : "../shared";
-}
+/* The reference data the project carries (tests/data, see its README), relative to the repo
+ * root: tests run from the root. */
+static inline const char *data_dir(void) { return "tests/data"; }
 
 #endif

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CLI contract of logits/generate/synth, and one-line errors for bad inputs.
 source "$(dirname "$0")/lib.sh"
-G="$SHARED/golden"
+G="$DATA/golden"
 
 # logits: the file is [n, vocab] float32 and matches the golden logits within 1e-3
 toks=$(python3 -c "import json;print(' '.join(map(str,json.load(open('$G/tiny/cases/case1_len40.json'))['token_ids'])))")

@@ -2,7 +2,7 @@
 # ANEMLL conversion: FP16 scaling (fixed and auto), strict-FP16 runs, LUT models end to end,
 # chunk files, and clean failure without partial output.
 source "$(dirname "$0")/lib.sh"
-G="$SHARED/golden"
+G="$DATA/golden"
 ids() { python3 -c "import json,sys;print(' '.join(map(str,json.load(open(sys.argv[1]))['token_ids'])))" "$1"; }
 
 # --- overflow: unscaled strict FP16 fails naming the layer; auto-scaled runs clean ---

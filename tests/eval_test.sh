@@ -2,7 +2,7 @@
 # eval: the quality report. Self-check exactness, FP16-scaled conversions, KL growing as LUT bits
 # shrink, the sweep, the text protocol, the built-in prompt set with a tokenizer, and bad input.
 source "$(dirname "$0")/lib.sh"
-G="$SHARED/golden"
+G="$DATA/golden"
 ids() { python3 -c "import json,sys;print(' '.join(map(str,json.load(open(sys.argv[1]))['token_ids'])))" "$1"; }
 # jget FILE EXPR: evaluate a Python expression on the JSON document d
 jget() { python3 -c "import json,sys;d=json.load(open(sys.argv[1]));print(($2))" "$1"; }
@@ -79,7 +79,7 @@ echo "$T" >"$TMP/text.ids"
     ok text_protocol_lut || bad text_protocol_lut
 
 # --- with a tokenizer: the built-in prompt set (chat-templated, some longer than the window) ---
-"$ANEMLL" synth --shape tiny --vocab 262144 --out "$TMP/tok" >/dev/null && cp "$SHARED/tokenizers/gemma3/tokenizer.json" "$TMP/tok/"
+"$ANEMLL" synth --shape tiny --vocab 262144 --out "$TMP/tok" >/dev/null && cp "$DATA/tokenizers/gemma3/tokenizer.json" "$TMP/tok/"
 "$ANEMLL" eval --model "$TMP/tok" --reference "$TMP/tok" --steps 1 --json "$TMP/builtin.json" --quiet >"$TMP/out" &&
     [ "$(jget "$TMP/builtin.json" "(d['settings']['prompts_kind'], d['settings']['chat_template'], d['summary']['prompts'], d['summary']['kl_mean'], sum(p['prompt_tokens'] > 1024 for p in d['prompts']) >= 2, all(p['prompt_ids'][:3] == [2, 105, 2364] for p in d['prompts']))")" = "('builtin', True, 12, 0, True, True)" ] &&
     ok builtin_prompt_set || bad builtin_prompt_set "$(cat "$TMP/out")"

@@ -1,4 +1,4 @@
-/* Access to ../shared/golden cases for tests: token ids, reference logits, greedy tokens. */
+/* Access to tests/data/golden cases for tests: token ids, reference logits, greedy tokens. */
 #ifndef ANEMLL_TEST_GOLDEN_H
 #define ANEMLL_TEST_GOLDEN_H
 
@@ -80,7 +80,7 @@ typedef struct {
 
 static int golden_index(GoldenCkpt *out, int max) {
     char path[1024];
-    snprintf(path, sizeof path, "%s/golden/index.json", shared_dir());
+    snprintf(path, sizeof path, "%s/golden/index.json", data_dir());
     char *text = read_text_file(path, 1 << 24, NULL);
     cJSON *j = text ? cJSON_Parse(text) : NULL;
     free(text);

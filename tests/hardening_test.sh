@@ -6,7 +6,7 @@
 # regression test for each bug the fuzzers found. Cases of one family (e.g. a header cut at
 # every JSON token boundary) report as one PASS/FAIL line naming the cases that failed.
 source "$(dirname "$0")/lib.sh"
-G="$SHARED/golden/tiny"
+G="$DATA/golden/tiny"
 H="$TMP/h"
 SMALL_TOK="fuzz/corpus/fuzz_tokenizer_load/small.json"
 mkdir -p "$H"

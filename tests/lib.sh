@@ -3,7 +3,7 @@ set -u
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD=${BUILD:-build}
 ANEMLL="$BUILD/anemll"
-SHARED=${ANEMLL_SHARED:-../shared}
+DATA=$PWD/tests/data   # reference data carried by the project (tests/data/README.md)
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 ok()  { echo "PASS $1"; }
 bad() { echo "FAIL $1${2:+: $2}"; }

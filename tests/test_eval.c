@@ -252,7 +252,7 @@ static void test_prompt_files(void) {
  * the one of the Hugging Face logits. */
 static void test_golden_self(void) {
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s/golden/tiny", shared_dir());
+    snprintf(dir, sizeof dir, "%s/golden/tiny", data_dir());
     Model m;
     if (model_load(&m, dir)) {
         CHECKF(0, "%s", err_get());

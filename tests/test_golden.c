@@ -18,7 +18,7 @@ static int collect(void *ctx, const float *logits, int first, int n_rows) {
 
 static void check_checkpoint(const GoldenCkpt *ck) {
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s/golden/%s", shared_dir(), ck->name);
+    snprintf(dir, sizeof dir, "%s/golden/%s", data_dir(), ck->name);
     Model m;
     if (model_load(&m, dir) != 0) {
         CHECKF(0, "load %s: %s", dir, err_get());
@@ -77,8 +77,8 @@ static void test_checkpoint(void) { check_checkpoint(&ckpts[current]); }
 /* The multimodal layout holds the same text weights: identical logits to its text-only twin. */
 static void test_multimodal_twin(void) {
     char a[1024], b[1024];
-    snprintf(a, sizeof a, "%s/golden/tiny", shared_dir());
-    snprintf(b, sizeof b, "%s/golden/tiny-mm", shared_dir());
+    snprintf(a, sizeof a, "%s/golden/tiny", data_dir());
+    snprintf(b, sizeof b, "%s/golden/tiny-mm", data_dir());
     Model ma, mb;
     CHECK(model_load(&ma, a) == 0);
     CHECK(model_load(&mb, b) == 0);

@@ -1,4 +1,4 @@
-/* Tokenizer and chat template: the Gemma 3 goldens in ../shared/tokenizers/gemma3 (made with
+/* Tokenizer and chat template: the Gemma 3 goldens in tests/data/tokenizers/gemma3 (made with
  * HF's tokenizers and jinja), edge cases, the streaming decoder and malformed tokenizer files. */
 #include <stdint.h>
 #include <stdio.h>
@@ -473,7 +473,7 @@ static void test_small_tokenizer(void) {
 }
 
 int main(void) {
-    snprintf(gemma_dir, sizeof gemma_dir, "%s/tokenizers/gemma3", shared_dir());
+    snprintf(gemma_dir, sizeof gemma_dir, "%s/tokenizers/gemma3", data_dir());
     char *path = gemma_path("tokenizer.json");
     double t0 = now_seconds();
     tok = tok_load(path);

@@ -2,7 +2,7 @@
 # The CLI contract of tokenize/detokenize/template on the Gemma 3 goldens, line-by-line
 # streaming, and one-line errors naming the bad input line.
 source "$(dirname "$0")/lib.sh"
-G="$SHARED/tokenizers/gemma3"
+G="$DATA/tokenizers/gemma3"
 TOK=(--tokenizer "$G/tokenizer.json")
 
 # Writes the golden's inputs as the commands read them, and checks outputs against it.
