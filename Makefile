@@ -42,7 +42,7 @@ ifneq ($(wildcard $(DEFAULT_MODEL_SRC)/config.json),)
 DEFAULT_MODEL := $(BUILD)/anemll-tiny/meta.yaml
 endif
 
-.PHONY: all test check clean bench-bins
+.PHONY: all test check clean bench-bins install uninstall
 all: $(BUILD)/anemll $(BUILD)/libanemll.a $(TEST_BIN) $(DEFAULT_MODEL)
 
 $(BUILD)/anemll-tiny/meta.yaml: $(BUILD)/anemll $(wildcard $(DEFAULT_MODEL_SRC)/*)
@@ -88,6 +88,27 @@ check:
 
 clean:
 	rm -rf build build-san build-aarch64
+
+# `make install` (PREFIX, default /usr/local; DESTDIR honoured): the binary, its data and the
+# converted default model under PREFIX/share/anemll, where the binary finds them from any folder
+# (src/cli/shipped.h). Each copy goes through a temporary name, so a failed install leaves no
+# half-written file under the final one.
+PREFIX  ?= /usr/local
+BINDIR  := $(DESTDIR)$(PREFIX)/bin
+DATADIR := $(DESTDIR)$(PREFIX)/share/anemll
+install: $(BUILD)/anemll $(DEFAULT_MODEL)
+	install -d $(BINDIR) $(DATADIR)
+	install -m 755 $(BUILD)/anemll $(BINDIR)/.anemll.tmp && mv -f $(BINDIR)/.anemll.tmp $(BINDIR)/anemll
+	install -m 644 data/eval_prompts.jsonl $(DATADIR)/eval_prompts.jsonl
+ifneq ($(DEFAULT_MODEL),)
+	rm -rf $(DATADIR)/.anemll-tiny.tmp
+	cp -R $(BUILD)/anemll-tiny $(DATADIR)/.anemll-tiny.tmp
+	rm -rf $(DATADIR)/anemll-tiny && mv $(DATADIR)/.anemll-tiny.tmp $(DATADIR)/anemll-tiny
+endif
+
+uninstall:
+	rm -f $(BINDIR)/anemll
+	rm -rf $(DATADIR)
 
 # ---- aarch64: every source compiles for it (-Werror), and the NEON kernels pass their unit tests
 # under qemu user emulation (static binaries of the tests that need no third-party library).

@@ -1,10 +1,11 @@
 #include "cli/chat_common.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "cli/shipped.h"
 #include "util/util.h"
 
 void read_sampling_flags(Args *a, SamplingFlags *f) {
@@ -22,19 +23,15 @@ const char *default_model_dir(void) {
     static char path[PATH_MAX];
     const char *env = getenv("ANEMLL_MODEL");
     if (env && *env) return env;
-    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 32);
-    if (n > 0) {
-        path[n] = 0;
-        char *slash = strrchr(path, '/');
-        if (slash) {
-            strcpy(slash + 1, "anemll-tiny");
-            char *meta = path_join(path, "meta.yaml");
-            int ok = file_exists(meta);
-            free(meta);
-            if (ok) return path;
-        }
+    char *meta = shipped_path("anemll-tiny/meta.yaml");
+    if (meta) {
+        *strrchr(meta, '/') = 0;
+        snprintf(path, sizeof path, "%s", meta);
+        free(meta);
+        return path;
     }
-    err_set("no --model given and no default model (run `make` to build build/anemll-tiny, or set ANEMLL_MODEL)");
+    err_set("no --model given and no default model (run `make` to build build/anemll-tiny, `make install`, "
+            "or set ANEMLL_MODEL)");
     return NULL;
 }
 

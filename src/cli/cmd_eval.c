@@ -28,6 +28,7 @@
 #include "cli/args.h"
 #include "cli/chat_common.h"
 #include "cli/commands.h"
+#include "cli/shipped.h"
 #include "convert/convert.h"
 #include "eval/eval.h"
 #include "util/util.h"
@@ -105,29 +106,8 @@ static void progress_end(Progress *p) {
 
 /* ---------------------------------------------------------------- inputs */
 
-/* data/eval_prompts.jsonl: $ANEMLL_DATA, then next to the binary (build/../data), then ./data. */
-static char *builtin_prompts_path(void) {
-    const char *env = getenv("ANEMLL_DATA");
-    if (env) {
-        char *p = path_join(env, "eval_prompts.jsonl");
-        if (file_exists(p)) return p;
-        free(p);
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = 0;
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = 0;
-            char *d = path_join(exe, "../data/eval_prompts.jsonl");
-            if (file_exists(d)) return d;
-            free(d);
-        }
-    }
-    if (file_exists("data/eval_prompts.jsonl")) return xstrdup("data/eval_prompts.jsonl");
-    return NULL;
-}
+/* data/eval_prompts.jsonl from the build tree or the installed share/anemll (cli/shipped.h). */
+static char *builtin_prompts_path(void) { return shipped_path("eval_prompts.jsonl"); }
 
 /* --tokenizer FILE, else tokenizer.json of the candidate, else of the reference; NULL (no error)
  * when there is none. *failed on a load error. */
