@@ -114,19 +114,31 @@ int mul_size(size_t a, size_t b, size_t *out) {
     return 0;
 }
 
-int map_file(MappedFile *mf, const char *path) {
-    memset(mf, 0, sizeof *mf);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+/* Open path for reading if it is a regular file (or, with streams, a pipe or character device).
+ * O_NONBLOCK first, so that a FIFO given as a model or tokenizer file is refused instead of
+ * blocking the open forever (and a FIFO with no writer reads as empty instead of hanging). */
+static int open_input(const char *path, struct stat *st, int streams) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         err_set("%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, st) != 0 ||
+        !(S_ISREG(st->st_mode) || (streams && (S_ISFIFO(st->st_mode) || S_ISCHR(st->st_mode))))) {
         err_set("%s: not a regular file", path);
         close(fd);
         return -1;
     }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags >= 0) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+    return fd;
+}
+
+int map_file(MappedFile *mf, const char *path) {
+    memset(mf, 0, sizeof *mf);
+    struct stat st;
+    int fd = open_input(path, &st, 0);
+    if (fd < 0) return -1;
     mf->size = (size_t)st.st_size;
     if (mf->size > 0) {
         void *p = mmap(NULL, mf->size, PROT_READ, MAP_PRIVATE, fd, 0);
@@ -148,10 +160,15 @@ void unmap_file(MappedFile *mf) {
     memset(mf, 0, sizeof *mf);
 }
 
-char *read_text_file(const char *path, size_t max_bytes, size_t *len_out) {
-    FILE *f = fopen(path, "rb");
+static char *read_text(const char *path, size_t max_bytes, size_t *len_out, int streams) {
+    struct stat st;
+    int fd = open_input(path, &st, streams);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
     if (!f) {
-        err_set("%s: cannot open: %s", path, strerror(errno));
+        if (fd >= 0) {
+            err_set("%s: cannot open: %s", path, strerror(errno));
+            close(fd);
+        }
         return NULL;
     }
     size_t cap = 4096, len = 0;
@@ -183,6 +200,14 @@ char *read_text_file(const char *path, size_t max_bytes, size_t *len_out) {
     return buf;
 }
 
+char *read_text_file(const char *path, size_t max_bytes, size_t *len_out) {
+    return read_text(path, max_bytes, len_out, 0);
+}
+
+char *read_user_text(const char *path, size_t max_bytes, size_t *len_out) {
+    return read_text(path, max_bytes, len_out, 1);
+}
+
 char *path_join(const char *dir, const char *name) {
     size_t a = strlen(dir), b = strlen(name);
     char *p = xmalloc(a + b + 2);
@@ -203,6 +228,44 @@ int dir_exists(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* p made absolute: realpath when it exists, else its existing parent's realpath + its last part. */
+static char *absolute_path(const char *p) {
+    char *r = realpath(p, NULL);
+    if (r) return r;
+    char *copy = xstrdup(p);
+    size_t n = strlen(copy);
+    while (n > 1 && copy[n - 1] == '/') copy[--n] = 0;
+    char *slash = strrchr(copy, '/');
+    const char *base = slash ? slash + 1 : copy;
+    char *parent = slash ? (slash == copy ? realpath("/", NULL) : (*slash = 0, realpath(copy, NULL)))
+                         : realpath(".", NULL);
+    char *out = parent ? path_join(parent, base) : NULL;
+    free(parent);
+    free(copy);
+    return out;
+}
+
+int paths_overlap(const char *a, const char *b) {
+    char *x = absolute_path(a), *y = absolute_path(b);
+    int overlap = 0;
+    if (x && y) {
+        size_t nx = strlen(x), ny = strlen(y), n = nx < ny ? nx : ny;
+        overlap = strncmp(x, y, n) == 0 && (nx == ny || (nx < ny ? y[n] : x[n]) == '/' || n == 1);
+    }
+    free(x);
+    free(y);
+    return overlap;
+}
+
+void fault_point(const char *name) {
+    char var[128];
+    snprintf(var, sizeof var, "ANEMLL_FAULT_%s", name);
+    for (char *p = var; *p; p++)
+        if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
+    const char *cmd = getenv(var);
+    if (cmd && *cmd && system(cmd) != 0) fprintf(stderr, "anemll: fault point %s: '%s' failed\n", name, cmd);
+}
+
 double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -210,6 +273,24 @@ double now_seconds(void) {
 }
 
 int atomic_open(AtomicFile *f, const char *path) {
+    struct stat st;
+    f->tmp = NULL;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        /* a terminal, /dev/null or a FIFO is written in place: replacing it with a regular file
+         * would destroy it (as root, --out /dev/null would replace the real /dev/null) */
+        if (!S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+            err_set("%s: exists and is %s; not replacing it", path,
+                    S_ISDIR(st.st_mode) ? "a folder" : "not a regular file, a character device or a FIFO");
+            return -1;
+        }
+        f->fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (f->fd < 0) {
+            err_set("%s: cannot open: %s", path, strerror(errno));
+            return -1;
+        }
+        f->path = xstrdup(path);
+        return 0;
+    }
     f->path = xstrdup(path);
     f->tmp = xmalloc(strlen(path) + 32);
     sprintf(f->tmp, "%s.tmp.%d", path, (int)getpid());
@@ -238,6 +319,22 @@ int atomic_write(AtomicFile *f, const void *data, size_t n) {
     return 0;
 }
 
+int atomic_pwrite(AtomicFile *f, const void *data, size_t n, uint64_t offset) {
+    const uint8_t *p = data;
+    while (n) {
+        ssize_t k = pwrite(f->fd, p, n > (1u << 30) ? (1u << 30) : n, (off_t)offset);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            err_set("%s: write failed: %s", f->path, strerror(errno));
+            return -1;
+        }
+        p += k;
+        n -= (size_t)k;
+        offset += (uint64_t)k;
+    }
+    return 0;
+}
+
 static void atomic_release(AtomicFile *f) {
     if (f->fd >= 0) close(f->fd);
     f->fd = -1;
@@ -248,6 +345,13 @@ static void atomic_release(AtomicFile *f) {
 
 int atomic_commit(AtomicFile *f) {
     int rc = 0;
+    if (!f->tmp) { /* written in place */
+        rc = close(f->fd) == 0 ? 0 : -1;
+        if (rc) err_set("%s: write failed: %s", f->path, strerror(errno));
+        f->fd = -1;
+        atomic_release(f);
+        return rc;
+    }
     if (fsync(f->fd) != 0 || close(f->fd) != 0) {
         err_set("%s: cannot flush: %s", f->path, strerror(errno));
         rc = -1;

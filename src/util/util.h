@@ -36,24 +36,40 @@ typedef struct {
 int map_file(MappedFile *mf, const char *path);
 void unmap_file(MappedFile *mf);
 
-/* Whole small file into a NUL-terminated buffer (config.json, meta.yaml). */
+/* Whole small file into a NUL-terminated buffer (config.json, meta.yaml): a regular file only,
+ * so a FIFO in a model folder is an error, never a hang. */
 char *read_text_file(const char *path, size_t max_bytes, size_t *len_out);
+/* The same for a user's text (--text, --calib): a pipe, FIFO or /dev/stdin works too. */
+char *read_user_text(const char *path, size_t max_bytes, size_t *len_out);
 
 /* path join into a new string: dir + "/" + name */
 char *path_join(const char *dir, const char *name);
 int file_exists(const char *path);
 int dir_exists(const char *path);
+/* Whether two paths name the same file or folder, or one lies inside the other (links resolved;
+ * a path that does not exist yet counts by its existing parent). An output must never overlap an
+ * input: writing it would destroy what is being read. */
+int paths_overlap(const char *a, const char *b);
 
 /* A file written under a temporary name in the target folder, fsynced and renamed into
- * place on commit, so readers never see a half-written file. */
+ * place on commit, so readers never see a half-written file. An existing character device or
+ * FIFO (/dev/null, a terminal, a pipe) is written in place instead, never replaced; any other
+ * existing non-regular path (a folder, a socket, a block device) is refused. */
 typedef struct {
     int fd;
-    char *path, *tmp;
+    char *path, *tmp; /* tmp: NULL when writing in place */
 } AtomicFile;
 int atomic_open(AtomicFile *f, const char *path);
 int atomic_write(AtomicFile *f, const void *data, size_t n);
+/* at a byte offset (a file being filled out of order; not for a FIFO written in place) */
+int atomic_pwrite(AtomicFile *f, const void *data, size_t n, uint64_t offset);
 int atomic_commit(AtomicFile *f); /* closes f */
 void atomic_abort(AtomicFile *f); /* removes the temporary file, closes f */
+
+/* A place where tests make a race happen deterministically: when $ANEMLL_FAULT_<NAME> (NAME in
+ * capitals) is set, it runs as a shell command right there (e.g. creating the folder a
+ * conversion is about to rename onto). Unset: nothing. */
+void fault_point(const char *name);
 
 /* Monotonic seconds, for throughput figures. */
 double now_seconds(void);
