@@ -72,7 +72,7 @@ static void test_safetensors_round_trip(void) {
     CHECK(t && memcmp(t->data, f, sizeof f) == 0);
     t = st_expect(&st, "a.gain", 1u << DT_BF16, 1, s2);
     CHECK(t && bf16_to_f32(((const uint16_t *)t->data)[6]) == 6.0f);
-    CHECK(st_metadata(&st, "format") && strcmp(st_metadata(&st, "format"), "pt") == 0);
+    CHECK(st_metadata(&st, 0, "format") && strcmp(st_metadata(&st, 0, "format"), "pt") == 0);
     CHECK(st_expect(&st, "a.gain", 1u << DT_F16, 1, s2) == NULL && strstr(err_get(), "dtype BF16"));
     CHECK(st_find(&st, "missing") == NULL);
     st_close(&st);

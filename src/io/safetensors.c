@@ -104,18 +104,18 @@ static int parse_file(SafeTensors *st, int file_idx) {
                 err_set("%s: __metadata__ is not an object", path);
                 goto out;
             }
-            if (file_idx == 0 && !st->metadata_kv) {
+            if (!st->metadata[file_idx]) {
                 int n = 0;
                 for (cJSON *m = e->child; m; m = m->next) n++;
-                st->metadata_kv = xcalloc((size_t)(2 * n + 1), sizeof(char *));
+                char **kv = st->metadata[file_idx] = xcalloc((size_t)(2 * n + 1), sizeof(char *));
                 int k = 0;
                 for (cJSON *m = e->child; m; m = m->next) {
                     if (!cJSON_IsString(m)) {
                         err_set("%s: __metadata__ value of '%s' is not a string", path, m->string);
                         goto out;
                     }
-                    st->metadata_kv[k++] = xstrdup(m->string);
-                    st->metadata_kv[k++] = xstrdup(m->valuestring);
+                    kv[k++] = xstrdup(m->string);
+                    kv[k++] = xstrdup(m->valuestring);
                 }
             }
             continue;
@@ -204,6 +204,8 @@ out:
 
 static int add_file(SafeTensors *st, const char *path) {
     st->files = xrealloc(st->files, sizeof(MappedFile) * (size_t)(st->n_files + 1));
+    st->metadata = xrealloc(st->metadata, sizeof(char **) * (size_t)(st->n_files + 1));
+    st->metadata[st->n_files] = NULL;
     if (map_file(&st->files[st->n_files], path) != 0) return -1;
     st->n_files++;
     return parse_file(st, st->n_files - 1);
@@ -350,9 +352,11 @@ void st_close(SafeTensors *st) {
     for (int i = 0; i < st->n_files; i++) unmap_file(&st->files[i]);
     free(st->files);
     free_tensors(st->tensors, st->n_tensors);
-    if (st->metadata_kv)
-        for (char **p = st->metadata_kv; *p; p++) free(*p);
-    free(st->metadata_kv);
+    for (int i = 0; st->metadata && i < st->n_files; i++) {
+        for (char **p = st->metadata[i]; p && *p; p++) free(*p);
+        free(st->metadata[i]);
+    }
+    free(st->metadata);
     memset(st, 0, sizeof *st);
 }
 
@@ -362,9 +366,9 @@ const StTensor *st_find(const SafeTensors *st, const char *name) {
     return bsearch(&key, st->tensors, (size_t)st->n_tensors, sizeof(StTensor), cmp_tensor_name);
 }
 
-const char *st_metadata(const SafeTensors *st, const char *key) {
-    if (!st->metadata_kv) return NULL;
-    for (char **p = st->metadata_kv; *p; p += 2)
+const char *st_metadata(const SafeTensors *st, int file, const char *key) {
+    if (file < 0 || file >= st->n_files || !st->metadata[file]) return NULL;
+    for (char **p = st->metadata[file]; *p; p += 2)
         if (strcmp(p[0], key) == 0) return p[1];
     return NULL;
 }
@@ -403,11 +407,19 @@ const StTensor *st_expect(const SafeTensors *st, const char *name, unsigned dtyp
 
 /* ---- writer ---- */
 
+/* One declared tensor: its size, element size and where its data goes in the data section. */
+typedef struct {
+    cJSON *offsets; /* the header's data_offsets array, filled when the header is written */
+    size_t nbytes, elem, offset;
+} StDecl;
+
 struct StWriter {
     AtomicFile out;
     char *path;
     cJSON *header, *meta;
-    size_t declared, written;
+    StDecl *decls;
+    int n_decls, cur;     /* cur: the declared tensor the next bytes belong to */
+    size_t declared, written, cur_done, data_start;
     int opened, failed;
 };
 
@@ -436,17 +448,30 @@ void st_writer_declare(StWriter *w, const char *name, DType dtype, int ndim, con
         cJSON_AddItemToArray(s, cJSON_CreateNumber((double)shape[i]));
         numel *= (size_t)shape[i];
     }
-    size_t nb = numel * dtype_size(dtype);
-    cJSON *o = cJSON_AddArrayToObject(e, "data_offsets");
-    cJSON_AddItemToArray(o, cJSON_CreateNumber((double)w->declared));
-    cJSON_AddItemToArray(o, cJSON_CreateNumber((double)(w->declared + nb)));
-    w->declared += nb;
+    w->decls = xrealloc(w->decls, sizeof(StDecl) * (size_t)(w->n_decls + 1));
+    StDecl *d = &w->decls[w->n_decls++];
+    d->offsets = cJSON_AddArrayToObject(e, "data_offsets");
+    d->elem = dtype_size(dtype);
+    d->nbytes = numel * d->elem;
+    w->declared += d->nbytes;
     cJSON_AddItemToObject(w->header, name, e);
 }
 
-/* Header: 8-byte little-endian length, then the JSON padded with spaces to a multiple of 8 so
- * that tensor data stays aligned. */
+/* Data offsets: tensors with larger elements first (stable), so every tensor starts at a multiple
+ * of its element size whatever the shapes (a U8 block of odd length never precedes an F16 one),
+ * while the bytes are still written in declaration order. Header: 8-byte little-endian length,
+ * then the JSON padded with spaces to a multiple of 8 so that the data section starts aligned. */
 static int write_header(StWriter *w) {
+    size_t at = 0;
+    for (size_t elem = 8; elem >= 1; elem /= 2)
+        for (int i = 0; i < w->n_decls; i++) {
+            StDecl *d = &w->decls[i];
+            if (d->elem != elem) continue;
+            d->offset = at;
+            at += d->nbytes;
+            cJSON_AddItemToArray(d->offsets, cJSON_CreateNumber((double)d->offset));
+            cJSON_AddItemToArray(d->offsets, cJSON_CreateNumber((double)at));
+        }
     if (atomic_open(&w->out, w->path)) return -1;
     w->opened = 1;
     char *h = cJSON_PrintUnformatted(w->header);
@@ -456,6 +481,7 @@ static int write_header(StWriter *w) {
     memcpy(buf + 8, h, hl);
     memset(buf + 8 + hl, ' ', padded - hl);
     int rc = atomic_write(&w->out, buf, 8 + padded);
+    w->data_start = 8 + padded;
     free(buf);
     cJSON_free(h);
     return rc;
@@ -468,8 +494,17 @@ int st_writer_write(StWriter *w, const void *data, size_t nbytes) {
         err_set("%s: more bytes written than declared", w->path);
         goto fail;
     }
-    if (nbytes && atomic_write(&w->out, data, nbytes)) goto fail;
-    w->written += nbytes;
+    const uint8_t *p = data;
+    while (nbytes) {
+        StDecl *d = &w->decls[w->cur];
+        size_t n = d->nbytes - w->cur_done < nbytes ? d->nbytes - w->cur_done : nbytes;
+        if (atomic_pwrite(&w->out, p, n, w->data_start + d->offset + w->cur_done)) goto fail;
+        p += n;
+        nbytes -= n;
+        w->written += n;
+        w->cur_done += n;
+        if (w->cur_done == d->nbytes && w->cur + 1 < w->n_decls) w->cur++, w->cur_done = 0;
+    }
     return 0;
 fail:
     w->failed = 1;
@@ -478,6 +513,7 @@ fail:
 
 static void writer_free(StWriter *w) {
     cJSON_Delete(w->header);
+    free(w->decls);
     free(w->path);
     free(w);
 }

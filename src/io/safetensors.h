@@ -28,7 +28,7 @@ typedef struct {
     MappedFile *files;
     int n_tensors;
     StTensor *tensors;  /* sorted by name */
-    char **metadata_kv; /* __metadata__ of the first file: key, value, key, value, ..., NULL */
+    char ***metadata;   /* per file, its __metadata__: key, value, key, value, ..., NULL (or NULL) */
 } SafeTensors;
 
 size_t dtype_size(DType t);
@@ -42,14 +42,16 @@ int st_open(SafeTensors *st, const char *path);
 int st_open_files(SafeTensors *st, const char *dir, const char *const *names, int n);
 void st_close(SafeTensors *st);
 const StTensor *st_find(const SafeTensors *st, const char *name);
-/* Metadata value of the first file, or NULL. */
-const char *st_metadata(const SafeTensors *st, const char *key);
+/* Metadata value of files[file], or NULL. */
+const char *st_metadata(const SafeTensors *st, int file, const char *key);
 /* Find `name`, check dtype is one of the allowed set (mask of 1<<DType; 0 = any) and shape
  * (ndim entries; -1 = any). Sets an error naming file and tensor on failure. */
 const StTensor *st_expect(const SafeTensors *st, const char *name, unsigned dtype_mask, int ndim,
                           const int64_t *shape);
 
-/* Streaming writer. Declare every tensor, then write their bytes in declaration order. */
+/* Streaming writer. Declare every tensor, then write their bytes in declaration order. The
+ * file's data section orders them by element size (largest first), so each tensor is aligned to
+ * its element size whatever the shapes, as the reader requires. */
 typedef struct StWriter StWriter;
 StWriter *st_writer_new(const char *path);
 void st_writer_metadata(StWriter *w, const char *key, const char *value);
