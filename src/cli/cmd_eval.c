@@ -149,7 +149,7 @@ static int load_inputs(const EvalFlags *f, const ModelConfig *cfg, int context, 
                 rc = -1;
             } else {
                 size_t len;
-                char *text = read_text_file(f->text_file, (size_t)1 << 30, &len);
+                char *text = read_user_text(f->text_file, (size_t)1 << 30, &len);
                 if (!text) {
                     rc = -1;
                 } else {

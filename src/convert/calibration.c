@@ -31,7 +31,7 @@ static void append(int **ids, int *n, const int *add, int k) {
 }
 
 int *read_ids_file(const char *path, int *n) {
-    char *text = read_text_file(path, 64u << 20, NULL);
+    char *text = read_user_text(path, 64u << 20, NULL);
     if (!text) return NULL;
     int cap = 256, k = 0;
     int *ids = xmalloc(sizeof(int) * (size_t)cap);
@@ -85,7 +85,7 @@ int *calibration_ids(const char *model_dir, const char *text_file, const char *i
         int n_builtin = *n;
         if (text_file) {
             size_t len;
-            char *text = read_text_file(text_file, 64u << 20, &len);
+            char *text = read_user_text(text_file, 64u << 20, &len);
             int *seg, k;
             if (!text || tok_encode(t, text, len, 1, &seg, &k)) {
                 free(text);

@@ -1,6 +1,7 @@
 #include "convert/convert.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -183,13 +184,14 @@ static int write_tensor(StWriter *w, const OutTensor *t, int threads) {
 }
 
 static int write_file(const char *dir, const char *file, const OutTensor *ts, int n, const char *role, LutInfo lut,
-                      int threads) {
+                      const char *model_id, int threads) {
     char *path = path_join(dir, file);
     StWriter *w = st_writer_new(path);
     free(path);
     char v[32];
     st_writer_metadata(w, "format", "anemll.c");
     st_writer_metadata(w, "role", role);
+    st_writer_metadata(w, "model_id", model_id);
     snprintf(v, sizeof v, "%d", lut.bits);
     st_writer_metadata(w, "lut_bits", v);
     snprintf(v, sizeof v, "%d", lut.per_channel);
@@ -229,7 +231,7 @@ static void norm_out(OutTensor *t, const char *name, const float *gain, int n, f
 
 /* One chunk: layers [l0, l1), plus the final norm in the last chunk. */
 static int write_chunk(const Model *m, const char *dir, const char *file, int l0, int l1, int last, LutInfo lut,
-                       float alpha, int threads) {
+                       float alpha, const char *model_id, int threads) {
     const ModelConfig *c = &m->cfg;
     int n = 0, cap = (l1 - l0) * 13 + 1;
     OutTensor *ts = xcalloc((size_t)cap, sizeof *ts);
@@ -264,7 +266,7 @@ static int write_chunk(const Model *m, const char *dir, const char *file, int l0
         }
     }
     if (last) norm_out(&ts[n++], "norm.weight", m->w.final_norm, c->hidden_size, 1.0f);
-    int rc = write_file(dir, file, ts, n, "ffn_chunk", lut, threads);
+    int rc = write_file(dir, file, ts, n, "ffn_chunk", lut, model_id, threads);
     free(ts);
     return rc;
 }
@@ -310,7 +312,7 @@ static int write_meta(const char *dir, const Model *m, const ModelMeta *meta, co
             meta->chunk_files[0]);
     fprintf(f, "    split_lm_head: 1\n    vocab_size: %d\n    sliding_window: %d\n    prefill_dynamic_slice: true\n",
             c->vocab_size, c->sliding_window);
-    fprintf(f, "anemll_c:\n  tool_version: %s\n", ANEMLL_C_VERSION);
+    fprintf(f, "anemll_c:\n  tool_version: %s\n  model_id: \"%s\"\n", ANEMLL_C_VERSION, meta->model_id);
     char *abs = realpath(src_dir, NULL); /* absolute, so eval finds it from any folder */
     ytree_quote(q, sizeof q, abs ? abs : src_dir);
     free(abs);
@@ -385,6 +387,23 @@ static int copy_file(const char *src_dir, const char *dst_dir, const char *name)
     return rc;
 }
 
+/* 32 random hex digits naming this conversion (/dev/urandom, with
+ * the clock and pid as the fallback: the id only has to differ between two conversions). */
+static void new_model_id(char *out, size_t n) {
+    uint8_t b[16];
+    FILE *f = fopen("/dev/urandom", "rb");
+    size_t got = f ? fread(b, 1, sizeof b, f) : 0;
+    if (f) fclose(f);
+    if (got != sizeof b) {
+        uint64_t x = (uint64_t)(now_seconds() * 1e9) ^ ((uint64_t)getpid() << 32);
+        for (size_t i = 0; i < sizeof b; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            b[i] = (uint8_t)(x >> 56);
+        }
+    }
+    for (size_t i = 0; i < sizeof b && 2 * i + 2 < n; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
 /* Remove a folder we created and the plain files in it. */
 static void remove_tree(const char *dir) {
     DIR *d = opendir(dir);
@@ -399,9 +418,78 @@ static void remove_tree(const char *dir) {
     rmdir(dir);
 }
 
+/* What --force may replace: a folder holding a converted model, nothing else. */
+static int replaceable(const char *out_dir) {
+    char *meta = path_join(out_dir, "meta.yaml");
+    int ok = file_exists(meta);
+    free(meta);
+    if (!ok) err_set("%s: exists and is not a converted model (no meta.yaml); --force replaces only a converted "
+                     "model folder", out_dir);
+    return ok;
+}
+
+/* Temporary folders (OUT.tmp.PID) of conversions into the same OUT whose process is gone, as a
+ * SIGKILL leaves them. */
+static void remove_stale_temporaries(const char *out_dir) {
+    char *copy = xstrdup(out_dir);
+    size_t n = strlen(copy);
+    while (n > 1 && copy[n - 1] == '/') copy[--n] = 0;
+    char *slash = strrchr(copy, '/');
+    const char *base = slash ? slash + 1 : copy;
+    const char *parent = slash ? (slash == copy ? "/" : (*slash = 0, copy)) : ".";
+    size_t bl = strlen(base);
+    DIR *d = opendir(parent);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        const char *tail = de->d_name + bl;
+        if (strncmp(de->d_name, base, bl) != 0 || strncmp(tail, ".tmp.", 5) != 0 || !tail[5] ||
+            strspn(tail + 5, "0123456789") != strlen(tail + 5))
+            continue;
+        long pid = strtol(tail + 5, NULL, 10);
+        if (pid > 0 && pid <= INT_MAX && kill((pid_t)pid, 0) != 0 && errno == ESRCH) {
+            char *p = path_join(parent, de->d_name);
+            remove_tree(p);
+            free(p);
+        }
+    }
+    if (d) closedir(d);
+    free(copy);
+}
+
+/* The written folder tmp becomes out_dir, atomically at the moment of the rename: without --force
+ * only if out_dir does not exist then (a folder that appeared meanwhile is never replaced); with
+ * --force by exchanging the two (so no instant lacks a model there), then removing the old one. */
+static int move_into_place(const char *tmp, const char *out_dir, int force) {
+    fault_point("convert_before_rename");
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, out_dir, RENAME_NOREPLACE) == 0) return 0;
+    if (errno != EEXIST) {
+        err_set("%s: cannot rename into place: %s", out_dir, strerror(errno));
+        return -1;
+    }
+    if (!force) {
+        err_set("%s: appeared while converting; not replacing it (use --force to replace a converted model)",
+                out_dir);
+        return -1;
+    }
+    if (!dir_exists(out_dir) || !replaceable(out_dir)) {
+        if (!dir_exists(out_dir)) err_set("%s: appeared while converting and is not a folder", out_dir);
+        return -1;
+    }
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, out_dir, RENAME_EXCHANGE) != 0) {
+        err_set("%s: cannot replace it: %s", out_dir, strerror(errno));
+        return -1;
+    }
+    remove_tree(tmp); /* now the old model */
+    return 0;
+}
+
 int convert_model(const char *hf_dir, const char *out_dir, const ConvertOptions *o, ConvertReport *r) {
     double t0 = now_seconds();
     memset(r, 0, sizeof *r);
+    if (paths_overlap(hf_dir, out_dir)) {
+        err_set("%s: the output would overlap the input %s (it is, holds or lies inside it)", out_dir, hf_dir);
+        return -1;
+    }
     if (dir_exists(out_dir) && !o->force) {
         err_set("%s: already exists (use --force to replace it)", out_dir);
         return -1;
@@ -410,6 +498,13 @@ int convert_model(const char *hf_dir, const char *out_dir, const ConvertOptions 
         err_set("%s: exists and is not a folder", out_dir);
         return -1;
     }
+    if (dir_exists(out_dir) && !replaceable(out_dir)) return -1;
+    if (o->scale_mode == SCALE_FIXED && !(o->alpha >= FP16_SCALE_MIN && o->alpha <= 1)) {
+        err_set("--fp16-scale %g: must be between 1/1024 and 1 (a smaller alpha pushes the weights into FP16's "
+                "subnormal range)", o->alpha);
+        return -1;
+    }
+    remove_stale_temporaries(out_dir);
     Model m;
     if (model_load(&m, hf_dir)) return -1;
     if (m.converted) {
@@ -468,17 +563,19 @@ int convert_model(const char *hf_dir, const char *out_dir, const ConvertOptions 
     meta.peak_before = r->peak_before;
     meta_split_layers(L, o->chunks, meta.chunk_first_layer);
     meta_file_names(&meta);
+    new_model_id(meta.model_id, sizeof meta.model_id);
     float alpha = (float)r->alpha;
     OutTensor t;
     matrix_out(&t, "embed_tokens.weight", &m.w.embed, o->lut_embeddings, alpha);
-    if (write_file(tmp, meta.embeddings_file, &t, 1, "embeddings", o->lut_embeddings, o->threads)) goto out;
+    if (write_file(tmp, meta.embeddings_file, &t, 1, "embeddings", o->lut_embeddings, meta.model_id, o->threads))
+        goto out;
     for (int ch = 0; ch < o->chunks; ch++)
         if (write_chunk(&m, tmp, meta.chunk_files[ch], meta.chunk_first_layer[ch], meta.chunk_first_layer[ch + 1],
-                        ch == o->chunks - 1, o->lut_ffn, alpha, o->threads))
+                        ch == o->chunks - 1, o->lut_ffn, alpha, meta.model_id, o->threads))
             goto out;
     /* the LM head is the original (tied) matrix: the final norm already removes alpha */
     matrix_out(&t, "lm_head.weight", &m.w.lm_head, o->lut_lmhead, 1.0f);
-    if (write_file(tmp, meta.lm_head_file, &t, 1, "lm_head", o->lut_lmhead, o->threads)) goto out;
+    if (write_file(tmp, meta.lm_head_file, &t, 1, "lm_head", o->lut_lmhead, meta.model_id, o->threads)) goto out;
     static const char *copies[] = {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
                                    "special_tokens_map.json", "tokenizer.model", "chat_template.jinja"};
     for (size_t i = 0; i < sizeof copies / sizeof copies[0]; i++)
@@ -487,12 +584,20 @@ int convert_model(const char *hf_dir, const char *out_dir, const ConvertOptions 
 
     /* 3. load what was written: it must be a working model; record its peaks */
     Model conv;
-    if (model_load(&conv, tmp)) goto out;
+    if (model_load_unfinished(&conv, tmp)) goto out;
     int mrc = o->n_calib > 0 ? measure_residual_peaks(&conv, o->calib_ids, o->n_calib, o->batch, peaks_after,
                                                       &r->peak_after)
                              : 0;
     model_free(&conv);
     if (mrc) goto out;
+    /* the written model must carry the residual stream scaled by alpha: a peak that vanished or
+     * went non-finite means the weights were destroyed, whatever the conversion said */
+    if (o->n_calib > 0 && !(isfinite(r->peak_after) && r->peak_after > 0 &&
+                            fabs(r->peak_after - r->alpha * r->peak_before) <= 0.5 * r->alpha * r->peak_before)) {
+        err_set("the converted model's residual peak is %g where alpha %g x %g was expected: the conversion "
+                "destroyed the model", r->peak_after, r->alpha, r->peak_before);
+        goto out;
+    }
     meta.peak_after = r->peak_after;
     if (write_meta(tmp, &m, &meta, o, hf_dir, o->n_calib ? peaks_before : NULL, o->n_calib ? peaks_after : NULL))
         goto out;
@@ -502,26 +607,7 @@ int convert_model(const char *hf_dir, const char *out_dir, const ConvertOptions 
     }
 
     /* 4. into place */
-    if (dir_exists(out_dir)) {
-        char *old = xmalloc(strlen(out_dir) + 32);
-        sprintf(old, "%s.old.%d", out_dir, (int)getpid());
-        if (rename(out_dir, old) != 0) {
-            err_set("%s: cannot move the old model aside: %s", out_dir, strerror(errno));
-            free(old);
-            goto out;
-        }
-        if (rename(tmp, out_dir) != 0) {
-            err_set("%s: cannot rename into place: %s", out_dir, strerror(errno));
-            rename(old, out_dir);
-            free(old);
-            goto out;
-        }
-        remove_tree(old);
-        free(old);
-    } else if (rename(tmp, out_dir) != 0) {
-        err_set("%s: cannot rename into place: %s", out_dir, strerror(errno));
-        goto out;
-    }
+    if (move_into_place(tmp, out_dir, o->force)) goto out;
     rc = 0;
 out:
     if (rc) remove_tree(tmp);

@@ -11,6 +11,8 @@ typedef enum { SCALE_NONE, SCALE_FIXED, SCALE_AUTO } ScaleMode;
 
 /* The residual peak ANEMLL scales to: alpha = 50000 / peak, kept under FP16's 65504. */
 #define FP16_SCALE_TARGET 50000.0
+/* The smallest alpha accepted: below it FP16 embeddings fall into the subnormal range. */
+#define FP16_SCALE_MIN (1.0 / 1024)
 
 typedef struct {
     int context, batch, chunks, threads, force;

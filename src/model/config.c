@@ -73,16 +73,23 @@ static int get_softcap(const cJSON *o, const char *key, double *out, const char 
     return get_num(o, key, out, 1e-6, 1e9, origin);
 }
 
+/* a JSON number that is a whole token id (1.5, -1 and 1e30 are not) */
+static int is_token_id(const cJSON *j) {
+    return cJSON_IsNumber(j) && j->valuedouble == floor(j->valuedouble) && j->valuedouble >= 0 &&
+           j->valuedouble <= (1 << 24);
+}
+
 static int get_eos(const cJSON *o, ModelConfig *c, const char *origin) {
     const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, "eos_token_id");
     if (!j || cJSON_IsNull(j)) return 0;
     int ids[CONFIG_MAX_EOS], n = 0;
     if (cJSON_IsNumber(j)) {
-        ids[n++] = j->valueint;
+        if (!is_token_id(j)) goto bad;
+        ids[n++] = (int)j->valuedouble;
     } else if (cJSON_IsArray(j)) {
         for (const cJSON *e = j->child; e; e = e->next) {
-            if (!cJSON_IsNumber(e) || n == CONFIG_MAX_EOS) goto bad;
-            ids[n++] = e->valueint;
+            if (!is_token_id(e) || n == CONFIG_MAX_EOS) goto bad;
+            ids[n++] = (int)e->valuedouble;
         }
     } else {
         goto bad;
@@ -94,7 +101,7 @@ static int get_eos(const cJSON *o, ModelConfig *c, const char *origin) {
     }
     return 0;
 bad:
-    err_set("%s: 'eos_token_id' must be an integer or a list of at most %d integers", origin, CONFIG_MAX_EOS);
+    err_set("%s: 'eos_token_id' must be a token id (a whole number 0..16777216) or a list of at most %d of them", origin, CONFIG_MAX_EOS);
     return -1;
 }
 

@@ -95,6 +95,29 @@ int meta_read(ModelMeta *m, const char *path) {
         goto out;
     }
     snprintf(m->source_checkpoint, sizeof m->source_checkpoint, "%s", ytree_str(y, "anemll_c.source_checkpoint", ""));
+    const char *id = ytree_str(y, "anemll_c.model_id", "");
+    if (strlen(id) >= sizeof m->model_id || strspn(id, "0123456789abcdef") != strlen(id)) {
+        err_set("%s: anemll_c.model_id must be at most %zu hex digits", path, sizeof m->model_id - 1);
+        goto out;
+    }
+    snprintf(m->model_id, sizeof m->model_id, "%s", id);
+    const struct {
+        const char *key;
+        int *v;
+    } shape[] = {{"hidden_size", &m->hidden_size},   {"intermediate_size", &m->intermediate_size},
+                 {"num_layers", &m->num_layers},     {"num_heads", &m->num_heads},
+                 {"num_kv_heads", &m->num_kv_heads}, {"head_dim", &m->head_dim},
+                 {"vocab_size", &m->vocab_size},     {"sliding_window", &m->sliding_window}};
+    for (size_t i = 0; i < sizeof shape / sizeof shape[0]; i++) {
+        char key[64];
+        long v;
+        snprintf(key, sizeof key, "anemll_c.shape.%s", shape[i].key);
+        if (ytree_int(y, key, 0, &v) < 0 || v < 0 || v > (1 << 24)) {
+            err_set("%s: %s must be an integer in [0, %d]", path, key, 1 << 24);
+            goto out;
+        }
+        *shape[i].v = (int)v;
+    }
     meta_file_names(m);
     /* the recorded files must be the ones the parameters name */
     const char *emb = ytree_str(y, "model_info.parameters.embeddings", NULL);

@@ -32,6 +32,15 @@ static int load_lut_matrix(const SafeTensors *st, const char *name, int rows, in
     const StTensor *ti = st_expect(st, iname, 1u << DT_U8, 2, ishape);
     const StTensor *tl = ti ? st_expect(st, lname, 1u << DT_F16, 2, lshape) : NULL;
     if (!tl) return -1;
+    /* one NaN entry would poison every row of its group (greedy decoding then emits token 0
+     * forever): refuse it here, as a non-finite weight */
+    const uint16_t *tab = tl->data;
+    for (size_t i = 0; i < tl->nbytes / 2; i++)
+        if ((tab[i] & 0x7c00) == 0x7c00) {
+            err_set("%s: tensor '%s' has a non-finite table entry (%s at index %zu)", st->files[tl->file].path,
+                    lname, tab[i] & 0x3ff ? "NaN" : "inf", i);
+            return -1;
+        }
     memset(out, 0, sizeof *out);
     out->kind = QM_LUT;
     out->rows = rows;
@@ -112,20 +121,38 @@ static const char *const layer_tensors[] = {
     "post_attention_layernorm.weight", "pre_feedforward_layernorm.weight", "post_feedforward_layernorm.weight",
     "self_attn.q_norm.weight", "self_attn.k_norm.weight"};
 
-static int known_tensor(const char *name, int num_layers, int converted) {
+/* "layers.N." with N a plain decimal layer number (no sign, no leading zero, < num_layers);
+ * returns the length of that prefix, or 0. */
+static size_t layer_prefix(const char *s, int num_layers) {
+    if (strncmp(s, "layers.", 7) != 0) return 0;
+    const char *p = s + 7;
+    long l = 0;
+    size_t digits = 0;
+    while (p[digits] >= '0' && p[digits] <= '9' && digits < 10) l = l * 10 + (p[digits++] - '0');
+    if (digits == 0 || p[digits] != '.' || (digits > 1 && p[0] == '0') || l >= num_layers) return 0;
+    return 7 + digits + 1;
+}
+
+/* A converted model stores a matrix either plain or as NAME.indices + NAME.lut, as its meta.yaml
+ * says for that part (embeddings, FFN chunks, LM head); norms are always plain. */
+static int known_tensor(const char *name, int num_layers, const Model *m) {
     char base[256];
     snprintf(base, sizeof base, "%s", name);
     size_t len = strlen(base);
-    if (converted) { /* LUT matrices are NAME.indices + NAME.lut */
-        if (len > 8 && !strcmp(base + len - 8, ".indices")) base[len - 8] = 0;
-        else if (len > 4 && !strcmp(base + len - 4, ".lut")) base[len - 4] = 0;
-        if (!strcmp(base, "lm_head.weight")) return 1;
+    int lut_part = 0; /* 1: NAME.indices or NAME.lut */
+    if (m->converted) {
+        if (len > 8 && !strcmp(base + len - 8, ".indices")) base[len - 8] = 0, lut_part = 1;
+        else if (len > 4 && !strcmp(base + len - 4, ".lut")) base[len - 4] = 0, lut_part = 1;
     }
-    if (!strcmp(base, "embed_tokens.weight") || !strcmp(base, "norm.weight")) return 1;
-    int l, off = 0;
-    if (sscanf(base, "layers.%d.%n", &l, &off) != 1 || off == 0 || l < 0 || l >= num_layers) return 0;
+    const ModelMeta *mm = &m->meta;
+    if (m->converted && !strcmp(base, "lm_head.weight")) return lut_part == (mm->lut_lmhead.bits != 0);
+    if (!strcmp(base, "embed_tokens.weight")) return lut_part == (mm->lut_embeddings.bits != 0);
+    if (!strcmp(base, "norm.weight")) return !lut_part;
+    size_t off = layer_prefix(base, num_layers);
+    if (!off) return 0;
     for (size_t i = 0; i < sizeof layer_tensors / sizeof layer_tensors[0]; i++)
-        if (!strcmp(base + off, layer_tensors[i])) return 1;
+        if (!strcmp(base + off, layer_tensors[i])) /* the first seven are the matrices */
+            return lut_part == (i < 7 && mm->lut_ffn.bits != 0);
     return 0;
 }
 
@@ -134,9 +161,44 @@ static int check_tensor_names(const Model *m, const char *prefix) {
     for (int i = 0; i < m->st.n_tensors; i++) {
         const char *name = m->st.tensors[i].name;
         if (strncmp(name, prefix, pl) != 0) continue; /* vision tower, projector, lm_head */
-        if (!known_tensor(name + pl, m->cfg.num_layers, m->converted)) {
+        if (!known_tensor(name + pl, m->cfg.num_layers, m)) {
             err_set("%s: unexpected tensor '%s' (not part of a Gemma 3 text model of %d layers)",
                     m->st.files[m->st.tensors[i].file].path, name, m->cfg.num_layers);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* A converted folder is one conversion: config.json has the shape meta.yaml recorded, and every
+ * weight file carries the conversion's id (a reader racing `convert --force`, or a hand-copied
+ * file, would otherwise mix two models and run). */
+static int check_converted_folder(const Model *m) {
+    const ModelMeta *mm = &m->meta;
+    const ModelConfig *c = &m->cfg;
+    const struct {
+        const char *key;
+        int meta, cfg;
+    } shape[] = {{"hidden_size", mm->hidden_size, c->hidden_size},
+                 {"intermediate_size", mm->intermediate_size, c->intermediate_size},
+                 {"num_layers", mm->num_layers, c->num_layers},
+                 {"num_heads", mm->num_heads, c->num_heads},
+                 {"num_kv_heads", mm->num_kv_heads, c->num_kv_heads},
+                 {"head_dim", mm->head_dim, c->head_dim},
+                 {"vocab_size", mm->vocab_size, c->vocab_size},
+                 {"sliding_window", mm->sliding_window, c->sliding_window}};
+    for (size_t i = 0; i < sizeof shape / sizeof shape[0]; i++)
+        if (shape[i].meta && shape[i].meta != shape[i].cfg) {
+            err_set("%s: config.json says %s %d but meta.yaml recorded %d: the folder mixes two models", m->dir,
+                    shape[i].key, shape[i].cfg, shape[i].meta);
+            return -1;
+        }
+    if (!mm->model_id[0]) return 0;
+    for (int f = 0; f < m->st.n_files; f++) {
+        const char *id = st_metadata(&m->st, f, "model_id");
+        if (!id || strcmp(id, mm->model_id) != 0) {
+            err_set("%s: belongs to another conversion (model_id %s, meta.yaml says %s): the folder mixes two models",
+                    m->st.files[f].path, id ? id : "missing", mm->model_id);
             return -1;
         }
     }
@@ -166,7 +228,16 @@ static int open_weights(Model *m) {
     return rc;
 }
 
-int model_load(Model *m, const char *path) {
+/* NAME.tmp.DIGITS, the temporary name convert writes under */
+static int temporary_name(const char *dir) {
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/') n--;
+    size_t d = n;
+    while (d > 0 && dir[d - 1] >= '0' && dir[d - 1] <= '9') d--;
+    return d < n && d >= 5 && strncmp(dir + d - 5, ".tmp.", 5) == 0;
+}
+
+static int load(Model *m, const char *path, int allow_unfinished) {
     memset(m, 0, sizeof *m);
     size_t len = strlen(path);
     if (len >= 9 && strcmp(path + len - 9, "meta.yaml") == 0) {
@@ -181,8 +252,13 @@ int model_load(Model *m, const char *path) {
         err_set("%s: model folder not found", m->dir);
         goto fail;
     }
+    if (!allow_unfinished && temporary_name(m->dir)) {
+        err_set("%s: the temporary folder of an unfinished conversion, never loaded as a model (delete it)", m->dir);
+        goto fail;
+    }
     if (config_load_dir(&m->cfg, m->dir)) goto fail;
     if (open_weights(m)) goto fail;
+    if (m->converted && check_converted_folder(m)) goto fail;
     const ModelConfig *c = &m->cfg;
     LutInfo plain = {0, 0};
     if (m->converted && m->meta.context_length > c->max_position_embeddings) {
@@ -227,6 +303,9 @@ fail:
     model_free(m);
     return -1;
 }
+
+int model_load(Model *m, const char *path) { return load(m, path, 0); }
+int model_load_unfinished(Model *m, const char *path) { return load(m, path, 1); }
 
 void model_free(Model *m) {
     if (m->w.layers) {

@@ -44,6 +44,11 @@ typedef struct {
     double alpha;                  /* FP16 residual scale baked into the weights; 1 = none */
     double peak_before, peak_after; /* calibration peaks |residual|, 0 if not measured */
     char source_checkpoint[1024];   /* the Hugging Face folder it was converted from ("" if unknown) */
+    /* The conversion's identity, repeated in every weight file's safetensors metadata so that a
+     * folder mixing the files of two conversions is an error ("" in models made before it). */
+    char model_id[40];
+    /* anemll_c.shape, checked against config.json at load (0 = not recorded) */
+    int hidden_size, intermediate_size, num_layers, num_heads, num_kv_heads, head_dim, vocab_size, sliding_window;
 } ModelMeta;
 
 typedef struct {
@@ -56,8 +61,12 @@ typedef struct {
 } Model;
 
 /* Load a model folder: a Hugging Face checkpoint (config.json + safetensors) or a converted
- * model (meta.yaml + config.json + the files it names). A path to a meta.yaml also works. */
+ * model (meta.yaml + config.json + the files it names). A path to a meta.yaml also works. A
+ * folder named like a conversion's temporary folder (NAME.tmp.PID, left by a killed convert) is
+ * never loaded. */
 int model_load(Model *m, const char *dir);
+/* The same for the temporary folder convert is writing, which it loads back to check. */
+int model_load_unfinished(Model *m, const char *dir);
 
 /* Chunk split as ANEMLL does it: base = L / n, the first L % n chunks get one more layer. */
 void meta_split_layers(int num_layers, int num_chunks, int *first_layer /* [num_chunks + 1] */);
