@@ -316,6 +316,73 @@ static void test_golden_self(void) {
     model_free(&m);
 }
 
+/* What a progress callback sees: one stage "scoring", done from 0 up to total, total fixed and equal
+ * to the steps (positions) scored; stop_at > 0 asks to stop there. */
+typedef struct {
+    int calls, bad;
+    long done, total, stop_at;
+} ProgressLog;
+
+static int log_progress(void *ctx, const char *stage, const char *unit, long done, long total) {
+    ProgressLog *l = ctx;
+    (void)unit;
+    l->bad |= strcmp(stage, "scoring") != 0 || (l->calls ? done < l->done || total != l->total : done != 0);
+    l->calls++;
+    l->done = done;
+    l->total = total;
+    return l->stop_at > 0 && done >= l->stop_at;
+}
+
+/* Progress of both protocols on the shipped checkpoint (models/anemll-tiny): the totals known up
+ * front match what is scored (capped steps; text chunks with and without BOS, a lone last token),
+ * and a callback's request to stop fails the run with "interrupted". */
+static void test_progress_reports(void) {
+    Model m;
+    if (model_load(&m, "models/anemll-tiny")) {
+        CHECKF(0, "%s", err_get());
+        return;
+    }
+    int ids[81];
+    for (int i = 0; i < 81; i++) ids[i] = i ? 3 + i * 7 % 200 : m.cfg.bos_token_id;
+    EvalPrompt p[2] = {{ids, 5, NULL, 0, 0}, {ids, 60, NULL, 0, 0}};
+    EvalOptions o;
+    memset(&o, 0, sizeof o);
+    o.steps = 8;
+    o.cand_batch = o.ref_batch = 16;
+    o.context = 64; /* the second prompt: 5 steps */
+    ProgressLog l = {0};
+    o.progress = (Progress){log_progress, &l};
+    EvalPromptResult r[2];
+    CHECK(eval_generate(&m, &m, p, 2, &o, r) == 0);
+    CHECKF(!l.bad && l.total == 13 && l.done == 13 && r[0].steps + r[1].steps == 13, "total %ld done %ld bad %d",
+           l.total, l.done, l.bad);
+    for (int i = 0; i < 2; i++) eval_result_free(&r[i]);
+    l = (ProgressLog){.stop_at = 3};
+    CHECK(eval_generate(&m, &m, p, 2, &o, r) != 0 && !strcmp(err_get(), "interrupted") && l.done == 3);
+    for (int i = 0; i < 2; i++) eval_result_free(&r[i]);
+
+    /* text, chunks of 20: with BOS 81 tokens score 80; without, 80 tokens in 4 chunks score 76, and
+     * 81 tokens as well (the lone last token scores nothing) */
+    const struct {
+        int first, n, bos;
+        long scored;
+    } texts[] = {{0, 81, 1, 80}, {1, 80, 0, 76}, {0, 81, 0, 76}};
+    o.chunk = 20;
+    for (int t = 0; t < 3; t++) {
+        ids[0] = texts[t].bos ? m.cfg.bos_token_id : 5;
+        EvalPromptResult *tr;
+        int nch;
+        l = (ProgressLog){0};
+        CHECK(eval_text(&m, &m, ids + texts[t].first, texts[t].n, &o, &tr, &nch) == 0);
+        EvalSummary s;
+        eval_summarize(tr, nch, 1, &s);
+        CHECKF(!l.bad && l.total == texts[t].scored && l.done == l.total && s.scored_steps == l.total,
+               "text %d: total %ld done %ld scored %d bad %d", t, l.total, l.done, s.scored_steps, l.bad);
+        free(tr);
+    }
+    model_free(&m);
+}
+
 int main(void) {
     RUN(test_identical_logits);
     RUN(test_hand_worked);
@@ -326,5 +393,6 @@ int main(void) {
     RUN(test_verdicts);
     RUN(test_prompt_files);
     RUN(test_golden_self);
+    RUN(test_progress_reports);
     CHECK_EXIT();
 }

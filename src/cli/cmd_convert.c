@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/progress_display.h"
 #include "convert/convert.h"
 #include "util/util.h"
 
@@ -36,6 +37,7 @@ int cmd_convert(int argc, char **argv) {
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
     o.threads = (int)arg_int(&a, "--threads", nproc > 0 ? nproc : 1, 1, 1024);
     o.force = arg_flag(&a, "--force");
+    int quiet = arg_flag(&a, "--quiet");
     const char *pos[2];
     int npos = args_positionals(&a, pos, 2);
     int bad = args_finish(&a, "convert");
@@ -80,8 +82,12 @@ int cmd_convert(int argc, char **argv) {
         snprintf(cmdline + k, sizeof cmdline - k, " %s", argv[i]);
     }
     o.command_line = cmdline;
+    ProgressDisplay pd;
+    progress_display_init(&pd, "convert", quiet);
+    o.progress = progress_display(&pd);
     ConvertReport r;
     int rc = convert_model(in, out, &o, &r);
+    progress_display_end(&pd);
     free(ids);
     if (rc) return fail_with_error();
     printf("converted %s -> %s in %.1f s\n", in, out, r.seconds);

@@ -28,6 +28,7 @@
 #include "cli/args.h"
 #include "cli/chat_common.h"
 #include "cli/commands.h"
+#include "cli/progress_display.h"
 #include "cli/shipped.h"
 #include "convert/convert.h"
 #include "eval/eval.h"
@@ -73,35 +74,10 @@ typedef struct {
 static volatile sig_atomic_t stop_signal;
 static void on_stop(int sig) { stop_signal = sig; }
 
-typedef struct {
-    const char *label;
-    int tty, quiet;
-    double t0, last;
-} Progress;
-
-static int progress_cb(void *ctx, int prompt, int n_prompts, int step, int n_steps) {
-    Progress *p = ctx;
-    if (stop_signal) return 1;
-    if (p->quiet) return 0;
-    double now = now_seconds();
-    if (p->tty) {
-        if (now - p->last < 0.1 && step < n_steps) return 0;
-        p->last = now;
-        double frac = (prompt + (double)step / n_steps) / n_prompts;
-        char bar[31];
-        for (int i = 0; i < 30; i++) bar[i] = i < (int)(frac * 30) ? '#' : '-';
-        bar[30] = 0;
-        fprintf(stderr, "\r%s [%s] %3.0f%% prompt %d/%d step %d/%d %.0fs\033[K", p->label, bar, 100 * frac,
-                prompt + 1, n_prompts, step, n_steps, now - p->t0);
-    } else if (step == n_steps) {
-        fprintf(stderr, "eval: %s: prompt %d/%d done (%d steps, %.1f s)\n", p->label, prompt + 1, n_prompts, n_steps,
-                now - p->t0);
-    }
-    return 0;
-}
-
-static void progress_end(Progress *p) {
-    if (p->tty && !p->quiet) fprintf(stderr, "\r\033[K");
+/* The display, with Ctrl-C (or SIGTERM) as a request to stop. */
+static int eval_progress(void *ctx, const char *stage, const char *unit, long done, long total) {
+    progress_display_fn(ctx, stage, unit, done, total);
+    return stop_signal != 0;
 }
 
 /* ---------------------------------------------------------------- inputs */
@@ -248,9 +224,11 @@ static int run_one(const Model *cand, const Model *ref, const Inputs *in, const 
     o.ref_batch = 64;
     o.context = eval_context(cand, ref);
     o.chunk = f->chunk ? (int)f->chunk : o.context;
-    Progress pr = {label, isatty(2), f->quiet, now_seconds(), 0};
-    o.progress = progress_cb;
-    o.progress_ctx = &pr;
+    char title[300];
+    snprintf(title, sizeof title, "eval %s", label);
+    ProgressDisplay pd;
+    progress_display_init(&pd, title, f->quiet);
+    o.progress = (Progress){eval_progress, &pd};
     out->context = o.context;
     double t0 = now_seconds();
     int rc;
@@ -278,8 +256,12 @@ static int run_one(const Model *cand, const Model *ref, const Inputs *in, const 
         rc = eval_generate(cand, ref, ps, n, &o, out->res);
         if (rc == 0) eval_summarize(out->res, n, 0, &out->sum);
     }
-    progress_end(&pr);
+    progress_display_end(&pd);
     out->seconds = now_seconds() - t0;
+    /* a log gets one line per evaluation (a terminal keeps the display's last line) */
+    if (rc == 0 && pd.mode == DISPLAY_LOG)
+        fprintf(stderr, "eval: %s: %s %d/%d done (%d steps, %.1f s)\n", label, in->text ? "chunk" : "prompt",
+                out->n_res, out->n_res, out->sum.scored_steps, out->seconds);
     return rc;
 }
 
@@ -616,8 +598,14 @@ static int eval_sweep(const EvalFlags *f, const Model *ref, FILE *j) {
         snprintf(cmd, sizeof cmd, "anemll eval --sweep (%s)", cfgs[i].label);
         o.command_line = cmd;
         if (!f->quiet) fprintf(stderr, "eval: converting %s (%d/%d)\n", cfgs[i].label, i + 1, nc);
+        char title[300];
+        snprintf(title, sizeof title, "convert %s", cfgs[i].label);
+        ProgressDisplay pd;
+        progress_display_init(&pd, title, f->quiet);
+        o.progress = (Progress){eval_progress, &pd};
         ConvertReport cr;
         rc = convert_model(f->ref_dir, out, &o, &cr);
+        progress_display_end(&pd);
         if (rc == 0 && stop_signal) {
             err_set("interrupted");
             rc = -1;

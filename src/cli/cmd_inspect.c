@@ -65,7 +65,7 @@ int cmd_inspect(int argc, char **argv) {
         int *ids = calibration_ids(m.dir, calib_text, calib_ids, &n, desc, sizeof desc);
         float *peaks = xcalloc((size_t)c->num_layers, sizeof(float));
         double peak;
-        if (!ids || measure_residual_peaks(&m, ids, n, 64, peaks, &peak)) {
+        if (!ids || measure_residual_peaks(&m, ids, n, 64, peaks, &peak, NULL, NULL)) {
             rc = 1;
         } else {
             printf("peak |residual| per layer (FP32, calibration: %s):\n", desc);

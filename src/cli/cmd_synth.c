@@ -3,6 +3,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/progress_display.h"
 #include "convert/synth.h"
 #include "util/util.h"
 
@@ -13,6 +14,7 @@ int cmd_synth(int argc, char **argv) {
     const char *out = arg_str(&a, "--out", NULL);
     long vocab = arg_int(&a, "--vocab", 0, 1, 1 << 24);
     long seed = arg_int(&a, "--seed", 1, 0, 0x7fffffffL);
+    int quiet = arg_flag(&a, "--quiet");
     int bad = args_finish(&a, "synth");
     args_free(&a);
     if (bad) return 2;
@@ -20,6 +22,10 @@ int cmd_synth(int argc, char **argv) {
         err_set("synth needs --shape NAME (%s) and --out DIR", synth_shapes());
         return fail_with_error();
     }
-    if (synth_write(shape, out, (int)vocab, (uint64_t)seed)) return fail_with_error();
-    return 0;
+    ProgressDisplay pd;
+    progress_display_init(&pd, "synth", quiet);
+    Progress p = progress_display(&pd);
+    int rc = synth_write(shape, out, (int)vocab, (uint64_t)seed, &p);
+    progress_display_end(&pd);
+    return rc ? fail_with_error() : 0;
 }

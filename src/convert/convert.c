@@ -21,19 +21,25 @@
 
 /* ---- calibration ---- */
 
-int measure_residual_peaks(const Model *m, const int *ids, int n, int batch, float *layer_peaks, double *peak) {
+int measure_residual_peaks(const Model *m, const int *ids, int n, int batch, float *layer_peaks, double *peak,
+                           const Progress *progress, const char *stage) {
     int L = m->cfg.num_layers;
     int seq = calibration_seq_len(m);
     RunState s;
     if (runstate_init(&s, m, seq, batch)) return -1;
     s.layer_peaks = xcalloc((size_t)L, sizeof(float));
-    int rc = 0;
-    /* sequences from position 0: a new one at each <bos>, and after `seq` tokens */
+    int rc = progress_report(progress, stage, "tokens", 0, n);
+    /* sequences from position 0: a new one at each <bos>, and after `seq` tokens; fed a batch at
+     * a time (as model_prefill would) so that each batch can report */
     for (int i = 0, len; i < n && rc == 0; i += len) {
         for (len = 1; i + len < n && len < seq && ids[i + len] != m->cfg.bos_token_id; len++) {
         }
         runstate_reset(&s);
-        rc = model_prefill(m, &s, ids + i, len, LOGITS_NONE, NULL, NULL, NULL);
+        for (int b = 0; b < len && rc == 0; b += s.max_batch) {
+            int nb = len - b < s.max_batch ? len - b : s.max_batch;
+            rc = model_forward(m, &s, ids + i + b, nb, LOGITS_NONE, NULL);
+            if (rc == 0) rc = progress_report(progress, stage, "tokens", i + b + nb, n);
+        }
     }
     double p = s.embed_peak;
     for (int l = 0; l < L; l++) p = s.layer_peaks[l] > p ? s.layer_peaks[l] : p;
@@ -183,27 +189,49 @@ static int write_tensor(StWriter *w, const OutTensor *t, int threads) {
     return rc;
 }
 
-static int write_file(const char *dir, const char *file, const OutTensor *ts, int n, const char *role, LutInfo lut,
-                      const char *model_id, int threads) {
-    char *path = path_join(dir, file);
+static long tensor_weights(const OutTensor *t) {
+    return t->kind == OUT_NORM ? t->n : (long)t->src->rows * t->src->cols;
+}
+
+/* One output file and its tensors, in order. */
+typedef struct {
+    const char *file, *role;
+    LutInfo lut;
+    OutTensor *ts;
+    int n;
+} OutFile;
+
+/* The writing stage's progress: weights written so far, of all files. */
+typedef struct {
+    const Progress *progress;
+    long done, total;
+} Tally;
+
+static int write_file(const char *dir, const OutFile *f, const char *model_id, int threads, Tally *tally) {
+    char *path = path_join(dir, f->file);
     StWriter *w = st_writer_new(path);
     free(path);
     char v[32];
     st_writer_metadata(w, "format", "anemll.c");
-    st_writer_metadata(w, "role", role);
+    st_writer_metadata(w, "role", f->role);
     st_writer_metadata(w, "model_id", model_id);
-    snprintf(v, sizeof v, "%d", lut.bits);
+    snprintf(v, sizeof v, "%d", f->lut.bits);
     st_writer_metadata(w, "lut_bits", v);
-    snprintf(v, sizeof v, "%d", lut.per_channel);
+    snprintf(v, sizeof v, "%d", f->lut.per_channel);
     st_writer_metadata(w, "lut_per_channel", v);
-    for (int i = 0; i < n; i++) declare(w, &ts[i]);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < f->n; i++) declare(w, &f->ts[i]);
+    for (int i = 0; i < f->n; i++) {
         if (interrupted) {
             err_set("conversion interrupted by signal %d", (int)interrupted);
             st_writer_abort(w);
             return -1;
         }
-        if (write_tensor(w, &ts[i], threads)) {
+        if (write_tensor(w, &f->ts[i], threads)) {
+            st_writer_abort(w);
+            return -1;
+        }
+        tally->done += tensor_weights(&f->ts[i]);
+        if (progress_report(tally->progress, "writing", "weights", tally->done, tally->total)) {
             st_writer_abort(w);
             return -1;
         }
@@ -229,9 +257,8 @@ static void norm_out(OutTensor *t, const char *name, const float *gain, int n, f
     t->gain_scale = gain_scale;
 }
 
-/* One chunk: layers [l0, l1), plus the final norm in the last chunk. */
-static int write_chunk(const Model *m, const char *dir, const char *file, int l0, int l1, int last, LutInfo lut,
-                       float alpha, const char *model_id, int threads) {
+/* One chunk's tensors: layers [l0, l1), plus the final norm in the last chunk. */
+static void chunk_tensors(const Model *m, int l0, int l1, int last, float alpha, OutFile *f) {
     const ModelConfig *c = &m->cfg;
     int n = 0, cap = (l1 - l0) * 13 + 1;
     OutTensor *ts = xcalloc((size_t)cap, sizeof *ts);
@@ -246,7 +273,7 @@ static int write_chunk(const Model *m, const char *dir, const char *file, int l0
                     {"mlp.down_proj", &lw->down}};
         for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) {
             snprintf(name, sizeof name, "layers.%d.%s.weight", l, mats[i].suffix);
-            matrix_out(&ts[n++], name, mats[i].q, lut, 1.0f);
+            matrix_out(&ts[n++], name, mats[i].q, f->lut, 1.0f);
         }
         /* the two post-norms carry alpha: (1 + w') = alpha (1 + w) */
         const struct {
@@ -266,9 +293,8 @@ static int write_chunk(const Model *m, const char *dir, const char *file, int l0
         }
     }
     if (last) norm_out(&ts[n++], "norm.weight", m->w.final_norm, c->hidden_size, 1.0f);
-    int rc = write_file(dir, file, ts, n, "ffn_chunk", lut, model_id, threads);
-    free(ts);
-    return rc;
+    f->ts = ts;
+    f->n = n;
 }
 
 /* ---- meta.yaml ---- */
@@ -529,6 +555,8 @@ int convert_model(const char *hf_dir, const char *out_dir, const ConvertOptions 
     char *tmp = xmalloc(strlen(out_dir) + 32);
     sprintf(tmp, "%s.tmp.%d", out_dir, (int)getpid());
     float *peaks_before = xcalloc((size_t)L, sizeof(float)), *peaks_after = xcalloc((size_t)L, sizeof(float));
+    int nf = o->chunks + 2; /* embeddings, the chunks, the LM head */
+    OutFile *files = xcalloc((size_t)nf, sizeof *files);
     ModelMeta meta;
     memset(&meta, 0, sizeof meta);
     struct sigaction sa, old_int, old_term;
@@ -539,7 +567,8 @@ int convert_model(const char *hf_dir, const char *out_dir, const ConvertOptions 
     interrupted = 0;
 
     /* 1. alpha */
-    if (o->n_calib > 0 && measure_residual_peaks(&m, o->calib_ids, o->n_calib, o->batch, peaks_before, &r->peak_before))
+    if (o->n_calib > 0 && measure_residual_peaks(&m, o->calib_ids, o->n_calib, o->batch, peaks_before,
+                                                 &r->peak_before, &o->progress, "calibration"))
         goto out;
     r->alpha = o->scale_mode == SCALE_AUTO ? alpha_for_peak(r->peak_before)
              : o->scale_mode == SCALE_FIXED ? o->alpha : 1.0;
@@ -565,17 +594,22 @@ int convert_model(const char *hf_dir, const char *out_dir, const ConvertOptions 
     meta_file_names(&meta);
     new_model_id(meta.model_id, sizeof meta.model_id);
     float alpha = (float)r->alpha;
-    OutTensor t;
-    matrix_out(&t, "embed_tokens.weight", &m.w.embed, o->lut_embeddings, alpha);
-    if (write_file(tmp, meta.embeddings_file, &t, 1, "embeddings", o->lut_embeddings, meta.model_id, o->threads))
-        goto out;
-    for (int ch = 0; ch < o->chunks; ch++)
-        if (write_chunk(&m, tmp, meta.chunk_files[ch], meta.chunk_first_layer[ch], meta.chunk_first_layer[ch + 1],
-                        ch == o->chunks - 1, o->lut_ffn, alpha, meta.model_id, o->threads))
-            goto out;
+    files[0] = (OutFile){meta.embeddings_file, "embeddings", o->lut_embeddings, xcalloc(1, sizeof(OutTensor)), 1};
+    matrix_out(files[0].ts, "embed_tokens.weight", &m.w.embed, o->lut_embeddings, alpha);
+    for (int ch = 0; ch < o->chunks; ch++) {
+        files[1 + ch] = (OutFile){meta.chunk_files[ch], "ffn_chunk", o->lut_ffn, NULL, 0};
+        chunk_tensors(&m, meta.chunk_first_layer[ch], meta.chunk_first_layer[ch + 1], ch == o->chunks - 1, alpha,
+                      &files[1 + ch]);
+    }
     /* the LM head is the original (tied) matrix: the final norm already removes alpha */
-    matrix_out(&t, "lm_head.weight", &m.w.lm_head, o->lut_lmhead, 1.0f);
-    if (write_file(tmp, meta.lm_head_file, &t, 1, "lm_head", o->lut_lmhead, meta.model_id, o->threads)) goto out;
+    files[nf - 1] = (OutFile){meta.lm_head_file, "lm_head", o->lut_lmhead, xcalloc(1, sizeof(OutTensor)), 1};
+    matrix_out(files[nf - 1].ts, "lm_head.weight", &m.w.lm_head, o->lut_lmhead, 1.0f);
+    Tally tally = {&o->progress, 0, 0};
+    for (int i = 0; i < nf; i++)
+        for (int k = 0; k < files[i].n; k++) tally.total += tensor_weights(&files[i].ts[k]);
+    if (progress_report(&o->progress, "writing", "weights", 0, tally.total)) goto out;
+    for (int i = 0; i < nf; i++)
+        if (write_file(tmp, &files[i], meta.model_id, o->threads, &tally)) goto out;
     static const char *copies[] = {"config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
                                    "special_tokens_map.json", "tokenizer.model", "chat_template.jinja"};
     for (size_t i = 0; i < sizeof copies / sizeof copies[0]; i++)
@@ -586,7 +620,7 @@ int convert_model(const char *hf_dir, const char *out_dir, const ConvertOptions 
     Model conv;
     if (model_load_unfinished(&conv, tmp)) goto out;
     int mrc = o->n_calib > 0 ? measure_residual_peaks(&conv, o->calib_ids, o->n_calib, o->batch, peaks_after,
-                                                      &r->peak_after)
+                                                      &r->peak_after, &o->progress, "checking")
                              : 0;
     model_free(&conv);
     if (mrc) goto out;
@@ -617,6 +651,8 @@ out:
     free(tmp);
     free(peaks_before);
     free(peaks_after);
+    for (int i = 0; i < nf; i++) free(files[i].ts);
+    free(files);
     model_free(&m);
     r->seconds = now_seconds() - t0;
     return rc;

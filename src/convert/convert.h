@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "model/model.h"
+#include "util/progress.h"
 
 typedef enum { SCALE_NONE, SCALE_FIXED, SCALE_AUTO } ScaleMode;
 
@@ -23,6 +24,8 @@ typedef struct {
     int n_calib;
     const char *calib_desc;    /* where the calibration ids came from, for meta.yaml */
     const char *command_line;  /* recorded in meta.yaml */
+    Progress progress;         /* stages "calibration" and "checking" (tokens, with calibration ids),
+                                * "writing" (weights); asking to stop fails the conversion */
 } ConvertOptions;
 
 typedef struct {
@@ -34,8 +37,10 @@ typedef struct {
 int convert_model(const char *hf_dir, const char *out_dir, const ConvertOptions *o, ConvertReport *r);
 
 /* Run ids through the model in FP32 and record max |residual| after the embedding and after each
- * layer. A new sequence (from position 0) starts at each <bos> and after calibration_seq_len tokens. layer_peaks: [num_layers] (may be NULL); returns the overall peak via *peak. */
-int measure_residual_peaks(const Model *m, const int *ids, int n, int batch, float *layer_peaks, double *peak);
+ * layer. A new sequence (from position 0) starts at each <bos> and after calibration_seq_len tokens. layer_peaks: [num_layers] (may be NULL); returns the overall peak via *peak.
+ * Reports the tokens run as `stage` to progress (may be NULL). */
+int measure_residual_peaks(const Model *m, const int *ids, int n, int batch, float *layer_peaks, double *peak,
+                           const Progress *progress, const char *stage);
 /* Calibration runs sequences of this many tokens (min(context, 512)), each from position 0. */
 int calibration_seq_len(const Model *m);
 /* Largest multiple of 1/64 not above FP16_SCALE_TARGET / peak; 1 when the peak is below the target. */

@@ -33,22 +33,31 @@ static uint64_t rng_next(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
-/* Uniform weights of the given standard deviation (uniform on [-a, a] has std a/sqrt(3)),
- * plus a constant offset (norm gains), streamed as BF16 in chunks. */
-static int write_random(StWriter *w, size_t count, double std, double offset, uint64_t *rng) {
+/* The file being written, and its progress: weights written so far, of all. */
+typedef struct {
+    StWriter *w;
+    uint64_t rng;
+    const Progress *progress;
+    long done, total;
+} Out;
+
+/* One tensor of uniform weights of the given standard deviation (uniform on [-a, a] has std
+ * a/sqrt(3)), plus a constant offset (norm gains), streamed as BF16 in chunks. */
+static int write_random(Out *o, size_t count, double std, double offset) {
     enum { CHUNK = 1 << 16 };
     static uint16_t buf[CHUNK];
     double a = std * sqrt(3.0);
+    o->done += (long)count;
     while (count) {
         size_t n = count < CHUNK ? count : CHUNK;
         for (size_t i = 0; i < n; i++) {
-            double u = (double)(rng_next(rng) >> 11) * (1.0 / 9007199254740992.0); /* [0,1) */
+            double u = (double)(rng_next(&o->rng) >> 11) * (1.0 / 9007199254740992.0); /* [0,1) */
             buf[i] = f32_to_bf16((float)(offset + a * (2 * u - 1)));
         }
-        if (st_writer_write(w, buf, n * 2)) return -1;
+        if (st_writer_write(o->w, buf, n * 2)) return -1;
         count -= n;
     }
-    return 0;
+    return progress_report(o->progress, "writing", "weights", o->done, o->total);
 }
 
 static int write_config(const Shape *s, const char *dir, int vocab) {
@@ -94,7 +103,7 @@ static int write_config(const Shape *s, const char *dir, int vocab) {
     return rc;
 }
 
-int synth_write(const char *shape_name, const char *out_dir, int vocab, uint64_t seed) {
+int synth_write(const char *shape_name, const char *out_dir, int vocab, uint64_t seed, const Progress *progress) {
     const Shape *s = NULL;
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         if (strcmp(shapes[i].name, shape_name) == 0) s = &shapes[i];
@@ -111,6 +120,8 @@ int synth_write(const char *shape_name, const char *out_dir, int vocab, uint64_t
     char *path = path_join(out_dir, "model.safetensors");
     StWriter *w = st_writer_new(path);
     free(path);
+    /* total: the embeddings and the final norm, then each layer's tensors as they are declared */
+    Out o = {w, seed * 0x2545F4914F6CDD1Dull + 1, progress, 0, (long)vocab * H + H};
     st_writer_metadata(w, "format", "pt");
     char name[256];
     /* declaration order = write order */
@@ -132,20 +143,21 @@ int synth_write(const char *shape_name, const char *out_dir, int vocab, uint64_t
             snprintf(name, sizeof name, "model.layers.%d.%s", l, t[i].suffix);
             int64_t shape[2] = {t[i].r, t[i].c};
             st_writer_declare(w, name, DT_BF16, t[i].c ? 2 : 1, shape);
+            o.total += (long)t[i].r * (t[i].c ? t[i].c : 1);
         }
     }
-    uint64_t rng = seed * 0x2545F4914F6CDD1Dull + 1;
     /* Embeddings of std 3/sqrt(H) give logits of std ~3 after the final norm: not flat. */
-    int rc = write_random(w, (size_t)vocab * H, 3.0 / sqrt(H), 0, &rng) || write_random(w, (size_t)H, 0.05, 0, &rng);
+    int rc = progress_report(progress, "writing", "weights", 0, o.total) ||
+             write_random(&o, (size_t)vocab * H, 3.0 / sqrt(H), 0) || write_random(&o, (size_t)H, 0.05, 0);
     for (int l = 0; rc == 0 && l < s->layers; l++) {
         size_t mats[7][2] = {{qd, H}, {kvd, H}, {kvd, H}, {H, qd}, {I, H}, {I, H}, {H, I}};
         for (int i = 0; rc == 0 && i < 7; i++)
-            rc = write_random(w, mats[i][0] * mats[i][1], 1.0 / sqrt((double)mats[i][1]), 0, &rng);
+            rc = write_random(&o, mats[i][0] * mats[i][1], 1.0 / sqrt((double)mats[i][1]), 0);
         /* input, post-attn, pre-ff, post-ff, q, k norms. Post-norm gains of ~4 let every layer
          * outweigh the token's own embedding in the residual, so the model does not just echo its input. */
         int norms[6] = {H, H, H, H, hd, hd};
         double offset[6] = {0, 3.0, 0, 3.0, 0, 0};
-        for (int i = 0; rc == 0 && i < 6; i++) rc = write_random(w, (size_t)norms[i], 0.1, offset[i], &rng);
+        for (int i = 0; rc == 0 && i < 6; i++) rc = write_random(&o, (size_t)norms[i], 0.1, offset[i]);
     }
     if (rc) {
         st_writer_abort(w);

@@ -5,8 +5,11 @@
 
 #include <stdint.h>
 
-/* Known shapes: "tiny", "gemma3-270m", "gemma3-1b", "gemma3-4b". vocab 0 = the shape's own. */
-int synth_write(const char *shape, const char *out_dir, int vocab, uint64_t seed);
+#include "util/progress.h"
+
+/* Known shapes: "tiny", "gemma3-270m", "gemma3-1b", "gemma3-4b". vocab 0 = the shape's own.
+ * Reports stage "writing" (weights) to progress (may be NULL). */
+int synth_write(const char *shape, const char *out_dir, int vocab, uint64_t seed, const Progress *progress);
 /* Comma-separated list of the shape names, for help and errors. */
 const char *synth_shapes(void);
 

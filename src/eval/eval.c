@@ -436,6 +436,7 @@ int eval_generate(const Model *cand, const Model *ref, const EvalPrompt *prompts
         return -1;
     }
     int V = cand->cfg.vocab_size, need = 1;
+    long total = 0, done = 0;
     for (int i = 0; i < n; i++) {
         if (prompts[i].n > o->context) {
             if (prompts[i].line)
@@ -452,6 +453,7 @@ int eval_generate(const Model *cand, const Model *ref, const EvalPrompt *prompts
         res[i].first_divergence = -1;
         res[i].tokens = xmalloc(sizeof(int) * (size_t)steps);
         res[i].steps = steps; /* planned; set again from the scores */
+        total += steps;
     }
     /* the caches hold only what the longest run needs: the same numbers as the full context */
     Session sc, sr;
@@ -461,7 +463,7 @@ int eval_generate(const Model *cand, const Model *ref, const EvalPrompt *prompts
         return -1;
     }
     if (o->cand_precision) runstate_set_precision(&sc.s, o->cand_precision);
-    int rc = 0;
+    int rc = progress_report(&o->progress, "scoring", "steps", 0, total);
     for (int i = 0; rc == 0 && i < n; i++) {
         double t0 = now_seconds();
         int steps = res[i].steps;
@@ -482,8 +484,7 @@ int eval_generate(const Model *cand, const Model *ref, const EvalPrompt *prompts
             eval_accum_add(&acc, &st);
             int next = o->driver_reference ? st.ref_top : st.cand_top;
             res[i].tokens[s] = next;
-            if (o->progress && o->progress(o->progress_ctx, i, n, s + 1, steps)) {
-                err_set("interrupted");
+            if (progress_report(&o->progress, "scoring", "steps", ++done, total)) {
                 rc = -1;
                 break;
             }
@@ -520,6 +521,9 @@ int eval_text(const Model *cand, const Model *ref, const int *ids, int n, const 
      * the next chunk ids without BOS) */
     int per = bos ? chunk - 1 : chunk, nch = 1;
     for (int start = chunk; start < n; start += per) nch++;
+    /* positions scored: every token but the first predicted once, except that without BOS a later
+     * chunk's first token is not predicted (a lone last token is such a chunk) */
+    long total = n - 1 - (bos ? 0 : nch - 1), scored = 0;
     EvalPromptResult *res = xcalloc((size_t)nch, sizeof *res);
     int B = o->cand_batch < chunk ? o->cand_batch : chunk;
     RunState sc, sr;
@@ -537,7 +541,7 @@ int eval_text(const Model *cand, const Model *ref, const int *ids, int n, const 
     float *lc = xmalloc(sizeof(float) * (size_t)B * (size_t)V);
     float *lr = xmalloc(sizeof(float) * (size_t)B * (size_t)V);
     int *toks = xmalloc(sizeof(int) * (size_t)chunk);
-    int rc = 0, done = 0;
+    int rc = progress_report(&o->progress, "scoring", "tokens", 0, total), done = 0;
     for (int k = 0; rc == 0 && k < nch; k++) {
         double t0 = now_seconds();
         int len;
@@ -581,10 +585,8 @@ int eval_text(const Model *cand, const Model *ref, const int *ids, int n, const 
                 st.top5 = eval_top5_overlap(h, c, V);
                 eval_accum_add(&acc, &st);
             }
-            if (rc == 0 && o->progress && o->progress(o->progress_ctx, k, nch, b + nb, len - 1)) {
-                err_set("interrupted");
-                rc = -1;
-            }
+            scored += nb;
+            if (rc == 0) rc = progress_report(&o->progress, "scoring", "tokens", scored, total);
         }
         eval_accum_finish(&acc, &res[k]);
         res[k].seconds = now_seconds() - t0;

@@ -29,6 +29,7 @@
 
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
+#include "util/progress.h"
 
 #define EVAL_EPS 1e-12
 
@@ -131,9 +132,6 @@ EvalPrompt *eval_prompts_random(const ModelConfig *c, int max_len, int *n);
 void eval_prompts_free(EvalPrompt *p, int n);
 
 /* ---- protocols ---- */
-/* Called after every scored step; a non-zero return stops the run (an error "interrupted"). */
-typedef int (*EvalProgress)(void *ctx, int prompt, int n_prompts, int step, int n_steps);
-
 typedef struct {
     int steps;            /* generate: steps per prompt */
     int driver_reference; /* the reference picks the tokens instead of the candidate */
@@ -141,8 +139,8 @@ typedef struct {
     int cand_batch, ref_batch;
     int context;          /* positions: steps capped so that prompt + steps - 1 <= context */
     int chunk;            /* text: tokens per chunk (<= context) */
-    EvalProgress progress;
-    void *progress_ctx;
+    Progress progress;    /* stage "scoring": steps (generate) or positions (text, "tokens") over
+                           * the whole run, reported after each step or batch */
 } EvalOptions;
 
 /* res: [n] results (free each with eval_result_free). */
