@@ -166,21 +166,34 @@ static int open_weights(Model *m) {
     return rc;
 }
 
-int model_load(Model *m, const char *path) {
-    memset(m, 0, sizeof *m);
+/* The folder path names: itself, or the folder of a meta.yaml (--meta DIR/meta.yaml). */
+static char *model_folder(const char *path) {
+    char *dir = xstrdup(path);
     size_t len = strlen(path);
     if (len >= 9 && strcmp(path + len - 9, "meta.yaml") == 0) {
-        /* --meta DIR/meta.yaml names the folder */
-        m->dir = xstrdup(path);
-        char *slash = strrchr(m->dir, '/');
-        if (slash) *slash = 0; else strcpy(m->dir, ".");
-    } else {
-        m->dir = xstrdup(path);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0; else strcpy(dir, ".");
     }
-    if (!dir_exists(m->dir)) {
-        err_set("%s: model folder not found", m->dir);
-        goto fail;
-    }
+    return dir;
+}
+
+static int folder_exists(const char *dir) {
+    if (dir_exists(dir)) return 1;
+    err_set("%s: model folder not found", dir);
+    return 0;
+}
+
+int model_check_path(const char *path) {
+    char *dir = model_folder(path);
+    int ok = folder_exists(dir);
+    free(dir);
+    return ok ? 0 : -1;
+}
+
+int model_load(Model *m, const char *path) {
+    memset(m, 0, sizeof *m);
+    m->dir = model_folder(path);
+    if (!folder_exists(m->dir)) goto fail;
     if (config_load_dir(&m->cfg, m->dir)) goto fail;
     if (open_weights(m)) goto fail;
     const ModelConfig *c = &m->cfg;

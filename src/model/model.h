@@ -58,6 +58,9 @@ typedef struct {
 /* Load a model folder: a Hugging Face checkpoint (config.json + safetensors) or a converted
  * model (meta.yaml + config.json + the files it names). A path to a meta.yaml also works. */
 int model_load(Model *m, const char *dir);
+/* The first check model_load makes: 0 when path names an existing model folder (or a meta.yaml
+ * in one); else -1 and err_set "DIR: model folder not found". */
+int model_check_path(const char *path);
 
 /* Chunk split as ANEMLL does it: base = L / n, the first L % n chunks get one more layer. */
 void meta_split_layers(int num_layers, int num_chunks, int *first_layer /* [num_chunks + 1] */);
