@@ -71,6 +71,11 @@ $(BUILD)/tests/%: tests/%.c tests/check.h tests/rng.h $(BUILD)/libanemll.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libanemll.a $(LDFLAGS) $(LDLIBS)
 
+# test_args tests src/cli/args.c, which the library leaves out
+$(BUILD)/tests/test_args: tests/test_args.c tests/check.h $(BUILD)/obj/src/cli/args.o $(BUILD)/libanemll.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/obj/src/cli/args.o $(BUILD)/libanemll.a $(LDFLAGS) $(LDLIBS)
+
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libanemll.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libanemll.a $(LDFLAGS) $(LDLIBS)
