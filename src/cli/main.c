@@ -13,7 +13,7 @@ static const struct {
     {cmd_chat, &chat_spec},       {cmd_logits, &logits_spec},         {cmd_generate, &generate_spec},
     {cmd_synth, &synth_spec},     {cmd_tokenize, &tokenize_spec},     {cmd_detokenize, &detokenize_spec},
     {cmd_template, &template_spec}, {cmd_convert, &convert_spec},     {cmd_eval, &eval_spec},
-    {cmd_inspect, &inspect_spec}, {cmd_bench, &bench_spec},
+    {cmd_inspect, &inspect_spec}, {cmd_bench, &bench_spec},           {cmd_version, &version_spec},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -40,6 +40,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[1];
+    if (!strcmp(cmd, "--version")) return cmd_version(argc - 2, argv + 2);
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || (!strcmp(cmd, "help") && (argc == 2 || !strcmp(argv[2], "help")))) {
         usage(stdout);
         return 0;
