@@ -1,5 +1,6 @@
 #include "cli/chat_common.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,12 @@ const char *default_model_dir(void) {
     }
     err_set("no --model given and no default model (run `make` to build build/anemll-tiny, or set ANEMLL_MODEL)");
     return NULL;
+}
+
+int check_input(const char *path) {
+    if (!path || access(path, F_OK) == 0) return 0;
+    err_set("%s: cannot open: %s", path, strerror(errno));
+    return -1;
 }
 
 Tokenizer *load_model_tokenizer(const Model *m, const char *override_path) {

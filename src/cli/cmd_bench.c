@@ -122,6 +122,7 @@ int cmd_bench(int argc, char **argv) {
     args_free(&a);
     if (bad) return 2;
     if (!dir && !(dir = default_model_dir())) return fail_with_error();
+    if (model_check_path(dir)) return fail_with_error();
     if (precision_check(precision)) return fail_with_error();
     int psz[MAX_PROMPT_SIZES], np = 0;
     for (const char *p = sizes; *p && np < MAX_PROMPT_SIZES;) {

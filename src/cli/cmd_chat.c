@@ -311,6 +311,7 @@ int cmd_chat(int argc, char **argv) {
     args_free(&a);
     if (bad) return 2;
     if (!dir && !(dir = default_model_dir())) return fail_with_error();
+    if (model_check_path(dir) || check_input(tok_path)) return fail_with_error();
     if (model_load(&c.m, dir)) return fail_with_error();
     int rc = 1;
     if (!(c.tok = load_model_tokenizer(&c.m, tok_path))) {

@@ -524,6 +524,10 @@ static int read_flags(int argc, char **argv, EvalFlags *f) {
     int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 2;
+    if ((f->cand_dir && model_check_path(f->cand_dir)) || (f->ref_dir && model_check_path(f->ref_dir)) ||
+        check_input(f->prompts_file) || check_input(f->text_file) || check_input(f->text_ids_file) ||
+        check_input(f->tokenizer))
+        return fail_with_error();
     /* defaults: the shipped model, against the checkpoint it was converted from */
     if (!f->sweep && !f->cand_dir && !(f->cand_dir = default_model_dir())) return fail_with_error();
     if (!f->ref_dir && f->cand_dir) {

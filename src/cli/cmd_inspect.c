@@ -48,6 +48,7 @@ int cmd_inspect(int argc, char **argv) {
     args_free(&a);
     if (bad) return 2;
     if (!dir && !(dir = default_model_dir())) return fail_with_error();
+    if (model_check_path(dir) || check_input(calib_text) || check_input(calib_ids)) return fail_with_error();
     Model m;
     if (model_load(&m, dir)) return fail_with_error();
     const ModelConfig *c = &m.cfg;

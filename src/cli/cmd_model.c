@@ -90,12 +90,17 @@ static void read_run_flags(Args *a, RunFlags *f) {
     f->on_overflow = arg_str(a, "--on-overflow", "stop");
 }
 
-/* Load the model, get the tokens (--tokens, or --prompt through the tokenizer), make the state.
- * *tok gets the tokenizer when one was loaded (else NULL). */
+/* The model folder (the default one when not given) and the tokenizer file exist. */
+static int check_run_inputs(RunFlags *f) {
+    if (!f->model_dir && !(f->model_dir = default_model_dir())) return -1;
+    return model_check_path(f->model_dir) || check_input(f->tokenizer) ? -1 : 0;
+}
+
+/* After check_run_inputs: load the model, get the tokens (--tokens, or --prompt through the
+ * tokenizer), make the state. *tok gets the tokenizer when one was loaded (else NULL). */
 static int open_run(RunFlags *f, Model *m, RunState *s, int **tokens, int *n, int extra_positions,
                     Tokenizer **tok) {
     *tok = NULL;
-    if (!f->model_dir && !(f->model_dir = default_model_dir())) return -1;
     if (precision_check(f->precision)) return -1;
     if (strcmp(f->on_overflow, "stop") && strcmp(f->on_overflow, "continue")) {
         err_set("--on-overflow '%s': expected stop or continue", f->on_overflow);
@@ -166,6 +171,7 @@ int cmd_logits(int argc, char **argv) {
     int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 2;
+    if (check_run_inputs(&f)) return fail_with_error();
     if (!out) {
         err_set("--out FILE is required");
         return fail_with_error();
@@ -229,7 +235,8 @@ int cmd_generate(int argc, char **argv) {
     int *tokens, n;
     Tokenizer *tok;
     /* the last new token is never fed back, so n + n_new - 1 positions are needed */
-    if (open_run(&f, &m, &s, &tokens, &n, n_new > 0 ? (int)n_new - 1 : 0, &tok)) return fail_with_error();
+    if (check_run_inputs(&f) || open_run(&f, &m, &s, &tokens, &n, n_new > 0 ? (int)n_new - 1 : 0, &tok))
+        return fail_with_error();
     /* text out when a prompt was given (unless --ids); ids for --tokens */
     TokStream *ts = tok && !print_ids ? tok_stream_new(tok, 1) : NULL;
     int stop[16], n_stop = 0;

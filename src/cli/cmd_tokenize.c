@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "cli/args.h"
+#include "cli/chat_common.h"
 #include "cli/commands.h"
 #include "tokenizer/tokenizer.h"
 #include "util/util.h"
@@ -82,6 +83,7 @@ static void read_tokenizer_flags(Args *a, TokenizerFlags *f) {
 }
 
 static Tokenizer *open_tokenizer(const TokenizerFlags *f) {
+    if ((f->model_dir && model_check_path(f->model_dir)) || check_input(f->file)) return NULL;
     if (f->file && f->model_dir) {
         err_set("give --tokenizer FILE or --model DIR, not both");
         return NULL;
