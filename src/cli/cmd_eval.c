@@ -462,7 +462,9 @@ static const ArgSpec eval_args[] = {
     {"--config", NULL, "SPEC", NULL,
      "with --sweep, one more configuration: lut1=SPEC,lut2=SPEC,lut3=SPEC for the embeddings, FFN and LM "
      "head; a key left out = no LUT", 1},
-    {"--prompts", NULL, "FILE.jsonl", "data/eval_prompts.jsonl, else pseudo-random ids without a tokenizer",
+    {"--prompts", NULL, "FILE.jsonl",
+     "data/eval_prompts.jsonl from $ANEMLL_DATA, the binary's ../data or ./data; without a tokenizer, "
+     "pseudo-random ids",
      "the prompts, JSON lines: {\"text\": ...} (optional \"system\"; chat-templated) or {\"ids\": [...]}", 0},
     {"--max-prompts", NULL, "N", NULL, "evaluate the first N prompts only", 0},
     {"--steps", NULL, "N", "100", "greedy steps per prompt", 0},
