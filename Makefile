@@ -42,8 +42,19 @@ ifneq ($(wildcard $(DEFAULT_MODEL_SRC)/config.json),)
 DEFAULT_MODEL := $(BUILD)/anemll-tiny/meta.yaml
 endif
 
-.PHONY: all test check clean bench-bins install uninstall
+.PHONY: all test check clean bench-bins install uninstall FORCE
 all: $(BUILD)/anemll $(BUILD)/libanemll.a $(TEST_BIN) $(DEFAULT_MODEL)
+
+# `anemll version`: VERSION, plus `git describe` when this is a git checkout (a tarball has no .git).
+# The stamp changes only when they do, so only cmd_version.o is rebuilt, and only then.
+VERSION_NUMBER := $(shell cat VERSION)
+GIT_DESCRIBE := $(if $(wildcard .git),$(shell git describe --always --dirty 2>/dev/null))
+VERSION_DEFS := -DANEMLL_VERSION='"$(VERSION_NUMBER)"' -DANEMLL_GIT='"$(GIT_DESCRIBE)"'
+$(BUILD)/version.stamp: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(VERSION_NUMBER) $(GIT_DESCRIBE)' | cmp -s - $@ || echo '$(VERSION_NUMBER) $(GIT_DESCRIBE)' >$@
+$(BUILD)/obj/src/cli/cmd_version.o: CFLAGS += $(VERSION_DEFS)
+$(BUILD)/obj/src/cli/cmd_version.o: $(BUILD)/version.stamp
 
 $(BUILD)/anemll-tiny/meta.yaml: $(BUILD)/anemll $(wildcard $(DEFAULT_MODEL_SRC)/*)
 	$(BUILD)/anemll convert $(DEFAULT_MODEL_SRC) $(BUILD)/anemll-tiny --force
@@ -70,6 +81,11 @@ $(BUILD)/anemll: $(CLI_OBJ) $(BUILD)/libanemll.a
 $(BUILD)/tests/%: tests/%.c tests/check.h tests/rng.h $(BUILD)/libanemll.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/libanemll.a $(LDFLAGS) $(LDLIBS)
+
+# test_args tests src/cli/args.c, which the library leaves out
+$(BUILD)/tests/test_args: tests/test_args.c tests/check.h $(BUILD)/obj/src/cli/args.o $(BUILD)/libanemll.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests -o $@ $< $(BUILD)/obj/src/cli/args.o $(BUILD)/libanemll.a $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libanemll.a
 	@mkdir -p $(dir $@)

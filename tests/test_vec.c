@@ -11,6 +11,7 @@
 #include "ops/vec.h"
 #include "ops/vec_kernels.h"
 #include "quant/matrix.h"
+#include "util/cpu.h"
 #include "util/util.h"
 
 static const QMatKernel all_kernels[] = {QMAT_KERNEL_SCALAR, QMAT_KERNEL_AVX2, QMAT_KERNEL_NEON};
@@ -486,6 +487,21 @@ static void test_round_f16(void) {
     qmat_set_kernel(QMAT_KERNEL_AUTO);
 }
 
+/* `anemll version`'s CPU features agree with the kernel choice: a SIMD path is available exactly
+ * when it is built in and the features it needs are present. */
+static void test_kernel_features(void) {
+    CpuFeature f[CPU_MAX_FEATURES];
+    int n = cpu_features(f), avx2_needs = 0, neon = 0;
+    static const char *avx2_path[] = {"avx", "avx2", "fma", "f16c"};
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < 4; k++) avx2_needs += f[i].present && !strcmp(f[i].name, avx2_path[k]);
+        neon |= f[i].present && !strcmp(f[i].name, "neon");
+    }
+    CHECK(qmat_kernel_compiled(QMAT_KERNEL_SCALAR) && qmat_kernel_available(QMAT_KERNEL_SCALAR));
+    CHECK(qmat_kernel_available(QMAT_KERNEL_AVX2) == (qmat_kernel_compiled(QMAT_KERNEL_AVX2) && avx2_needs == 4));
+    CHECK(qmat_kernel_available(QMAT_KERNEL_NEON) == (qmat_kernel_compiled(QMAT_KERNEL_NEON) && neon));
+}
+
 int main(void) {
     for (int ki = 0; ki < NKERNELS; ki++)
         if (!qmat_kernel_available(all_kernels[ki]))
@@ -500,5 +516,6 @@ int main(void) {
     RUN(test_exp_special);
     RUN(test_exp_lengths);
     RUN(test_round_f16);
+    RUN(test_kernel_features);
     CHECK_EXIT();
 }

@@ -1,12 +1,53 @@
 #include "cli/chat_common.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/shipped.h"
 #include "util/util.h"
+
+const ArgSpec model_args[] = {
+    {"--model", "--meta", "DIR", "$ANEMLL_MODEL, else anemll-tiny beside the binary",
+     "the model: a Hugging Face checkpoint folder, a converted folder, or its meta.yaml", 0},
+    {0},
+};
+
+const ArgSpec context_args[] = {
+    {"--context", NULL, "N", "meta.yaml's context_length, else max_position_embeddings up to 4096",
+     "positions of the KV cache", 0},
+    {"--batch", NULL, "N", "64", "prefill batch size; 1 = token by token", 0},
+    {0},
+};
+
+const ArgSpec sampling_args[] = {
+    {"--temp", NULL, "T", "0", "sampling temperature; 0 = greedy", 0},
+    {"--top-k", NULL, "K", "0", "sample from the K likeliest tokens only; 0 = all", 0},
+    {"--top-p", NULL, "P", "1", "sample from the likeliest tokens whose probabilities sum to P; 1 = all", 0},
+    {"--seed", NULL, "S", "0", "random seed of the sampler; the same seed gives the same text", 0},
+    {0},
+};
+
+const ArgSpec precision_args[] = {
+    {"--precision", NULL, "q8|fp32|fp16", "q8",
+     "activations: q8 = LUT matmuls read their inputs as 8-bit codes (integer dot products), the rest "
+     "FP32; fp32 = FP32 throughout, the exact reference of the stored weights; fp16 = strict FP16, every "
+     "activation rounded to FP16 after each op, stopping at the first overflow", 0},
+    {0},
+};
+
+const ArgSpec calib_args[] = {
+    {"--calib", NULL, "FILE", NULL,
+     "text appended to the built-in calibration prompts (used when the model folder has a tokenizer.json; "
+     "without one, calibration runs a fixed pseudo-random sequence)", 0},
+    {"--calib-ids", NULL, "FILE", NULL,
+     "the calibration sequence as token ids (separated by spaces, commas or newlines; a JSON array works "
+     "too) instead of the built-in one", 0},
+    {0},
+};
 
 void read_sampling_flags(Args *a, SamplingFlags *f) {
     f->temp = arg_double(a, "--temp", 0.0, 0.0, 100.0);
@@ -33,6 +74,12 @@ const char *default_model_dir(void) {
     err_set("no --model given and no default model (run `make` to build build/anemll-tiny, `make install`, "
             "or set ANEMLL_MODEL)");
     return NULL;
+}
+
+int check_input(const char *path) {
+    if (!path || access(path, F_OK) == 0) return 0;
+    err_set("%s: cannot open: %s", path, strerror(errno));
+    return -1;
 }
 
 Tokenizer *load_model_tokenizer(const Model *m, const char *override_path) {

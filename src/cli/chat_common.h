@@ -1,5 +1,6 @@
-/* Pieces shared by the text-facing commands (chat, generate --prompt): the tokenizer that goes
- * with a model folder, and the stop ids of a reply. */
+/* Pieces shared by the commands: flag groups several commands take, the default model folder,
+ * early checks of input paths, the tokenizer that goes with a model folder, and the stop ids of a
+ * reply. */
 #ifndef ANEMLL_CHAT_COMMON_H
 #define ANEMLL_CHAT_COMMON_H
 
@@ -7,6 +8,13 @@
 #include "model/model.h"
 #include "model/sampler.h"
 #include "tokenizer/tokenizer.h"
+
+/* Flag tables of the shared groups (see args.h). */
+extern const ArgSpec model_args[];     /* --model DIR (alias --meta): chat logits generate inspect bench */
+extern const ArgSpec context_args[];   /* --context --batch: chat logits generate */
+extern const ArgSpec sampling_args[];  /* --temp --top-k --top-p --seed: chat generate */
+extern const ArgSpec precision_args[]; /* --precision: logits generate bench eval */
+extern const ArgSpec calib_args[];     /* --calib --calib-ids: convert inspect */
 
 /* --temp T (0 = greedy) --top-k K --top-p P --seed S, read from a (generate, chat). */
 typedef struct {
@@ -20,6 +28,10 @@ void sampler_from_flags(Sampler *s, int vocab, const SamplingFlags *f);
  * default model that `make` converts next to the binary (build/anemll-tiny). NULL + err_set if
  * neither exists. */
 const char *default_model_dir(void);
+
+/* 0 when path is NULL or exists; else -1 and err_set "PATH: cannot open: REASON". Commands check
+ * the inputs they are given before complaining about flags they lack. */
+int check_input(const char *path);
 
 /* --tokenizer FILE when given, else tokenizer.json beside the model's config.json. */
 Tokenizer *load_model_tokenizer(const Model *m, const char *override_path);

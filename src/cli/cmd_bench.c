@@ -84,9 +84,32 @@ static int random_tokens(int *ids, int n, int vocab, uint64_t seed) {
     return 0;
 }
 
+static const ArgSpec bench_args[] = {
+    {"--prompt-tokens", NULL, "N,N,...", "64,512", "prompt sizes to time prefill at (at most 8)", 0},
+    {"--gen-tokens", NULL, "N", "64", "tokens to decode per timed run", 0},
+    {"--repeat", NULL, "N", "3", "timed runs of each measurement; the median is reported", 0},
+    {"--threads", NULL, "N", "$ANEMLL_THREADS, else all cores", "threads of the thread pool", 0},
+    {"--batch", NULL, "N", "64", "prefill batch size", 0},
+    {"--json", NULL, "FILE", NULL, "also write every number to FILE as JSON", 0},
+    {0},
+};
+
+const CommandSpec bench_spec = {
+    "bench",
+    "prefill/decode throughput, memory and the bandwidth bound",
+    "[--model DIR] [options]",
+    "Times prefill of random prompts and token-by-token decode (median of --repeat runs after an untimed "
+    "warm-up), start-up (load, mmap, state) and peak RSS, then measures the machine's read bandwidth and "
+    "reports the decode speed it bounds: decode reads every weight once per token, so the bound is "
+    "bandwidth / bytes of weights per token. Results go to stdout, and with --json to a file.",
+    (const ArgSpec *const[]){model_args, bench_args, precision_args, NULL},
+    "anemll bench\n"
+    "anemll bench --model /tmp/gemma3-1b-lut --prompt-tokens 64,512 --gen-tokens 64 --threads 2 --json bench.json",
+};
+
 int cmd_bench(int argc, char **argv) {
     Args a;
-    args_init(&a, argc, argv);
+    args_init(&a, &bench_spec, argc, argv);
     const char *dir = arg_str(&a, "--model", NULL);
     const char *sizes = arg_str(&a, "--prompt-tokens", "64,512");
     long gen = arg_int(&a, "--gen-tokens", 64, 1, 1 << 20);
@@ -95,10 +118,11 @@ int cmd_bench(int argc, char **argv) {
     long batch = arg_int(&a, "--batch", 64, 1, 1 << 16);
     const char *json = arg_str(&a, "--json", NULL);
     const char *precision = arg_str(&a, "--precision", "q8");
-    int bad = args_finish(&a, "bench");
+    int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 2;
     if (!dir && !(dir = default_model_dir())) return fail_with_error();
+    if (model_check_path(dir)) return fail_with_error();
     if (precision_check(precision)) return fail_with_error();
     int psz[MAX_PROMPT_SIZES], np = 0;
     for (const char *p = sizes; *p && np < MAX_PROMPT_SIZES;) {

@@ -263,11 +263,37 @@ static char *read_line(int tty) {
     return line;
 }
 
+static const ArgSpec chat_args[] = {
+    {"--prompt", NULL, "TEXT", NULL, "answer this one prompt and exit (else prompts are read from stdin)", 0},
+    {"--system", NULL, "TEXT", NULL, "a system prompt", 0},
+    {"--history", NULL, NULL, NULL,
+     "keep the conversation: the KV cache is reused across turns and the oldest turns are dropped when the "
+     "context fills", 0},
+    {"--max-tokens", NULL, "N", "512", "tokens per reply at most", 0},
+    {"--no-template", NULL, NULL, NULL, "send each prompt as it is (with BOS), no chat template", 0},
+    {"--quiet", NULL, NULL, NULL, "no prefill/decode speed line after each reply", 0},
+    {"--tokenizer", NULL, "FILE", "tokenizer.json in the model folder", "the tokenizer", 0},
+    {0},
+};
+
+const CommandSpec chat_spec = {
+    "chat",
+    "talk to a model (Gemma chat format, streaming)",
+    "[--model DIR] [--prompt TEXT] [options]",
+    "Talks to a model in Gemma's chat format, streaming each reply as it is generated: one reply per prompt "
+    "(as ANEMLL's chat.py), or with --history the whole conversation (as chat_full.py). Reads prompts from "
+    "stdin, with line editing on a terminal; Ctrl-C stops a reply, Ctrl-D exits. Sampling is greedy unless "
+    "--temp is above 0.",
+    (const ArgSpec *const[]){model_args, chat_args, context_args, sampling_args, NULL},
+    "anemll chat\n"
+    "anemll chat --prompt \"What is a kluge?\" --quiet\n"
+    "anemll chat --model /tmp/gemma3-1b-lut --history --system \"Be brief.\" --temp 0.7 --top-p 0.9",
+};
+
 int cmd_chat(int argc, char **argv) {
     Args a;
-    args_init(&a, argc, argv);
+    args_init(&a, &chat_spec, argc, argv);
     const char *dir = arg_str(&a, "--model", NULL);
-    if (!dir) dir = arg_str(&a, "--meta", NULL);
     const char *tok_path = arg_str(&a, "--tokenizer", NULL);
     const char *prompt = arg_str(&a, "--prompt", NULL);
     Chat c;
@@ -281,10 +307,11 @@ int cmd_chat(int argc, char **argv) {
     long batch = arg_int(&a, "--batch", 64, 1, 1 << 16);
     SamplingFlags sf;
     read_sampling_flags(&a, &sf);
-    int bad = args_finish(&a, "chat");
+    int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 2;
     if (!dir && !(dir = default_model_dir())) return fail_with_error();
+    if (model_check_path(dir) || check_input(tok_path)) return fail_with_error();
     if (model_load(&c.m, dir)) return fail_with_error();
     int rc = 1;
     if (!(c.tok = load_model_tokenizer(&c.m, tok_path))) {

@@ -5,32 +5,56 @@
 #include <unistd.h>
 
 #include "cli/args.h"
+#include "cli/chat_common.h"
 #include "cli/commands.h"
 #include "cli/progress_display.h"
 #include "convert/convert.h"
 #include "util/util.h"
 
-static const char *first_of(Args *a, const char *x, const char *y, const char *def) {
-    const char *v = arg_str(a, x, NULL);
-    const char *w = arg_str(a, y, NULL);
-    return v ? v : w ? w : def;
-}
+static const ArgSpec convert_args[] = {
+    {"--model", NULL, "HF_DIR", NULL, "the Hugging Face checkpoint to convert, instead of the first word", 0},
+    {"--output", NULL, "OUT_DIR", NULL, "the folder to write, instead of the second word", 0},
+    {"--lut1", "--lut-embeddings", "SPEC", "none", "LUT of the embeddings", 0},
+    {"--lut2", "--lut-ffn", "SPEC", "4,4", "LUT of the attention and MLP matrices", 0},
+    {"--lut3", "--lut-lmhead", "SPEC", "6,4", "LUT of the LM head", 0},
+    {"--fp16-scale", NULL, "auto|A|none", "auto",
+     "FP16 residual scale alpha: auto = from the calibration peak, A = this factor in [1/1024, 1], none = 1", 0},
+    {"--chunk", "--chunks", "N", "2", "split the layers into N chunk files, as ANEMLL does", 0},
+    {"--context", NULL, "N", "the model's, at most 4096", "context_length recorded in meta.yaml", 0},
+    {"--batch", NULL, "N", "64", "batch_size recorded in meta.yaml", 0},
+    {"--threads", NULL, "N", "all cores", "threads for the LUT k-means", 0},
+    {"--force", NULL, NULL, NULL, "replace OUT_DIR if it holds a converted model (anything else is refused)", 0},
+    {"--quiet", NULL, NULL, NULL, "no progress on stderr", 0},
+    {0},
+};
+
+const CommandSpec convert_spec = {
+    "convert",
+    "convert a Hugging Face checkpoint the ANEMLL way (FP16 scale, LUT, chunks)",
+    "HF_DIR OUT_DIR [options]",
+    "Converts a Gemma 3 checkpoint (config.json and safetensors, F32/F16/BF16) the ANEMLL way: residual "
+    "weights scaled by alpha so that FP16 activations do not overflow, matrices palettized to lookup tables, "
+    "layers split into chunk files, all described by meta.yaml. A LUT SPEC is bits,per_channel (bits 2..8, "
+    "one table per per_channel rows; 0 = one table per tensor), bits alone (per_channel 8) or none (FP16). "
+    "The output is written to OUT_DIR.tmp.PID and renamed at the end, so a failed run leaves no model behind.",
+    (const ArgSpec *const[]){convert_args, calib_args, NULL},
+    "anemll convert models/anemll-tiny /tmp/tiny-lut\n"
+    "anemll convert HF_DIR OUT_DIR --lut2 4,8 --lut3 none --chunk 4 --fp16-scale 0.5 --force",
+};
 
 int cmd_convert(int argc, char **argv) {
     Args a;
-    args_init(&a, argc, argv);
+    args_init(&a, &convert_spec, argc, argv);
     ConvertOptions o;
     memset(&o, 0, sizeof o);
     const char *in = arg_str(&a, "--model", NULL);
     const char *out = arg_str(&a, "--output", NULL);
     o.context = (int)arg_int(&a, "--context", 0, 1, 1 << 24);
     o.batch = (int)arg_int(&a, "--batch", 64, 1, 65536);
-    long chunks = arg_int(&a, "--chunk", 0, 1, 1 << 20);
-    if (!chunks) chunks = arg_int(&a, "--chunks", 2, 1, 1 << 20);
-    o.chunks = (int)chunks;
-    const char *lut1 = first_of(&a, "--lut1", "--lut-embeddings", "none");
-    const char *lut2 = first_of(&a, "--lut2", "--lut-ffn", "4,4");
-    const char *lut3 = first_of(&a, "--lut3", "--lut-lmhead", "6,4");
+    o.chunks = (int)arg_int(&a, "--chunk", 2, 1, 1 << 20);
+    const char *lut1 = arg_str(&a, "--lut1", "none");
+    const char *lut2 = arg_str(&a, "--lut2", "4,4");
+    const char *lut3 = arg_str(&a, "--lut3", "6,4");
     const char *scale = arg_str(&a, "--fp16-scale", "auto");
     const char *calib_ids = arg_str(&a, "--calib-ids", NULL);
     const char *calib_text = arg_str(&a, "--calib", NULL);
@@ -40,7 +64,7 @@ int cmd_convert(int argc, char **argv) {
     int quiet = arg_flag(&a, "--quiet");
     const char *pos[2];
     int npos = args_positionals(&a, pos, 2);
-    int bad = args_finish(&a, "convert");
+    int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 2;
     if (npos > 2 || (npos >= 1 && in) || (npos == 2 && out)) {
@@ -49,6 +73,7 @@ int cmd_convert(int argc, char **argv) {
     }
     if (!in && npos >= 1) in = pos[0];
     if (!out && npos >= 1) out = pos[npos - 1];
+    if ((in && model_check_path(in)) || check_input(calib_text) || check_input(calib_ids)) return fail_with_error();
     if (!in || !out || in == out) {
         err_set("usage: anemll convert HF_DIR OUT_DIR [--lut2 4,4 --lut3 6,4 --chunk 2 --fp16-scale auto ...]");
         return fail_with_error();
@@ -63,8 +88,9 @@ int cmd_convert(int argc, char **argv) {
     } else {
         char *end;
         o.alpha = strtod(scale, &end);
-        if (end == scale || *end || !(o.alpha > 0 && o.alpha <= 1)) {
-            err_set("--fp16-scale '%s': expected auto, none or a number in (0, 1]", scale);
+        if (end == scale || *end || !(o.alpha >= FP16_SCALE_MIN && o.alpha <= 1)) {
+            err_set("--fp16-scale '%s': expected auto, none or a number in [1/1024, 1] (a smaller alpha pushes "
+                    "the weights into FP16's subnormal range)", scale);
             return fail_with_error();
         }
         o.scale_mode = SCALE_FIXED;

@@ -413,6 +413,53 @@ static int make_temp_dir(char *out, size_t n) {
 
 /* ---------------------------------------------------------------- command */
 
+static const ArgSpec eval_args[] = {
+    {"--model", NULL, "CANDIDATE_DIR", "$ANEMLL_MODEL, else anemll-tiny beside the binary",
+     "the model to evaluate (converted, or a checkpoint)", 0},
+    {"--reference", NULL, "HF_DIR", "the checkpoint the candidate's meta.yaml names",
+     "the unquantized Hugging Face checkpoint, run in FP32", 0},
+    {"--sweep", NULL, NULL, NULL,
+     "convert the reference under the seed's four configurations (FP16 baseline, FFN LUT4,4 + LM LUT6,4, "
+     "FFN LUT4,8 only, FFN LUT4,8 + LM LUT6,4) and each --config, evaluate each, print one table", 0},
+    {"--config", NULL, "SPEC", NULL,
+     "with --sweep, one more configuration: lut1=SPEC,lut2=SPEC,lut3=SPEC for the embeddings, FFN and LM "
+     "head; a key left out = no LUT", 1},
+    {"--prompts", NULL, "FILE.jsonl",
+     "data/eval_prompts.jsonl from $ANEMLL_DATA, the binary's ../data or ./data; without a tokenizer, "
+     "pseudo-random ids",
+     "the prompts, JSON lines: {\"text\": ...} (optional \"system\"; chat-templated) or {\"ids\": [...]}", 0},
+    {"--max-prompts", NULL, "N", NULL, "evaluate the first N prompts only", 0},
+    {"--steps", NULL, "N", "100", "greedy steps per prompt", 0},
+    {"--driver", NULL, "candidate|reference", "candidate", "which model picks the greedy tokens", 0},
+    {"--text", NULL, "FILE", NULL,
+     "text protocol: score every position of this text (tokenized with BOS), with perplexities and top-5 "
+     "agreement", 0},
+    {"--text-ids", NULL, "FILE", NULL, "text protocol on token ids as given", 0},
+    {"--chunk", NULL, "N", "the context", "text protocol: tokens per chunk", 0},
+    {"--tokenizer", NULL, "FILE", "tokenizer.json of the candidate, else of the reference",
+     "the tokenizer for text prompts", 0},
+    {"--label", NULL, "NAME", "from the candidate's LUTs", "the configuration's name in the table", 0},
+    {"--json", NULL, "FILE", NULL, "also write every number and the settings to FILE", 0},
+    {"--quiet", NULL, NULL, NULL, "no progress on stderr", 0},
+    {0},
+};
+
+const CommandSpec eval_spec = {
+    "eval",
+    "quality report against the original model: KL divergence, correlation, match rate",
+    "[--model CANDIDATE_DIR] [--reference HF_DIR] [options] | --sweep --reference HF_DIR [--config SPEC]...",
+    "Scores a converted model against the original it came from (ANEMLL-NOTES section 6): both run "
+    "teacher-forced on the same greedy tokens and each step compares the full next-token distributions: "
+    "KL(reference||candidate), correlation of the logits, top-1 match rate, entropy and first divergence, per "
+    "prompt and summarised with healthy/concerning verdicts. Prompts longer than the context are skipped; "
+    "the table goes to stdout, progress to stderr. --sweep converts the reference into a temporary folder "
+    "under several LUT configurations (auto FP16 scale) and removes it afterwards, also on error or Ctrl-C.",
+    (const ArgSpec *const[]){eval_args, precision_args, NULL},
+    "anemll eval\n"
+    "anemll eval --model build/anemll-tiny --reference models/anemll-tiny --precision fp32 --json eval.json\n"
+    "anemll eval --sweep --reference models/anemll-tiny --config lut2=4,8,lut3=6,4",
+};
+
 static int read_flags(int argc, char **argv, EvalFlags *f) {
     memset(f, 0, sizeof *f);
     snprintf(f->cmdline, sizeof f->cmdline, "anemll eval");
@@ -420,37 +467,9 @@ static int read_flags(int argc, char **argv, EvalFlags *f) {
         size_t k = strlen(f->cmdline);
         snprintf(f->cmdline + k, sizeof f->cmdline - k, " %s", argv[i]);
     }
-    /* --config may be given several times: take every one out before the other flags */
-    char **rest = xcalloc((size_t)argc + 1, sizeof *rest);
-    int nrest = 0, rc = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *v = NULL;
-        if (!strcmp(argv[i], "--config")) {
-            if (i + 1 >= argc) {
-                err_set("option --config needs a value");
-                rc = -1;
-                break;
-            }
-            v = argv[++i];
-        } else if (!strncmp(argv[i], "--config=", 9)) {
-            v = argv[i] + 9;
-        } else {
-            rest[nrest++] = argv[i];
-            continue;
-        }
-        if (f->n_configs == MAX_CONFIGS) {
-            err_set("at most %d --config", MAX_CONFIGS);
-            rc = -1;
-            break;
-        }
-        f->configs[f->n_configs++] = v;
-    }
-    if (rc) {
-        free(rest);
-        return fail_with_error();
-    }
     Args a;
-    args_init(&a, nrest, rest);
+    args_init(&a, &eval_spec, argc, argv);
+    f->n_configs = arg_list(&a, "--config", f->configs, MAX_CONFIGS);
     f->cand_dir = arg_str(&a, "--model", NULL);
     f->ref_dir = arg_str(&a, "--reference", NULL);
     f->prompts_file = arg_str(&a, "--prompts", NULL);
@@ -466,10 +485,13 @@ static int read_flags(int argc, char **argv, EvalFlags *f) {
     f->max_prompts = arg_int(&a, "--max-prompts", 0, 1, 1 << 24);
     f->sweep = arg_flag(&a, "--sweep");
     f->quiet = arg_flag(&a, "--quiet");
-    int bad = args_finish(&a, "eval");
+    int bad = args_finish(&a);
     args_free(&a);
-    free(rest);
     if (bad) return 2;
+    if ((f->cand_dir && model_check_path(f->cand_dir)) || (f->ref_dir && model_check_path(f->ref_dir)) ||
+        check_input(f->prompts_file) || check_input(f->text_file) || check_input(f->text_ids_file) ||
+        check_input(f->tokenizer))
+        return fail_with_error();
     /* defaults: the shipped model, against the checkpoint it was converted from */
     if (!f->sweep && !f->cand_dir && !(f->cand_dir = default_model_dir())) return fail_with_error();
     if (!f->ref_dir && f->cand_dir) {

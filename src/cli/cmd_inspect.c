@@ -18,18 +18,37 @@ static void lut_str(char *buf, size_t n, LutInfo l) {
         snprintf(buf, n, "LUT%d, one table per tensor", l.bits);
 }
 
+static const ArgSpec inspect_args[] = {
+    {"--activations", NULL, NULL, NULL,
+     "also run the calibration sequence in FP32 and print each layer's peak |residual| and the "
+     "--fp16-scale to convert with", 0},
+    {0},
+};
+
+const CommandSpec inspect_spec = {
+    "inspect",
+    "describe a model folder; --activations: residual peaks and the alpha to use",
+    "[--model DIR] [--activations]",
+    "Describes a model folder: its shape, layer types, weight files and sizes, and for a converted model the "
+    "context, batch, chunks, LUT of each part and the FP16 scale alpha with the calibration peaks it was "
+    "chosen from. --activations measures the residual peaks now (--calib, --calib-ids choose the sequence).",
+    (const ArgSpec *const[]){model_args, inspect_args, calib_args, NULL},
+    "anemll inspect\n"
+    "anemll inspect --model models/anemll-tiny --activations",
+};
+
 int cmd_inspect(int argc, char **argv) {
     Args a;
-    args_init(&a, argc, argv);
+    args_init(&a, &inspect_spec, argc, argv);
     const char *dir = arg_str(&a, "--model", NULL);
-    if (!dir) dir = arg_str(&a, "--meta", NULL);
     int activations = arg_flag(&a, "--activations");
     const char *calib_ids = arg_str(&a, "--calib-ids", NULL);
     const char *calib_text = arg_str(&a, "--calib", NULL);
-    int bad = args_finish(&a, "inspect");
+    int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 2;
     if (!dir && !(dir = default_model_dir())) return fail_with_error();
+    if (model_check_path(dir) || check_input(calib_text) || check_input(calib_ids)) return fail_with_error();
     Model m;
     if (model_load(&m, dir)) return fail_with_error();
     const ModelConfig *c = &m.cfg;

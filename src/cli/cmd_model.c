@@ -66,6 +66,17 @@ typedef struct {
     const char *on_overflow; /* stop (default) | continue */
 } RunFlags;
 
+static const ArgSpec run_args[] = {
+    {"--tokens", NULL, "IDS", NULL, "the token ids, separated by spaces or commas (\"2 105 17\")", 0},
+    {"--prompt", NULL, "TEXT", NULL, "text instead of --tokens, chat-templated unless --no-template", 0},
+    {"--system", NULL, "TEXT", NULL, "a system prompt before --prompt", 0},
+    {"--no-template", NULL, NULL, NULL, "tokenize --prompt as it is (with BOS), no chat template", 0},
+    {"--tokenizer", NULL, "FILE", "tokenizer.json in the model folder", "the tokenizer for --prompt", 0},
+    {"--on-overflow", NULL, "stop|continue", "stop",
+     "with --precision fp16: stop at the first FP16 overflow, or report it and go on", 0},
+    {0},
+};
+
 static void read_run_flags(Args *a, RunFlags *f) {
     f->model_dir = arg_str(a, "--model", NULL);
     f->tokens = arg_str(a, "--tokens", NULL);
@@ -79,12 +90,17 @@ static void read_run_flags(Args *a, RunFlags *f) {
     f->on_overflow = arg_str(a, "--on-overflow", "stop");
 }
 
-/* Load the model, get the tokens (--tokens, or --prompt through the tokenizer), make the state.
- * *tok gets the tokenizer when one was loaded (else NULL). */
+/* The model folder (the default one when not given) and the tokenizer file exist. */
+static int check_run_inputs(RunFlags *f) {
+    if (!f->model_dir && !(f->model_dir = default_model_dir())) return -1;
+    return model_check_path(f->model_dir) || check_input(f->tokenizer) ? -1 : 0;
+}
+
+/* After check_run_inputs: load the model, get the tokens (--tokens, or --prompt through the
+ * tokenizer), make the state. *tok gets the tokenizer when one was loaded (else NULL). */
 static int open_run(RunFlags *f, Model *m, RunState *s, int **tokens, int *n, int extra_positions,
                     Tokenizer **tok) {
     *tok = NULL;
-    if (!f->model_dir && !(f->model_dir = default_model_dir())) return -1;
     if (precision_check(f->precision)) return -1;
     if (strcmp(f->on_overflow, "stop") && strcmp(f->on_overflow, "continue")) {
         err_set("--on-overflow '%s': expected stop or continue", f->on_overflow);
@@ -129,15 +145,33 @@ fail_model:
     return -1;
 }
 
+static const ArgSpec logits_args[] = {
+    {"--out", NULL, "FILE", NULL, "where to write the logits (required)", 0},
+    {0},
+};
+
+const CommandSpec logits_spec = {
+    "logits",
+    "write the logits of every position of a token sequence",
+    "--tokens IDS --out FILE [options]",
+    "Runs a token sequence (or a prompt) through the model and writes the logits of every position to FILE "
+    "as little-endian float32, [n_tokens, vocab] row-major: the engine's numerical contract, compared "
+    "against Hugging Face transformers by the tests. The file appears only when complete.",
+    (const ArgSpec *const[]){model_args, run_args, context_args, precision_args, logits_args, NULL},
+    "anemll logits --tokens \"2 105 2364\" --out /tmp/logits.f32\n"
+    "anemll logits --model models/anemll-tiny --prompt \"What is a kluge?\" --out /tmp/l.f32 --precision fp32",
+};
+
 int cmd_logits(int argc, char **argv) {
     Args a;
-    args_init(&a, argc, argv);
+    args_init(&a, &logits_spec, argc, argv);
     RunFlags f;
     read_run_flags(&a, &f);
     const char *out = arg_str(&a, "--out", NULL);
-    int bad = args_finish(&a, "logits");
+    int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 2;
+    if (check_run_inputs(&f)) return fail_with_error();
     if (!out) {
         err_set("--out FILE is required");
         return fail_with_error();
@@ -164,9 +198,28 @@ int cmd_logits(int argc, char **argv) {
     return rc ? fail_with_error() : 0;
 }
 
+static const ArgSpec generate_args[] = {
+    {"-n", NULL, "N", "32", "tokens to generate at most", 0},
+    {"--ignore-eos", NULL, NULL, NULL, "go on past EOS and <end_of_turn>", 0},
+    {"--ids", NULL, NULL, NULL, "print token ids, also for --prompt (which prints text otherwise)", 0},
+    {0},
+};
+
+const CommandSpec generate_spec = {
+    "generate",
+    "continue a token sequence or prompt",
+    "(--tokens IDS | --prompt TEXT) [-n N] [options]",
+    "Continues a token sequence (--tokens; prints the new ids) or a prompt (--prompt, chat-templated unless "
+    "--no-template; prints text) by up to N tokens, greedy unless --temp is above 0, stopping at EOS or "
+    "<end_of_turn> unless --ignore-eos.",
+    (const ArgSpec *const[]){model_args, run_args, context_args, precision_args, generate_args, sampling_args, NULL},
+    "anemll generate --prompt \"What is a kluge?\" -n 64\n"
+    "anemll generate --tokens \"2 105 2364\" -n 20 --ids --temp 0.8 --top-p 0.95 --seed 7",
+};
+
 int cmd_generate(int argc, char **argv) {
     Args a;
-    args_init(&a, argc, argv);
+    args_init(&a, &generate_spec, argc, argv);
     RunFlags f;
     read_run_flags(&a, &f);
     long n_new = arg_int(&a, "-n", 32, 0, 1 << 24);
@@ -174,7 +227,7 @@ int cmd_generate(int argc, char **argv) {
     read_sampling_flags(&a, &sf);
     int ignore_eos = arg_flag(&a, "--ignore-eos");
     int print_ids = arg_flag(&a, "--ids");
-    int bad = args_finish(&a, "generate");
+    int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 2;
     Model m;
@@ -182,7 +235,8 @@ int cmd_generate(int argc, char **argv) {
     int *tokens, n;
     Tokenizer *tok;
     /* the last new token is never fed back, so n + n_new - 1 positions are needed */
-    if (open_run(&f, &m, &s, &tokens, &n, n_new > 0 ? (int)n_new - 1 : 0, &tok)) return fail_with_error();
+    if (check_run_inputs(&f) || open_run(&f, &m, &s, &tokens, &n, n_new > 0 ? (int)n_new - 1 : 0, &tok))
+        return fail_with_error();
     /* text out when a prompt was given (unless --ids); ids for --tokens */
     TokStream *ts = tok && !print_ids ? tok_stream_new(tok, 1) : NULL;
     int stop[16], n_stop = 0;

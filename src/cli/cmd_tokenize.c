@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "cli/args.h"
+#include "cli/chat_common.h"
 #include "cli/commands.h"
 #include "tokenizer/tokenizer.h"
 #include "util/util.h"
@@ -21,12 +22,68 @@ typedef struct {
     const char *file, *model_dir;
 } TokenizerFlags;
 
+static const ArgSpec tokenizer_args[] = {
+    {"--tokenizer", NULL, "FILE", NULL, "the tokenizer (a Hugging Face tokenizer.json)", 0},
+    {"--model", NULL, "DIR", NULL, "use DIR/tokenizer.json instead of --tokenizer", 0},
+    {0},
+};
+
+static const ArgSpec jsonl_args[] = {
+    {"--jsonl", NULL, NULL, NULL, "input is JSON lines (detokenize and template read JSON lines either way)", 0},
+    {0},
+};
+
+static const ArgSpec tokenize_args[] = {
+    {"--no-bos", NULL, NULL, NULL, "no BOS first (with --jsonl: for lines without \"add_bos\")", 0},
+    {0},
+};
+
+static const ArgSpec detokenize_args[] = {
+    {"--skip-special", NULL, NULL, NULL, "leave out special tokens such as <bos>", 0},
+    {0},
+};
+
+const CommandSpec tokenize_spec = {
+    "tokenize",
+    "text (JSON lines) to token ids",
+    "(--tokenizer FILE | --model DIR) [--jsonl] [--no-bos]",
+    "Encodes text with a Gemma tokenizer. Without --jsonl the whole of stdin is one text and one JSON array "
+    "of ids is printed (BOS first unless --no-bos). With --jsonl each line {\"text\": \"...\", \"add_bos\": "
+    "true|false} gives one array line, flushed at once. A bad line stops with \"stdin line N: ...\".",
+    (const ArgSpec *const[]){tokenizer_args, jsonl_args, tokenize_args, NULL},
+    "echo \"Hello world\" | anemll tokenize --model models/anemll-tiny\n"
+    "echo '{\"text\": \"Hello\", \"add_bos\": false}' | anemll tokenize --tokenizer models/anemll-tiny/tokenizer.json --jsonl",
+};
+
+const CommandSpec detokenize_spec = {
+    "detokenize",
+    "token ids (JSON arrays) to text",
+    "(--tokenizer FILE | --model DIR) [--skip-special]",
+    "Decodes token ids: each line of stdin is a JSON array of ids and gives one JSON string line, flushed at "
+    "once. A bad line stops with \"stdin line N: ...\".",
+    (const ArgSpec *const[]){tokenizer_args, jsonl_args, detokenize_args, NULL},
+    "echo '[2,319,1516]' | anemll detokenize --model models/anemll-tiny --skip-special",
+};
+
+const CommandSpec template_spec = {
+    "template",
+    "render Gemma's chat template (JSON lines)",
+    "(--tokenizer FILE | --model DIR) [--jsonl]",
+    "Renders Gemma 3's chat template: each line of stdin, {\"messages\": [...], \"add_generation_prompt\": "
+    "true|false}, gives one line {\"prompt\": \"...\", \"ids\": [...]}, the ids being the prompt encoded "
+    "(its \"<bos>\" text is the only BOS). A bad line stops with \"stdin line N: ...\".",
+    (const ArgSpec *const[]){tokenizer_args, jsonl_args, NULL},
+    "echo '{\"messages\": [{\"role\": \"user\", \"content\": \"Hi\"}], \"add_generation_prompt\": true}' | "
+    "anemll template --model models/anemll-tiny",
+};
+
 static void read_tokenizer_flags(Args *a, TokenizerFlags *f) {
     f->file = arg_str(a, "--tokenizer", NULL);
     f->model_dir = arg_str(a, "--model", NULL);
 }
 
 static Tokenizer *open_tokenizer(const TokenizerFlags *f) {
+    if ((f->model_dir && model_check_path(f->model_dir)) || check_input(f->file)) return NULL;
     if (f->file && f->model_dir) {
         err_set("give --tokenizer FILE or --model DIR, not both");
         return NULL;
@@ -128,11 +185,11 @@ static int tokenize_stdin(const Tokenizer *t, int add_bos) {
 int cmd_tokenize(int argc, char **argv) {
     Args a;
     TokenizerFlags f;
-    args_init(&a, argc, argv);
+    args_init(&a, &tokenize_spec, argc, argv);
     read_tokenizer_flags(&a, &f);
     int jsonl = arg_flag(&a, "--jsonl");
     int add_bos = !arg_flag(&a, "--no-bos");  /* in --jsonl mode: for lines without "add_bos" */
-    int bad = args_finish(&a, "tokenize");
+    int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 1;
     Tokenizer *t = open_tokenizer(&f);
@@ -171,11 +228,11 @@ static int detokenize_line(const Tokenizer *t, const TokJson *line, void *ctx) {
 int cmd_detokenize(int argc, char **argv) {
     Args a;
     TokenizerFlags f;
-    args_init(&a, argc, argv);
+    args_init(&a, &detokenize_spec, argc, argv);
     read_tokenizer_flags(&a, &f);
     int skip_special = arg_flag(&a, "--skip-special");
     arg_flag(&a, "--jsonl");  /* JSON lines is the only format; accepted for symmetry */
-    int bad = args_finish(&a, "detokenize");
+    int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 1;
     Tokenizer *t = open_tokenizer(&f);
@@ -215,10 +272,10 @@ static int template_line(const Tokenizer *t, const TokJson *line, void *ctx) {
 int cmd_template(int argc, char **argv) {
     Args a;
     TokenizerFlags f;
-    args_init(&a, argc, argv);
+    args_init(&a, &template_spec, argc, argv);
     read_tokenizer_flags(&a, &f);
     arg_flag(&a, "--jsonl");  /* JSON lines is the only format; accepted as the contract writes it */
-    int bad = args_finish(&a, "template");
+    int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 1;
     Tokenizer *t = open_tokenizer(&f);

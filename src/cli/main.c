@@ -2,26 +2,20 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/commands.h"
 #include "util/util.h"
 
 static const struct {
-    const char *name;
     int (*fn)(int, char **);
-    const char *help;
+    const CommandSpec *spec;
 } commands[] = {
-    {"chat", cmd_chat, "talk to a model (Gemma chat format, streaming)"},
-    {"logits", cmd_logits, "write the logits of every position of a token sequence"},
-    {"generate", cmd_generate, "continue a token sequence or prompt"},
-    {"synth", cmd_synth, "write a random-weight Gemma 3 checkpoint of a real shape"},
-    {"tokenize", cmd_tokenize, "text (JSON lines) to token ids"},
-    {"detokenize", cmd_detokenize, "token ids (JSON arrays) to text"},
-    {"template", cmd_template, "render Gemma's chat template (JSON lines)"},
-    {"convert", cmd_convert, "convert a Hugging Face checkpoint the ANEMLL way (FP16 scale, LUT, chunks)"},
-    {"eval", cmd_eval, "quality report against the original model: KL divergence, correlation, match rate"},
-    {"inspect", cmd_inspect, "describe a model folder; --activations: residual peaks and the alpha to use"},
-    {"bench", cmd_bench, "prefill/decode throughput, memory and the bandwidth bound"},
+    {cmd_chat, &chat_spec},       {cmd_logits, &logits_spec},         {cmd_generate, &generate_spec},
+    {cmd_synth, &synth_spec},     {cmd_tokenize, &tokenize_spec},     {cmd_detokenize, &detokenize_spec},
+    {cmd_template, &template_spec}, {cmd_convert, &convert_spec},     {cmd_eval, &eval_spec},
+    {cmd_inspect, &inspect_spec}, {cmd_bench, &bench_spec},           {cmd_version, &version_spec},
 };
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
 
 int fail_with_error(void) {
     fprintf(stderr, "anemll: error: %s\n", err_get());
@@ -30,17 +24,43 @@ int fail_with_error(void) {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: anemll COMMAND [options]\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
+    for (size_t i = 0; i < N_COMMANDS; i++) fprintf(f, "  %-12s %s\n", commands[i].spec->name, commands[i].spec->summary);
+    fprintf(f, "\n`anemll help COMMAND` (or `anemll COMMAND --help`) describes a command, its flags and examples.\n");
+}
+
+static int find_command(const char *name) {
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (!strcmp(name, commands[i].spec->name)) return (int)i;
+    return -1;
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].fn(argc - 2, argv + 2);
-    fprintf(stderr, "anemll: error: unknown command '%s' (try --help)\n", argv[1]);
-    return 2;
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--version")) return cmd_version(argc - 2, argv + 2);
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || (!strcmp(cmd, "help") && (argc == 2 || !strcmp(argv[2], "help")))) {
+        usage(stdout);
+        return 0;
+    }
+    int help = !strcmp(cmd, "help");
+    if (help) {
+        if (argc > 3) {
+            fprintf(stderr, "anemll: error: help takes one command name (try `anemll help`)\n");
+            return 2;
+        }
+        cmd = argv[2];
+    }
+    int i = find_command(cmd);
+    if (i < 0) {
+        fprintf(stderr, "anemll: error: unknown command '%s' (try `anemll help`)\n", cmd);
+        return 2;
+    }
+    if (help || args_wants_help(argc - 2, argv + 2)) {
+        args_print_help(stdout, commands[i].spec);
+        return 0;
+    }
+    return commands[i].fn(argc - 2, argv + 2);
 }

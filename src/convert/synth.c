@@ -24,8 +24,6 @@ static const Shape shapes[] = {
     {"gemma3-4b", 262208, 2560, 10240, 34, 8, 4, 256, 1024, 131072, 8.0},
 };
 
-const char *synth_shapes(void) { return "tiny, gemma3-270m, gemma3-1b, gemma3-4b"; }
-
 static uint64_t rng_next(uint64_t *s) {
     uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -108,7 +106,7 @@ int synth_write(const char *shape_name, const char *out_dir, int vocab, uint64_t
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         if (strcmp(shapes[i].name, shape_name) == 0) s = &shapes[i];
     if (!s) {
-        err_set("unknown shape '%s' (known: %s)", shape_name, synth_shapes());
+        err_set("unknown shape '%s' (known: %s)", shape_name, SYNTH_SHAPES);
         return -1;
     }
     if (vocab <= 0) vocab = s->vocab;

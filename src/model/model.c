@@ -237,25 +237,41 @@ static int temporary_name(const char *dir) {
     return d < n && d >= 5 && strncmp(dir + d - 5, ".tmp.", 5) == 0;
 }
 
-static int load(Model *m, const char *path, int allow_unfinished) {
-    memset(m, 0, sizeof *m);
+/* The folder path names: itself, or the folder of a meta.yaml (--meta DIR/meta.yaml). */
+static char *model_folder(const char *path) {
+    char *dir = xstrdup(path);
     size_t len = strlen(path);
     if (len >= 9 && strcmp(path + len - 9, "meta.yaml") == 0) {
-        /* --meta DIR/meta.yaml names the folder */
-        m->dir = xstrdup(path);
-        char *slash = strrchr(m->dir, '/');
-        if (slash) *slash = 0; else strcpy(m->dir, ".");
-    } else {
-        m->dir = xstrdup(path);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = 0; else strcpy(dir, ".");
     }
-    if (!dir_exists(m->dir)) {
-        err_set("%s: model folder not found", m->dir);
-        goto fail;
+    return dir;
+}
+
+/* dir exists and (unless allowed) is not a conversion's temporary folder */
+static int usable_folder(const char *dir, int allow_unfinished) {
+    if (!dir_exists(dir)) {
+        err_set("%s: model folder not found", dir);
+        return 0;
     }
-    if (!allow_unfinished && temporary_name(m->dir)) {
-        err_set("%s: the temporary folder of an unfinished conversion, never loaded as a model (delete it)", m->dir);
-        goto fail;
+    if (!allow_unfinished && temporary_name(dir)) {
+        err_set("%s: the temporary folder of an unfinished conversion, never loaded as a model (delete it)", dir);
+        return 0;
     }
+    return 1;
+}
+
+int model_check_path(const char *path) {
+    char *dir = model_folder(path);
+    int ok = usable_folder(dir, 0);
+    free(dir);
+    return ok ? 0 : -1;
+}
+
+static int load(Model *m, const char *path, int allow_unfinished) {
+    memset(m, 0, sizeof *m);
+    m->dir = model_folder(path);
+    if (!usable_folder(m->dir, allow_unfinished)) goto fail;
     if (config_load_dir(&m->cfg, m->dir)) goto fail;
     if (open_weights(m)) goto fail;
     if (m->converted && check_converted_folder(m)) goto fail;

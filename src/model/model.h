@@ -67,6 +67,9 @@ typedef struct {
 int model_load(Model *m, const char *dir);
 /* The same for the temporary folder convert is writing, which it loads back to check. */
 int model_load_unfinished(Model *m, const char *dir);
+/* The first check model_load makes: 0 when path names an existing model folder (or a meta.yaml
+ * in one) that is not a temporary folder; else -1 and err_set. */
+int model_check_path(const char *path);
 
 /* Chunk split as ANEMLL does it: base = L / n, the first L % n chunks get one more layer. */
 void meta_split_layers(int num_layers, int num_chunks, int *first_layer /* [num_chunks + 1] */);

@@ -214,24 +214,33 @@ static void kernel_from_env(void) {
     atomic_store(&active_kernel, k == QMAT_KERNEL_AUTO ? best_kernel() : k);
 }
 
-int qmat_kernel_available(QMatKernel k) {
+int qmat_kernel_compiled(QMatKernel k) {
     switch (k) {
     case QMAT_KERNEL_AUTO:
     case QMAT_KERNEL_SCALAR: return 1;
     case QMAT_KERNEL_AVX2:
 #if defined(__x86_64__)
-        return cpu_has_avx2_fma_f16c();
+        return 1;
 #else
         return 0;
 #endif
     case QMAT_KERNEL_NEON:
 #if defined(__aarch64__)
-        return cpu_has_neon();
+        return 1;
 #else
         return 0;
 #endif
     }
     return 0;
+}
+
+int qmat_kernel_available(QMatKernel k) {
+    if (!qmat_kernel_compiled(k)) return 0;
+    switch (k) {
+    case QMAT_KERNEL_AVX2: return cpu_has_avx2_fma_f16c();
+    case QMAT_KERNEL_NEON: return cpu_has_neon();
+    default: return 1;
+    }
 }
 
 int qmat_set_kernel(QMatKernel k) {

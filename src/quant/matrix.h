@@ -81,6 +81,9 @@ void qmat_matmul_q8_rows(const QMatrix *w, const QActs *x, float *y, int r0, int
  * once, at the first matmul; qmat_set_kernel overrides it (tests force each path). */
 typedef enum { QMAT_KERNEL_AUTO, QMAT_KERNEL_SCALAR, QMAT_KERNEL_AVX2, QMAT_KERNEL_NEON } QMatKernel;
 
+/* Whether this build has k's code (x86-64 builds have AVX2, aarch64 builds NEON). */
+int qmat_kernel_compiled(QMatKernel k);
+/* Whether k is built in and this CPU runs it. */
 int qmat_kernel_available(QMatKernel k);
 /* Force a path (AUTO: back to the best).  Returns 0, or -1 with err_set if unavailable. */
 int qmat_set_kernel(QMatKernel k);
