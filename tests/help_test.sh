@@ -2,7 +2,7 @@
 # `anemll help`, `--help` and `--version`; every flag src/cli reads has a help entry; a missing
 # input is reported before missing flags.
 source "$(dirname "$0")/lib.sh"
-G="$SHARED/golden"
+G="$DATA/golden"
 
 list=$("$ANEMLL" help); rc=$?
 cmds=$(sed -n 's/^  \([a-z]\+\)  .*/\1/p' <<<"$list")
