@@ -1,9 +1,12 @@
 /* build/anemll: one binary, one subcommand per job. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "util/pool.h"
 #include "util/util.h"
 
 static const struct {
@@ -62,5 +65,18 @@ int main(int argc, char **argv) {
         args_print_help(stdout, commands[i].spec);
         return 0;
     }
-    return commands[i].fn(argc - 2, argv + 2);
+    int capped, threads = pool_threads_env(&capped);
+    if (threads < 0) {
+        fail_with_error();
+        return 2;
+    }
+    if (capped) fprintf(stderr, "anemll: note: ANEMLL_THREADS=%s is capped to %d threads\n", getenv("ANEMLL_THREADS"), threads);
+    int rc = commands[i].fn(argc - 2, argv + 2);
+    /* results go to stdout: a failed write (a full disk, a closed pipe) must not exit 0 */
+    if (ferror(stdout) | (fclose(stdout) != 0)) {
+        fprintf(stderr, "anemll: error: write failed on standard output%s%s\n", errno ? ": " : "",
+                errno ? strerror(errno) : "");
+        return rc ? rc : 1;
+    }
+    return rc;
 }

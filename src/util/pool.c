@@ -1,5 +1,7 @@
 #include "util/pool.h"
 
+#include <errno.h>
+
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -38,10 +40,25 @@ static Pool pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .work = PTHREAD_COND_INITIA
 static int wanted_threads;
 static _Thread_local int inside_task;
 
+int pool_threads_env(int *capped) {
+    *capped = 0;
+    const char *e = getenv("ANEMLL_THREADS");
+    if (!e) return 0;
+    char *end;
+    errno = 0;
+    long n = strtol(e, &end, 10);
+    if (end == e || *end || errno || n < 1) {
+        err_set("ANEMLL_THREADS '%.40s': expected a thread count of at least 1", e);
+        return -1;
+    }
+    if (n > POOL_MAX_THREADS) *capped = 1;
+    return n > POOL_MAX_THREADS ? POOL_MAX_THREADS : (int)n;
+}
+
 int pool_threads(void) {
     if (wanted_threads > 0) return wanted_threads;
-    const char *e = getenv("ANEMLL_THREADS");
-    long n = e ? strtol(e, NULL, 10) : sysconf(_SC_NPROCESSORS_ONLN);
+    int capped, env = pool_threads_env(&capped); /* the CLI reports a bad value before any work */
+    long n = env > 0 ? env : sysconf(_SC_NPROCESSORS_ONLN);
     wanted_threads = n < 1 ? 1 : n > POOL_MAX_THREADS ? POOL_MAX_THREADS : (int)n;
     return wanted_threads;
 }
