@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,41 @@ int check_input(const char *path) {
     if (!path || access(path, F_OK) == 0) return 0;
     err_set("%s: cannot open: %s", path, strerror(errno));
     return -1;
+}
+
+int check_output_apart(const char *flag, const char *out, const char *const *inputs, int n) {
+    for (int i = 0; out && i < n; i++)
+        if (inputs[i] && paths_overlap(out, inputs[i])) {
+            err_set("%s %s: would overwrite an input (it is, holds or lies inside %s)", flag, out, inputs[i]);
+            return -1;
+        }
+    return 0;
+}
+
+static char signal_victim[PATH_MAX];
+static struct sigaction saved_int, saved_term;
+
+static void remove_and_die(int sig) {
+    unlink(signal_victim); /* async-signal-safe, as are signal and raise */
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void remove_on_signal(const char *path) {
+    if (!path) {
+        if (signal_victim[0]) {
+            sigaction(SIGINT, &saved_int, NULL);
+            sigaction(SIGTERM, &saved_term, NULL);
+        }
+        signal_victim[0] = 0;
+        return;
+    }
+    snprintf(signal_victim, sizeof signal_victim, "%s", path);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = remove_and_die;
+    sigaction(SIGINT, &sa, &saved_int);
+    sigaction(SIGTERM, &sa, &saved_term);
 }
 
 Tokenizer *load_model_tokenizer(const Model *m, const char *override_path) {

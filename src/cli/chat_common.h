@@ -32,6 +32,13 @@ const char *default_model_dir(void);
 /* 0 when path is NULL or exists; else -1 and err_set "PATH: cannot open: REASON". Commands check
  * the inputs they are given before complaining about flags they lack. */
 int check_input(const char *path);
+/* 0 when the output path `out` (given with `flag`) neither is, holds nor lies inside any of the
+ * n inputs (NULL entries skipped): writing it would destroy what is being read. */
+int check_output_apart(const char *flag, const char *out, const char *const *inputs, int n);
+
+/* Until called again with NULL, SIGINT and SIGTERM first remove `path` (an output's temporary
+ * file), then end the process as the signal would have. NULL: the handlers are restored. */
+void remove_on_signal(const char *path);
 
 /* --tokenizer FILE when given, else tokenizer.json beside the model's config.json. */
 Tokenizer *load_model_tokenizer(const Model *m, const char *override_path);

@@ -122,7 +122,7 @@ int cmd_bench(int argc, char **argv) {
     args_free(&a);
     if (bad) return 2;
     if (!dir && !(dir = default_model_dir())) return fail_with_error();
-    if (model_check_path(dir)) return fail_with_error();
+    if (model_check_path(dir) || check_output_apart("--json", json, &dir, 1)) return fail_with_error();
     if (precision_check(precision)) return fail_with_error();
     int psz[MAX_PROMPT_SIZES], np = 0;
     for (const char *p = sizes; *p && np < MAX_PROMPT_SIZES;) {
@@ -213,18 +213,23 @@ int cmd_bench(int argc, char **argv) {
                100.0 * decode / bound);
         printf("peak RSS %.0f MiB\n", rss_mib);
         if (json) {
-            AtomicFile f;
-            char buf[4096];
-            int k = snprintf(buf, sizeof buf, "{\"model\": \"%s\", \"threads\": %d, \"kernel\": \"%s\", \"precision\": \"%s\",\n"
-                             " \"prefill_tok_s\": {", m.dir, pool_threads(), qmat_kernel_name(qmat_active_kernel()), precision);
-            for (int i = 0; i < np; i++)
-                k += snprintf(buf + k, sizeof buf - k, "%s\"%d\": %.3f", i ? ", " : "", psz[i], prefill[i]);
-            k += snprintf(buf + k, sizeof buf - k,
-                          "},\n \"decode_tok_s\": %.3f, \"peak_rss_mib\": %.1f, \"read_gbs\": %.3f,"
-                          " \"decode_bound_tok_s\": %.3f, \"bytes_per_token\": %.0f, \"startup_s\": %.4f,"
-                          " \"weights_mib\": %.1f}\n",
-                          decode, rss_mib, gbs, bound, bpt, startup, file_bytes / 1048576.0);
-            if (atomic_open(&f, json) || atomic_write(&f, buf, (size_t)k) || atomic_commit(&f)) rc = -1;
+            /* composed in memory (any length), the model path through the one JSON string writer */
+            char *buf = NULL;
+            size_t len = 0;
+            FILE *j = open_memstream(&buf, &len);
+            fprintf(j, "{\"model\": ");
+            tokjson_write_string(j, m.dir, strlen(m.dir));
+            fprintf(j, ", \"threads\": %d, \"kernel\": \"%s\", \"precision\": \"%s\",\n \"prefill_tok_s\": {",
+                    pool_threads(), qmat_kernel_name(qmat_active_kernel()), precision);
+            for (int i = 0; i < np; i++) fprintf(j, "%s\"%d\": %.3f", i ? ", " : "", psz[i], prefill[i]);
+            fprintf(j,
+                    "},\n \"decode_tok_s\": %.3f, \"peak_rss_mib\": %.1f, \"read_gbs\": %.3f,"
+                    " \"decode_bound_tok_s\": %.3f, \"bytes_per_token\": %.0f, \"startup_s\": %.4f,"
+                    " \"weights_mib\": %.1f}\n",
+                    decode, rss_mib, gbs, bound, bpt, startup, file_bytes / 1048576.0);
+            fclose(j);
+            if (atomic_write_file(json, buf, len)) rc = -1;
+            free(buf);
             if (rc) fail_with_error();
         }
     }

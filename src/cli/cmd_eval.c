@@ -342,16 +342,6 @@ static void json_run(FILE *j, const RunOut *r, const Inputs *in) {
     fprintf(j, "]");
 }
 
-static int write_json(const char *path, char *buf, size_t len) {
-    AtomicFile af;
-    if (atomic_open(&af, path)) return -1;
-    if (atomic_write(&af, buf, len)) {
-        atomic_abort(&af);
-        return -1;
-    }
-    return atomic_commit(&af);
-}
-
 /* ---------------------------------------------------------------- sweep */
 
 typedef struct {
@@ -523,6 +513,8 @@ static int read_flags(int argc, char **argv, EvalFlags *f) {
         err_set("%s", why);
         return fail_with_error();
     }
+    const char *inputs[] = {f->cand_dir, f->ref_dir, f->prompts_file, f->text_file, f->text_ids_file, f->tokenizer};
+    if (check_output_apart("--json", f->json_out, inputs, 6)) return fail_with_error();
     return 0;
 }
 
@@ -708,7 +700,7 @@ int cmd_eval(int argc, char **argv) {
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     fclose(j);
-    if (rc == 0 && f.json_out) rc = write_json(f.json_out, buf, len);
+    if (rc == 0 && f.json_out) rc = atomic_write_file(f.json_out, buf, len);
     free(buf);
     model_free(&ref);
     fflush(stdout);

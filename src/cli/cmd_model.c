@@ -49,6 +49,7 @@ typedef struct {
 static int write_rows(void *ctx, const float *logits, int first, int n_rows) {
     (void)first;
     LogitsWriter *w = ctx;
+    fault_point("logits_write");
     return atomic_write(w->f, logits, sizeof(float) * (size_t)n_rows * (size_t)w->vocab);
 }
 
@@ -180,16 +181,20 @@ int cmd_logits(int argc, char **argv) {
     RunState s;
     int *tokens, n;
     Tokenizer *tok;
+    const char *inputs[] = {f.model_dir ? f.model_dir : default_model_dir(), f.tokenizer};
+    if (check_output_apart("--out", out, inputs, 2)) return fail_with_error();
     if (open_run(&f, &m, &s, &tokens, &n, 0, &tok)) return fail_with_error();
     AtomicFile file;
     int rc = atomic_open(&file, out);
     if (rc == 0) {
+        remove_on_signal(file.tmp); /* Ctrl-C leaves no OUT.tmp.PID behind */
         LogitsWriter w = {&file, m.cfg.vocab_size};
         rc = model_prefill(&m, &s, tokens, n, LOGITS_ALL, NULL, write_rows, &w);
         if (rc == 0)
             rc = atomic_commit(&file);
         else
             atomic_abort(&file);
+        remove_on_signal(NULL);
     }
     runstate_free(&s);
     model_free(&m);

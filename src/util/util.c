@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -263,7 +264,18 @@ void fault_point(const char *name) {
     for (char *p = var; *p; p++)
         if (*p >= 'a' && *p <= 'z') *p = (char)(*p - 'a' + 'A');
     const char *cmd = getenv(var);
-    if (cmd && *cmd && system(cmd) != 0) fprintf(stderr, "anemll: fault point %s: '%s' failed\n", name, cmd);
+    if (!cmd || !*cmd) return;
+    /* not system(): it ignores SIGINT while waiting, and a hook may signal this process */
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fprintf(stderr, "anemll: fault point %s: '%s' failed\n", name, cmd);
 }
 
 double now_seconds(void) {
@@ -364,6 +376,16 @@ int atomic_commit(AtomicFile *f) {
     if (rc) unlink(f->tmp);
     atomic_release(f);
     return rc;
+}
+
+int atomic_write_file(const char *path, const void *data, size_t n) {
+    AtomicFile f;
+    if (atomic_open(&f, path)) return -1;
+    if (atomic_write(&f, data, n)) {
+        atomic_abort(&f);
+        return -1;
+    }
+    return atomic_commit(&f);
 }
 
 void atomic_abort(AtomicFile *f) {

@@ -65,6 +65,8 @@ int atomic_write(AtomicFile *f, const void *data, size_t n);
 int atomic_pwrite(AtomicFile *f, const void *data, size_t n, uint64_t offset);
 int atomic_commit(AtomicFile *f); /* closes f */
 void atomic_abort(AtomicFile *f); /* removes the temporary file, closes f */
+/* The whole of a small output in one call: open, write, commit (or abort on failure). */
+int atomic_write_file(const char *path, const void *data, size_t n);
 
 /* A place where tests make a race happen deterministically: when $ANEMLL_FAULT_<NAME> (NAME in
  * capitals) is set, it runs as a shell command right there (e.g. creating the folder a
