@@ -191,11 +191,20 @@ static const char *string_pattern(const cJSON *obj) {
     return json_str(cJSON_GetObjectItemCaseSensitive(obj, "pattern"), "String");
 }
 
+#define TOK_MAX_NORM_EXPANSION 8
+
 static int parse_normalizer(Tokenizer *t, const char *path, const cJSON *n) {
     if (!n || cJSON_IsNull(n)) return 0;
     const char *type = json_str(n, "type"), *from = string_pattern(n), *to = json_str(n, "content");
     if (!type || strcmp(type, "Replace") != 0 || !from || !*from || !to) {
         err_set("%s: unsupported normalizer (only null or Replace with a String pattern)", path);
+        return -1;
+    }
+    /* the encoder's normalized copy grows by to/from per match: bound it, so a crafted file cannot
+     * turn a 1 MB prompt into gigabytes (Gemma's " " -> "\u2581" is 3x) */
+    if (strlen(to) > TOK_MAX_NORM_EXPANSION * strlen(from)) {
+        err_set("%s: normalizer Replace expands %zu bytes to %zu (at most %dx is accepted)", path, strlen(from),
+                strlen(to), TOK_MAX_NORM_EXPANSION);
         return -1;
     }
     t->norm_from = xstrdup(from);
