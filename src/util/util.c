@@ -316,10 +316,12 @@ int atomic_open(AtomicFile *f, const char *path) {
     return 0;
 }
 
-int atomic_write(AtomicFile *f, const void *data, size_t n) {
+/* all n bytes, at the file position (offset < 0) or at offset */
+static int write_all(AtomicFile *f, const void *data, size_t n, int64_t offset) {
     const uint8_t *p = data;
     while (n) {
-        ssize_t k = write(f->fd, p, n > (1u << 30) ? (1u << 30) : n);
+        size_t chunk = n > (1u << 30) ? (1u << 30) : n;
+        ssize_t k = offset < 0 ? write(f->fd, p, chunk) : pwrite(f->fd, p, chunk, (off_t)offset);
         if (k < 0) {
             if (errno == EINTR) continue;
             err_set("%s: write failed: %s", f->path, strerror(errno));
@@ -327,24 +329,15 @@ int atomic_write(AtomicFile *f, const void *data, size_t n) {
         }
         p += k;
         n -= (size_t)k;
+        if (offset >= 0) offset += k;
     }
     return 0;
 }
 
+int atomic_write(AtomicFile *f, const void *data, size_t n) { return write_all(f, data, n, -1); }
+
 int atomic_pwrite(AtomicFile *f, const void *data, size_t n, uint64_t offset) {
-    const uint8_t *p = data;
-    while (n) {
-        ssize_t k = pwrite(f->fd, p, n > (1u << 30) ? (1u << 30) : n, (off_t)offset);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            err_set("%s: write failed: %s", f->path, strerror(errno));
-            return -1;
-        }
-        p += k;
-        n -= (size_t)k;
-        offset += (uint64_t)k;
-    }
-    return 0;
+    return write_all(f, data, n, (int64_t)offset);
 }
 
 static void atomic_release(AtomicFile *f) {
