@@ -47,3 +47,36 @@ i = json.load(open(sys.argv[1])); del i["weight_map"][sys.argv[2]]; json.dump(i,
 EOF
 expect_fail missing_tensor_sharded "model.safetensors.index.json: missing tensor '$T' \(in none of its 2 shards\)$" \
     L "$TMP/bad/sharded"
+
+# strict FP16: an overflow in the LM head reports the token positions of the rows it computed.
+# The checkpoint unties its LM head as the embeddings x 2^14: logits near 1e5, all else as tiny.
+python3 - "$G/tiny" "$TMP/big_head" <<'EOF2'
+import json, os, struct, sys
+src, out = sys.argv[1:3]
+os.makedirs(out)
+raw = open(os.path.join(src, "model.safetensors"), "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+hdr, data = json.loads(raw[8:8 + n]), raw[8 + n:]
+e = hdr["model.embed_tokens.weight"]
+b0, b1 = e["data_offsets"]
+w = struct.unpack("<%dH" % ((b1 - b0) // 2), data[b0:b1])
+big = struct.pack("<%dH" % len(w), *(x + (14 << 7) if x & 0x7f80 else x for x in w))  # BF16 x 2^14
+hdr["lm_head.weight"] = {"dtype": "BF16", "shape": e["shape"], "data_offsets": [len(data), len(data) + len(big)]}
+h = json.dumps(hdr).encode()
+h += b" " * ((8 - len(h) % 8) % 8)
+open(os.path.join(out, "model.safetensors"), "wb").write(struct.pack("<Q", len(h)) + h + data + big)
+c = json.load(open(os.path.join(src, "config.json"))); c["tie_word_embeddings"] = False
+json.dump(c, open(os.path.join(out, "config.json"), "w"))
+EOF2
+"$ANEMLL" logits --model "$TMP/big_head" --tokens "2 5 6" --out "$TMP/bh.f32" &&
+    python3 -c "import struct,sys;d=open(sys.argv[1],'rb').read();sys.exit(max(map(abs,struct.unpack('<%df'%(len(d)//4),d)))<65504)" "$TMP/bh.f32" &&
+    ok big_head_logits_beyond_fp16 || bad big_head_logits_beyond_fp16
+FP16_HEAD='FP16 overflow: non-finite value at lm_head logits'
+expect_fail fp16_head_overflow_positions "$FP16_HEAD \(positions 0\.\.2\)$" \
+    "$ANEMLL" logits --model "$TMP/big_head" --tokens "2 5 6" --out "$TMP/out.f32" --precision fp16
+expect_fail fp16_head_overflow_positions_batches "$FP16_HEAD \(positions 0\.\.1\)$" \
+    "$ANEMLL" logits --model "$TMP/big_head" --tokens "2 5 6" --out "$TMP/out.f32" --precision fp16 --batch 2
+expect_fail fp16_head_overflow_last_position "$FP16_HEAD \(position 2\)$" \
+    "$ANEMLL" generate --model "$TMP/big_head" --tokens "2 5 6" -n 1 --ids --precision fp16
+expect_fail fp16_layer_overflow_positions 'FP16 overflow: non-finite value at layer 1, post-feedforward norm \(positions 0\.\.2\)$' \
+    "$ANEMLL" logits --model "$G/overflow" --tokens "2 5 6" --out "$TMP/out.f32" --precision fp16

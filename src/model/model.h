@@ -113,7 +113,7 @@ typedef struct {
     float *layer_peaks;    /* NULL, or [num_layers]: running max |residual| after each layer */
     float embed_peak;      /* running max |residual| after the embedding (with layer_peaks) */
     int overflowed;        /* a non-finite FP16 value was met (with overflow_continue) */
-    int batch_n;           /* tokens in the forward call under way */
+    int rows_first, rows_last; /* positions of the rows the op under way computes (for its overflow) */
 } RunState;
 
 int runstate_init(RunState *s, const Model *m, int context, int max_batch);
