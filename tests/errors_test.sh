@@ -80,3 +80,14 @@ expect_fail fp16_head_overflow_last_position "$FP16_HEAD \(position 2\)$" \
     "$ANEMLL" generate --model "$TMP/big_head" --tokens "2 5 6" -n 1 --ids --precision fp16
 expect_fail fp16_layer_overflow_positions 'FP16 overflow: non-finite value at layer 1, post-feedforward norm \(positions 0\.\.2\)$' \
     "$ANEMLL" logits --model "$G/overflow" --tokens "2 5 6" --out "$TMP/out.f32" --precision fp16
+
+# tokenizer ids: a gap in the id table (an id below the size that no token has) is not called out
+# of range
+printf '%s' '{"added_tokens": [{"id": 50, "content": "<s>", "special": true}], "model": {"type": "BPE",
+ "vocab": {"<unk>": 0, "a": 1, "b": 2, "ab": 3}, "merges": ["a b"]}}' >"$TMP/gap_tok.json"
+expect_fail detok_unassigned_id 'stdin line 1: token id 41 is not assigned to any token$' \
+    "$ANEMLL" detokenize --tokenizer "$TMP/gap_tok.json" <<<'[1, 41]'
+expect_fail detok_id_out_of_range 'stdin line 1: token id 51 is out of range \(vocab size 51\)$' \
+    "$ANEMLL" detokenize --tokenizer "$TMP/gap_tok.json" <<<'[1, 51]'
+got=$("$ANEMLL" detokenize --tokenizer "$TMP/gap_tok.json" <<<'[3, 50, 1]')
+[ "$got" = '"ab<s>a"' ] && ok detok_around_gap || bad detok_around_gap "got $got"
