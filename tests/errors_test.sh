@@ -21,7 +21,7 @@ h += b" " * ((8 - len(h) % 8) % 8)
 open(path, "wb").write(struct.pack("<Q", len(h)) + h + data[:b0] + data[b1:])
 EOF
 }
-L() { "$ANEMLL" logits --model "$1" --tokens "2 5 6" --out "$TMP/out.f32"; }
+L() { "$ANEMLL" logits --model "$1" --tokens "${2:-2 5 6}" --out "$TMP/out.f32"; }
 
 # a missing tensor is blamed on the file that should hold it: in a converted model the chunk of
 # its layer (or the LM head file), in a sharded checkpoint the index and all its shards
@@ -91,3 +91,14 @@ expect_fail detok_id_out_of_range 'stdin line 1: token id 51 is out of range \(v
     "$ANEMLL" detokenize --tokenizer "$TMP/gap_tok.json" <<<'[1, 51]'
 got=$("$ANEMLL" detokenize --tokenizer "$TMP/gap_tok.json" <<<'[3, 50, 1]')
 [ "$got" = '"ab<s>a"' ] && ok detok_around_gap || bad detok_around_gap "got $got"
+
+# token id lists quote the offending word itself, not the rest of the list from where a number
+# prefix stopped ("0x10 3" once gave 'x10 3'); signs and fractions are no token ids
+for t in "0x10 3:0x10" "2 +3:+3" "2 -1:-1" "2 3.5:3.5" "2 99999999999:99999999999"; do
+    word=${t#*:}
+    expect_fail "tokens_word_quoted_$word" "^anemll: error: --tokens: '${word//[.+]/[&]}' is not a token id$" \
+        L "$G/tiny" "${t%:*}"
+done
+printf '[2, 7,\n0x10, 3]\n' >"$TMP/calib_ids"
+expect_fail calib_ids_word_quoted "calib_ids: '0x10' is not a token id$" \
+    "$ANEMLL" convert "$G/tiny" "$TMP/conv_ids" --calib-ids "$TMP/calib_ids"

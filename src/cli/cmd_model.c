@@ -1,5 +1,4 @@
 /* `logits` and `generate`: the engine's numerical contract on token ids. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,24 +12,9 @@
 
 /* "2 105 17" or "2,105,17" -> ids. An empty list is an error. */
 static int parse_tokens(const char *s, int **out, int *n) {
-    int cap = 64, k = 0;
-    int *ids = xmalloc(sizeof(int) * (size_t)cap);
-    const char *p = s;
-    for (;;) {
-        while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n') p++;
-        if (!*p) break;
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < 0 || v > 0x7fffffff) {
-            err_set("--tokens: '%.20s' is not a token id", p);
-            free(ids);
-            return -1;
-        }
-        if (k == cap) ids = xrealloc(ids, sizeof(int) * (size_t)(cap *= 2));
-        ids[k++] = (int)v;
-        p = end;
-    }
+    int k;
+    int *ids = parse_ids(s, " ,\t\n", "--tokens", &k);
+    if (!ids) return -1;
     if (k == 0) {
         err_set("--tokens: empty token list");
         free(ids);
