@@ -102,3 +102,13 @@ done
 printf '[2, 7,\n0x10, 3]\n' >"$TMP/calib_ids"
 expect_fail calib_ids_word_quoted "calib_ids: '0x10' is not a token id$" \
     "$ANEMLL" convert "$G/tiny" "$TMP/conv_ids" --calib-ids "$TMP/calib_ids"
+
+# a generate request too long for the context names the -n asked for (once: 1 less), and the
+# positions it needs; one token fewer fits exactly
+toks="2 3 4 5 6 7 8 9 10 11"
+expect_fail generate_names_n_asked '10 prompt tokens \+ 512 new tokens do not fit the context of 512 \(they need 521 positions: the last new token takes none\)$' \
+    "$ANEMLL" generate --model "$G/tiny" --tokens "$toks" -n 512 --ids
+expect_fail generate_names_n_asked_edge '10 prompt tokens \+ 504 new tokens do not fit the context of 512 \(they need 513 positions' \
+    "$ANEMLL" generate --model "$G/tiny" --tokens "$toks" -n 504 --ids
+n=$("$ANEMLL" generate --model "$G/tiny" --tokens "$toks" -n 503 --ids --ignore-eos | wc -w)
+[ "$n" -eq 503 ] && ok generate_fills_context || bad generate_fills_context "$n tokens"

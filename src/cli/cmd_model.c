@@ -81,9 +81,9 @@ static int check_run_inputs(RunFlags *f) {
 }
 
 /* After check_run_inputs: load the model, get the tokens (--tokens, or --prompt through the
- * tokenizer), make the state. *tok gets the tokenizer when one was loaded (else NULL). */
-static int open_run(RunFlags *f, Model *m, RunState *s, int **tokens, int *n, int extra_positions,
-                    Tokenizer **tok) {
+ * tokenizer), make the state with room for n_new generated tokens. *tok gets the tokenizer when
+ * one was loaded (else NULL). */
+static int open_run(RunFlags *f, Model *m, RunState *s, int **tokens, int *n, long n_new, Tokenizer **tok) {
     *tok = NULL;
     if (precision_check(f->precision)) return -1;
     if (strcmp(f->on_overflow, "stop") && strcmp(f->on_overflow, "continue")) {
@@ -113,8 +113,11 @@ static int open_run(RunFlags *f, Model *m, RunState *s, int **tokens, int *n, in
         goto fail_model;
     }
     if (model_check_tokens(m, *tokens, *n, context)) goto fail_model;
-    if (*n + extra_positions > context) {
-        err_set("%d prompt tokens + %d new tokens do not fit the context of %d", *n, extra_positions, context);
+    /* the last new token is never fed back, so n + n_new - 1 positions are needed */
+    long positions = *n + (n_new > 0 ? n_new - 1 : 0);
+    if (positions > context) {
+        err_set("%d prompt tokens + %ld new tokens do not fit the context of %d (they need %ld positions: the last "
+                "new token takes none)", *n, n_new, context, positions);
         goto fail_model;
     }
     if (runstate_init(s, m, context, (int)f->batch)) goto fail_model;
@@ -218,8 +221,7 @@ int cmd_generate(int argc, char **argv) {
     RunState s;
     int *tokens, n;
     Tokenizer *tok;
-    /* the last new token is never fed back, so n + n_new - 1 positions are needed */
-    if (check_run_inputs(&f) || open_run(&f, &m, &s, &tokens, &n, n_new > 0 ? (int)n_new - 1 : 0, &tok))
+    if (check_run_inputs(&f) || open_run(&f, &m, &s, &tokens, &n, n_new, &tok))
         return fail_with_error();
     /* text out when a prompt was given (unless --ids); ids for --tokens */
     TokStream *ts = tok && !print_ids ? tok_stream_new(tok, 1) : NULL;
