@@ -112,3 +112,31 @@ expect_fail generate_names_n_asked_edge '10 prompt tokens \+ 504 new tokens do n
     "$ANEMLL" generate --model "$G/tiny" --tokens "$toks" -n 504 --ids
 n=$("$ANEMLL" generate --model "$G/tiny" --tokens "$toks" -n 503 --ids --ignore-eos | wc -w)
 [ "$n" -eq 503 ] && ok generate_fills_context || bad generate_fills_context "$n tokens"
+
+# inspect --activations on a model whose activations are NaN: an error naming the first layer
+# that is not finite, never a recommended --fp16-scale (max() used to skip the NaNs)
+python3 - "$G/tiny" "$TMP" <<'EOF2'
+import json, os, shutil, struct, sys
+src, tmp = sys.argv[1:3]
+raw = open(os.path.join(src, "model.safetensors"), "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+hdr = json.loads(raw[8:8 + n])
+def variant(name, which):  # the BF16 tensors `which` picks, all NaN
+    d = os.path.join(tmp, name); os.makedirs(d)
+    shutil.copy(os.path.join(src, "config.json"), d)
+    out = bytearray(raw)
+    for k, v in hdr.items():
+        if k != "__metadata__" and which(k):
+            b0, b1 = v["data_offsets"]
+            out[8 + n + b0:8 + n + b1] = b"\xc0\x7f" * ((b1 - b0) // 2)
+    open(os.path.join(d, "model.safetensors"), "wb").write(out)
+variant("nan_norms", lambda k: k.endswith("norm.weight"))
+variant("nan_layer3", lambda k: k == "model.layers.3.mlp.up_proj.weight")
+EOF2
+for c in "nan_norms 0" "nan_layer3 3"; do
+    set -- $c
+    expect_fail "inspect_${1}_not_finite" "the activations are not finite \(nan after layer $2, in FP32\): the weights are broken, no --fp16-scale can help$" \
+        "$ANEMLL" inspect --model "$TMP/$1" --activations
+    "$ANEMLL" inspect --model "$TMP/$1" --activations 2>/dev/null | grep -q 'recommended' &&
+        bad "inspect_${1}_no_alpha" || ok "inspect_${1}_no_alpha"
+done

@@ -244,9 +244,10 @@ static int act(RunState *s, float *v, size_t n, int layer, const char *op) {
     return s->fp16 && round_to_f16(v, n) ? overflow(s, layer, op) : 0;
 }
 
+/* A NaN becomes the peak and stays: a plain max skips NaN, and would report the finite rest. */
 static void track_peak(float *peak, const float *v, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (fabsf(v[i]) > *peak) *peak = fabsf(v[i]);
+    for (size_t i = 0; i < n && !isnan(*peak); i++)
+        if (!(fabsf(v[i]) <= *peak)) *peak = fabsf(v[i]);
 }
 
 static float softcap(float x, double cap) { return cap > 0 ? (float)(tanh(x / cap) * cap) : x; }
