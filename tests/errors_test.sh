@@ -140,3 +140,16 @@ for c in "nan_norms 0" "nan_layer3 3"; do
     "$ANEMLL" inspect --model "$TMP/$1" --activations 2>/dev/null | grep -q 'recommended' &&
         bad "inspect_${1}_no_alpha" || ok "inspect_${1}_no_alpha"
 done
+
+# eval's protocol line gives the prompt lengths and chunk size actually used: the built-in
+# pseudo-random prompts (lengths 4, 12, 40, SW+7, 2SW+3) are clipped to a context of 32 here
+"$ANEMLL" convert "$G/tiny" "$TMP/c32" --context 32 --quiet >/dev/null
+"$ANEMLL" eval --model "$TMP/c32" --reference "$G/tiny" --steps 4 --quiet >"$TMP/eval.out"
+grep -q '^Protocol: 5 prompts (built-in pseudo-random ids (no tokenizer): 5 prompts, BOS first, lengths 4, 12, 31 (clipped from 40), 23, 31 (clipped from 35)),' "$TMP/eval.out" &&
+    ok eval_protocol_clipped_lengths || bad eval_protocol_clipped_lengths "$(grep Protocol "$TMP/eval.out")"
+seq 2 200 >"$TMP/eval.ids"
+"$ANEMLL" eval --model "$TMP/c32" --reference "$G/tiny" --text-ids "$TMP/eval.ids" --chunk 100 --quiet \
+    --json "$TMP/eval.json" >"$TMP/eval.out"
+grep -q '^Protocol: text, 7 chunks of up to 32 tokens (--chunk clipped to the context) from' "$TMP/eval.out" &&
+    python3 -c "import json,sys;s=json.load(open(sys.argv[1]))['settings'];sys.exit(s['chunk']!=32 or s['chunk_requested']!=100)" "$TMP/eval.json" &&
+    ok eval_protocol_clipped_chunk || bad eval_protocol_clipped_chunk "$(grep Protocol "$TMP/eval.out")"

@@ -75,7 +75,8 @@ static void test_safetensors_round_trip(void) {
     CHECK(st_metadata(&st, 0, "format") && strcmp(st_metadata(&st, 0, "format"), "pt") == 0);
     CHECK(st_expect(&st, -1, "a.gain", 1u << DT_F16, 1, s2) == NULL && strstr(err_get(), "dtype BF16"));
     CHECK(st_find(&st, "missing") == NULL);
-    CHECK(st_expect(&st, -1, "missing", 0, 0, NULL) == NULL && strstr(err_get(), "t.safetensors: missing tensor 'missing'"));
+    CHECK(st_expect(&st, -1, "missing", 0, 0, NULL) == NULL &&
+          strstr(err_get(), "t.safetensors: missing tensor 'missing'"));
     st_close(&st);
     /* several files: a missing tensor is blamed on the file meant to hold it, else on all of them */
     char *pu = path_join(dir, "u.safetensors");
