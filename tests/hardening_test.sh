@@ -324,7 +324,7 @@ expect_fail chat_prompt_exceeds_context 'the prompt \(408 tokens\) does not fit 
     "$ANEMLL" chat --model "$H/chatm" --prompt "$long" --context 64
 expect_fail generate_prompt_exceeds_context '408 tokens do not fit the context of 64' \
     "$ANEMLL" generate --model "$H/chatm" --prompt "$long" --context 64 -n 3
-expect_fail generate_request_exceeds_context '10 prompt tokens \+ 99 new tokens do not fit the context of 64' \
+expect_fail generate_request_exceeds_context '10 prompt tokens \+ 100 new tokens do not fit the context of 64' \
     "$ANEMLL" generate --model "$H/chatm" --prompt "ab" --context 64 -n 100
 [ ! -e "$TMP/out.f32" ] && [ -z "$(find "$TMP" -name '*.tmp.*')" ] && ok resource_limits_no_output ||
     bad resource_limits_no_output "$(find "$TMP" -name '*.tmp.*' -o -name out.f32)"

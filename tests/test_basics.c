@@ -68,14 +68,29 @@ static void test_safetensors_round_trip(void) {
     SafeTensors st;
     CHECK(st_open(&st, path) == 0);
     CHECK(st.n_tensors == 2);
-    const StTensor *t = st_expect(&st, "b.weight", 1u << DT_F32, 2, s1);
+    const StTensor *t = st_expect(&st, -1, "b.weight", 1u << DT_F32, 2, s1);
     CHECK(t && memcmp(t->data, f, sizeof f) == 0);
-    t = st_expect(&st, "a.gain", 1u << DT_BF16, 1, s2);
+    t = st_expect(&st, -1, "a.gain", 1u << DT_BF16, 1, s2);
     CHECK(t && bf16_to_f32(((const uint16_t *)t->data)[6]) == 6.0f);
     CHECK(st_metadata(&st, 0, "format") && strcmp(st_metadata(&st, 0, "format"), "pt") == 0);
-    CHECK(st_expect(&st, "a.gain", 1u << DT_F16, 1, s2) == NULL && strstr(err_get(), "dtype BF16"));
+    CHECK(st_expect(&st, -1, "a.gain", 1u << DT_F16, 1, s2) == NULL && strstr(err_get(), "dtype BF16"));
     CHECK(st_find(&st, "missing") == NULL);
+    CHECK(st_expect(&st, -1, "missing", 0, 0, NULL) == NULL &&
+          strstr(err_get(), "t.safetensors: missing tensor 'missing'"));
     st_close(&st);
+    /* several files: a missing tensor is blamed on the file meant to hold it, else on all of them */
+    char *pu = path_join(dir, "u.safetensors");
+    w = st_writer_new(pu);
+    st_writer_declare(w, "c", DT_BF16, 1, s2);
+    CHECK(st_writer_write(w, h, sizeof h) == 0);
+    CHECK(st_writer_finish(w) == 0);
+    CHECK(st_open(&st, dir) == 0 && st.n_files == 2);
+    CHECK(st_expect(&st, 1, "gone", 0, 0, NULL) == NULL && strstr(err_get(), "u.safetensors: missing tensor 'gone'"));
+    CHECK(st_expect(&st, -1, "gone", 0, 0, NULL) == NULL &&
+          strstr(err_get(), ": missing tensor 'gone' (in none of its 2 .safetensors files)"));
+    st_close(&st);
+    unlink(pu);
+    free(pu);
     /* a writer that does not get all its declared bytes leaves nothing behind */
     char *p2 = path_join(dir, "short.safetensors");
     w = st_writer_new(p2);

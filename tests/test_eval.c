@@ -233,7 +233,9 @@ static void test_prompt_files(void) {
     ModelConfig c;
     memset(&c, 0, sizeof c);
     c.vocab_size = 512, c.sliding_window = 8, c.bos_token_id = 2;
-    EvalPrompt *r1 = eval_prompts_random(&c, 100, &n), *r2 = eval_prompts_random(&c, 100, &n);
+    char desc[256];
+    EvalPrompt *r1 = eval_prompts_random(&c, 100, &n, desc, sizeof desc);
+    EvalPrompt *r2 = eval_prompts_random(&c, 100, &n, desc, sizeof desc);
     int want[5] = {4, 12, 40, 15, 19}, ok = n == 5;
     for (int i = 0; ok && i < n; i++) {
         ok &= r1[i].n == want[i] && r1[i].ids[0] == 2 && !memcmp(r1[i].ids, r2[i].ids, sizeof(int) * (size_t)r1[i].n);
@@ -242,8 +244,13 @@ static void test_prompt_files(void) {
     CHECK(ok);
     eval_prompts_free(r1, n);
     eval_prompts_free(r2, n);
-    EvalPrompt *r3 = eval_prompts_random(&c, 10, &n);
+    CHECK(!strcmp(desc, "5 prompts, BOS first, lengths 4, 12, 40, 15, 19"));
+    /* the description gives the lengths used, not the ones asked for */
+    EvalPrompt *r3 = eval_prompts_random(&c, 10, &n, desc, sizeof desc);
     CHECK(r3[2].n == 10 && r3[4].n == 10);
+    CHECKF(!strcmp(desc, "5 prompts, BOS first, lengths 4, 10 (clipped from 12), 10 (clipped from 40), "
+                         "10 (clipped from 15), 10 (clipped from 19)"),
+           "%s", desc);
     eval_prompts_free(r3, n);
 }
 

@@ -426,6 +426,13 @@ static void test_bad_files(void) {
         {"{\"decoder\": {\"type\": \"WordPiece\"}, \"model\": {}}", "decoder"},
         {"{\"added_tokens\": [{\"id\": 7}], \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}}",
          "added_tokens[0]"},
+        /* an added token under another token's id is named with that token, not as a broken merge */
+        {"{\"added_tokens\": [{\"id\": 1, \"content\": \"<s>\"}], \"model\": "
+         "{\"type\": \"BPE\", \"vocab\": " SMALL_VOCAB ", \"merges\": [\"a b\"]}}",
+         "added token '<s>' id 1 is already the id of vocab token 'a'"},
+        {"{\"added_tokens\": [{\"id\": 7, \"content\": \"<s>\"}, {\"id\": 7, \"content\": \"<t>\"}], \"model\": "
+         "{\"type\": \"BPE\", \"vocab\": " SMALL_VOCAB ", \"merges\": []}}",
+         "added token '<t>' id 7 is already the id of added token '<s>'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *path = write_file(dir, "tokenizer.json", cases[i].text);

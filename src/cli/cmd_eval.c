@@ -166,10 +166,9 @@ static int load_inputs(const EvalFlags *f, const ModelConfig *cfg, int context, 
         }
     } else {
         in->kind = "random";
-        in->prompts = eval_prompts_random(cfg, context - 1 > 1 ? context - 1 : 1, &in->n_prompts);
-        snprintf(in->source, sizeof in->source,
-                 "built-in pseudo-random ids (no tokenizer): %d prompts, BOS first, lengths 4, 12, 40, SW+7, 2SW+3",
-                 in->n_prompts);
+        char desc[512];
+        in->prompts = eval_prompts_random(cfg, context - 1 > 1 ? context - 1 : 1, &in->n_prompts, desc, sizeof desc);
+        snprintf(in->source, sizeof in->source, "built-in pseudo-random ids (no tokenizer): %s", desc);
     }
     if (rc == 0 && !in->text && f->max_prompts > 0 && in->n_prompts > f->max_prompts) {
         for (int i = (int)f->max_prompts; i < in->n_prompts; i++) {
@@ -210,6 +209,11 @@ static int eval_context(const Model *cand, const Model *ref) {
     return c < ref->cfg.max_position_embeddings ? c : ref->cfg.max_position_embeddings;
 }
 
+/* Tokens per chunk of the text protocol: --chunk, or the context, and never more than the context. */
+static int text_chunk(const EvalFlags *f, int context) {
+    return f->chunk && f->chunk < context ? (int)f->chunk : context;
+}
+
 static int run_one(const Model *cand, const Model *ref, const Inputs *in, const EvalFlags *f, const char *label,
                    RunOut *out) {
     memset(out, 0, sizeof *out);
@@ -223,7 +227,7 @@ static int run_one(const Model *cand, const Model *ref, const Inputs *in, const 
     o.cand_batch = cand_batch(cand);
     o.ref_batch = 64;
     o.context = eval_context(cand, ref);
-    o.chunk = f->chunk ? (int)f->chunk : o.context;
+    o.chunk = text_chunk(f, o.context);
     char title[300];
     snprintf(title, sizeof title, "eval %s", label);
     ProgressDisplay pd;
@@ -276,10 +280,11 @@ static void run_free(RunOut *r) {
 
 static void print_protocol(const EvalFlags *f, const Inputs *in, const RunOut *r, int V) {
     if (in->text) {
-        printf("\nProtocol: text, %d chunk%s of up to %d tokens from %s, every position teacher-forced (%d scored); "
-               "reference FP32 %s; candidate %s; KL(reference||candidate) in nats over the full vocabulary (%d), "
-               "float64, T=1; means over all positions.\n",
-               r->n_res, r->n_res == 1 ? "" : "s", f->chunk ? (int)f->chunk : r->context, in->source,
+        printf("\nProtocol: text, %d chunk%s of up to %d tokens%s from %s, every position teacher-forced (%d "
+               "scored); reference FP32 %s; candidate %s; KL(reference||candidate) in nats over the full vocabulary "
+               "(%d), float64, T=1; means over all positions.\n",
+               r->n_res, r->n_res == 1 ? "" : "s", text_chunk(f, r->context),
+               f->chunk > r->context ? " (--chunk clipped to the context)" : "", in->source,
                r->sum.scored_steps, f->ref_dir, f->precision, V);
         printf("Perplexity: reference %.4f, candidate %.4f; top-5 agreement %.1f%%.\n", r->sum.ppl_ref,
                r->sum.ppl_cand, 100 * r->sum.top5);
@@ -308,7 +313,8 @@ static void json_settings(FILE *j, const EvalFlags *f, const Inputs *in, const M
     fprintf(j, ", \"protocol\": \"%s\", \"driver\": \"%s\", \"candidate_precision\": \"%s\", \"steps\": %ld, "
                "\"context\": %d",
             in->text ? "text" : "generate", f->driver, f->precision, in->text ? 0L : f->steps, context);
-    if (in->text) fprintf(j, ", \"chunk\": %ld", f->chunk ? f->chunk : (long)context);
+    if (in->text) fprintf(j, ", \"chunk\": %d", text_chunk(f, context));
+    if (in->text && f->chunk > context) fprintf(j, ", \"chunk_requested\": %ld", f->chunk);
     fprintf(j, ", \"prompts_kind\": \"%s\", \"prompts_source\": ", in->kind);
     json_str(j, in->source);
     fprintf(j, ", \"chat_template\": %s", in->chat_template ? "true" : "false");

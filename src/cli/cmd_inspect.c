@@ -1,4 +1,5 @@
 /* `inspect --model DIR [--activations]`: what a model folder holds, and its residual peaks. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,10 +89,20 @@ int cmd_inspect(int argc, char **argv) {
             rc = 1;
         } else {
             printf("peak |residual| per layer (FP32, calibration: %s):\n", desc);
-            for (int l = 0; l < c->num_layers; l++)
+            int first_bad = -1;
+            for (int l = 0; l < c->num_layers; l++) {
                 printf("  layer %2d  %12.6g%s\n", l, peaks[l], peaks[l] > 65504 ? "  > FP16 max" : "");
-            printf("overall peak %.6g; recommended --fp16-scale %.6g (largest multiple of 1/64 <= %.0f / peak)\n",
-                   peak, alpha_for_peak(peak), FP16_SCALE_TARGET);
+                if (first_bad < 0 && !isfinite(peaks[l])) first_bad = l;
+            }
+            /* no scale makes NaN or inf fit FP16: recommending one would hide broken weights */
+            if (first_bad >= 0) {
+                err_set("the activations are not finite (%g after layer %d, in FP32): the weights are broken, "
+                        "no --fp16-scale can help", (double)peaks[first_bad], first_bad);
+                rc = 1;
+            } else {
+                printf("overall peak %.6g; recommended --fp16-scale %.6g (largest multiple of 1/64 <= %.0f / peak)\n",
+                       peak, alpha_for_peak(peak), FP16_SCALE_TARGET);
+            }
         }
         free(ids);
         free(peaks);

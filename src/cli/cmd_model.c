@@ -1,5 +1,4 @@
 /* `logits` and `generate`: the engine's numerical contract on token ids. */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,24 +12,9 @@
 
 /* "2 105 17" or "2,105,17" -> ids. An empty list is an error. */
 static int parse_tokens(const char *s, int **out, int *n) {
-    int cap = 64, k = 0;
-    int *ids = xmalloc(sizeof(int) * (size_t)cap);
-    const char *p = s;
-    for (;;) {
-        while (*p == ' ' || *p == ',' || *p == '\t' || *p == '\n') p++;
-        if (!*p) break;
-        char *end;
-        errno = 0;
-        long v = strtol(p, &end, 10);
-        if (end == p || errno || v < 0 || v > 0x7fffffff) {
-            err_set("--tokens: '%.20s' is not a token id", p);
-            free(ids);
-            return -1;
-        }
-        if (k == cap) ids = xrealloc(ids, sizeof(int) * (size_t)(cap *= 2));
-        ids[k++] = (int)v;
-        p = end;
-    }
+    int k;
+    int *ids = parse_ids(s, " ,\t\n", "--tokens", &k);
+    if (!ids) return -1;
     if (k == 0) {
         err_set("--tokens: empty token list");
         free(ids);
@@ -98,9 +82,9 @@ static int check_run_inputs(RunFlags *f) {
 }
 
 /* After check_run_inputs: load the model, get the tokens (--tokens, or --prompt through the
- * tokenizer), make the state. *tok gets the tokenizer when one was loaded (else NULL). */
-static int open_run(RunFlags *f, Model *m, RunState *s, int **tokens, int *n, int extra_positions,
-                    Tokenizer **tok) {
+ * tokenizer), make the state with room for n_new generated tokens. *tok gets the tokenizer when
+ * one was loaded (else NULL). */
+static int open_run(RunFlags *f, Model *m, RunState *s, int **tokens, int *n, long n_new, Tokenizer **tok) {
     *tok = NULL;
     if (precision_check(f->precision)) return -1;
     if (strcmp(f->on_overflow, "stop") && strcmp(f->on_overflow, "continue")) {
@@ -130,8 +114,11 @@ static int open_run(RunFlags *f, Model *m, RunState *s, int **tokens, int *n, in
         goto fail_model;
     }
     if (model_check_tokens(m, *tokens, *n, context)) goto fail_model;
-    if (*n + extra_positions > context) {
-        err_set("%d prompt tokens + %d new tokens do not fit the context of %d", *n, extra_positions, context);
+    /* the last new token is never fed back, so n + n_new - 1 positions are needed */
+    long positions = *n + (n_new > 0 ? n_new - 1 : 0);
+    if (positions > context) {
+        err_set("%d prompt tokens + %ld new tokens do not fit the context of %d (they need %ld positions: the last "
+                "new token takes none)", *n, n_new, context, positions);
         goto fail_model;
     }
     if (runstate_init(s, m, context, (int)f->batch)) goto fail_model;
@@ -239,8 +226,7 @@ int cmd_generate(int argc, char **argv) {
     RunState s;
     int *tokens, n;
     Tokenizer *tok;
-    /* the last new token is never fed back, so n + n_new - 1 positions are needed */
-    if (check_run_inputs(&f) || open_run(&f, &m, &s, &tokens, &n, n_new > 0 ? (int)n_new - 1 : 0, &tok))
+    if (check_run_inputs(&f) || open_run(&f, &m, &s, &tokens, &n, n_new, &tok))
         return fail_with_error();
     /* text out when a prompt was given (unless --ids); ids for --tokens */
     TokStream *ts = tok && !print_ids ? tok_stream_new(tok, 1) : NULL;

@@ -33,32 +33,13 @@ static void append(int **ids, int *n, const int *add, int k) {
 int *read_ids_file(const char *path, int *n) {
     char *text = read_user_text(path, 64u << 20, NULL);
     if (!text) return NULL;
-    int cap = 256, k = 0;
-    int *ids = xmalloc(sizeof(int) * (size_t)cap);
-    for (char *p = text; *p;) {
-        if (strchr(" \t\r\n,[]", *p)) {
-            p++;
-            continue;
-        }
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 0 || v > 0x7fffffff) {
-            err_set("%s: '%.16s' is not a token id", path, p);
-            free(ids);
-            free(text);
-            return NULL;
-        }
-        if (k == cap) ids = xrealloc(ids, sizeof(int) * (size_t)(cap *= 2));
-        ids[k++] = (int)v;
-        p = end;
-    }
+    int *ids = parse_ids(text, " \t\r\n,[]", path, n);
     free(text);
-    if (!k) {
+    if (ids && !*n) {
         err_set("%s: no token ids", path);
         free(ids);
         return NULL;
     }
-    *n = k;
     return ids;
 }
 

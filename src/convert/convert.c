@@ -42,7 +42,7 @@ int measure_residual_peaks(const Model *m, const int *ids, int n, int batch, flo
         }
     }
     double p = s.embed_peak;
-    for (int l = 0; l < L; l++) p = s.layer_peaks[l] > p ? s.layer_peaks[l] : p;
+    for (int l = 0; l < L; l++) p = isnan(p) || s.layer_peaks[l] <= p ? p : s.layer_peaks[l]; /* NaN wins */
     if (layer_peaks) memcpy(layer_peaks, s.layer_peaks, sizeof(float) * (size_t)L);
     *peak = p;
     free(s.layer_peaks);

@@ -38,6 +38,7 @@ int convert_model(const char *hf_dir, const char *out_dir, const ConvertOptions 
 
 /* Run ids through the model in FP32 and record max |residual| after the embedding and after each
  * layer. A new sequence (from position 0) starts at each <bos> and after calibration_seq_len tokens. layer_peaks: [num_layers] (may be NULL); returns the overall peak via *peak.
+ * A NaN met anywhere is the peak (of its layer and overall), an inf too unless a NaN was met.
  * Reports the tokens run as `stage` to progress (may be NULL). */
 int measure_residual_peaks(const Model *m, const int *ids, int n, int batch, float *layer_peaks, double *peak,
                            const Progress *progress, const char *stage);

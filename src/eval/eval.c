@@ -384,16 +384,19 @@ static uint64_t splitmix64(uint64_t *s) {
     return z ^ (z >> 31);
 }
 
-EvalPrompt *eval_prompts_random(const ModelConfig *c, int max_len, int *n) {
+EvalPrompt *eval_prompts_random(const ModelConfig *c, int max_len, int *n, char *desc, size_t desc_n) {
     int sw = c->sliding_window > 0 ? c->sliding_window : 512;
     int lens[5] = {4, 12, 40, sw + 7, 2 * sw + 3};
     *n = 5;
     EvalPrompt *ps = xcalloc(5, sizeof *ps);
     int V = c->vocab_size, lo = V > 3 ? 3 : 0;
     int bos = c->bos_token_id >= 0 && c->bos_token_id < V ? c->bos_token_id : 0;
+    size_t k = (size_t)snprintf(desc, desc_n, "5 prompts, BOS first, lengths");
     for (int i = 0; i < 5; i++) {
         int len = lens[i] < max_len ? lens[i] : max_len;
         if (len < 1) len = 1;
+        if (k < desc_n) k += (size_t)snprintf(desc + k, desc_n - k, "%s %d", i ? "," : "", len);
+        if (k < desc_n && len != lens[i]) k += (size_t)snprintf(desc + k, desc_n - k, " (clipped from %d)", lens[i]);
         uint64_t state = 0xE5A1ull * 1000003ull + (uint64_t)i;
         ps[i].ids = xmalloc(sizeof(int) * (size_t)len);
         ps[i].n = len;

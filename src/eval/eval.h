@@ -127,8 +127,9 @@ typedef struct {
 int eval_prompts_read(const char *path, const Tokenizer *tok, int vocab, EvalPrompt **out, int *n);
 /* Built-in prompts for models without a tokenizer: fixed pseudo-random ids (BOS first) of
  * lengths 4, 12, 40, SW + 7 and 2 SW + 3 (SW = the sliding window; the last two are longer than
- * it), each kept below max_len. */
-EvalPrompt *eval_prompts_random(const ModelConfig *c, int max_len, int *n);
+ * it), each clipped to max_len. desc gets the set in words, with the lengths used and where
+ * they were clipped ("5 prompts, BOS first, lengths 4, 12, 31 (clipped from 40), ..."). */
+EvalPrompt *eval_prompts_random(const ModelConfig *c, int max_len, int *n, char *desc, size_t desc_n);
 void eval_prompts_free(EvalPrompt *p, int n);
 
 /* ---- protocols ---- */

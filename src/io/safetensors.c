@@ -219,6 +219,7 @@ static int ends_with(const char *s, const char *suf) {
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static int open_index(SafeTensors *st, const char *index_path) {
+    st->source = xstrdup(index_path);
     size_t len, at;
     const char *why;
     char *text = read_text_file(index_path, 64u << 20, &len);
@@ -298,6 +299,7 @@ static int finish_open(SafeTensors *st, int rc) {
 
 int st_open_files(SafeTensors *st, const char *dir, const char *const *names, int n) {
     memset(st, 0, sizeof *st);
+    if (n > 1) st->source = xstrdup(dir);
     int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         char *p = path_join(dir, names[i]);
@@ -357,6 +359,7 @@ void st_close(SafeTensors *st) {
         free(st->metadata[i]);
     }
     free(st->metadata);
+    free(st->source);
     memset(st, 0, sizeof *st);
 }
 
@@ -380,15 +383,23 @@ static void shape_str(char *buf, size_t n, int ndim, const int64_t *shape) {
     if (k < n) snprintf(buf + k, n - k, "]");
 }
 
-const StTensor *st_expect(const SafeTensors *st, const char *name, unsigned dtype_mask, int ndim,
+const StTensor *st_expect(const SafeTensors *st, int home, const char *name, unsigned dtype_mask, int ndim,
                           const int64_t *shape) {
-    const char *where = st->n_files ? st->files[0].path : "(no file)";
     const StTensor *t = st_find(st, name);
-    if (!t) {
-        err_set("%s: missing tensor '%s'", where, name);
+    if (!t && home >= 0 && home < st->n_files) {
+        err_set("%s: missing tensor '%s'", st->files[home].path, name);
         return NULL;
     }
-    where = st->files[t->file].path;
+    if (!t && st->source) {
+        err_set("%s: missing tensor '%s' (in none of its %d %s)", st->source, name, st->n_files,
+                ends_with(st->source, ".json") ? "shards" : ".safetensors files");
+        return NULL;
+    }
+    if (!t) {
+        err_set("%s: missing tensor '%s'", st->n_files ? st->files[0].path : "(no file)", name);
+        return NULL;
+    }
+    const char *where = st->files[t->file].path;
     if (dtype_mask && !(dtype_mask & (1u << t->dtype))) {
         err_set("%s: tensor '%s' has dtype %s, which is not supported here", where, name, dtype_name(t->dtype));
         return NULL;

@@ -29,6 +29,7 @@ typedef struct {
     int n_tensors;
     StTensor *tensors;  /* sorted by name */
     char ***metadata;   /* per file, its __metadata__: key, value, key, value, ..., NULL (or NULL) */
+    char *source;       /* several files: the index or the folder they came from (else NULL) */
 } SafeTensors;
 
 size_t dtype_size(DType t);
@@ -45,8 +46,9 @@ const StTensor *st_find(const SafeTensors *st, const char *name);
 /* Metadata value of files[file], or NULL. */
 const char *st_metadata(const SafeTensors *st, int file, const char *key);
 /* Find `name`, check dtype is one of the allowed set (mask of 1<<DType; 0 = any) and shape
- * (ndim entries; -1 = any). Sets an error naming file and tensor on failure. */
-const StTensor *st_expect(const SafeTensors *st, const char *name, unsigned dtype_mask, int ndim,
+ * (ndim entries; -1 = any). Sets an error naming file and tensor on failure: a missing tensor
+ * is blamed on files[home], the file meant to hold it, or with home -1 on all of st's files. */
+const StTensor *st_expect(const SafeTensors *st, int home, const char *name, unsigned dtype_mask, int ndim,
                           const int64_t *shape);
 
 /* Streaming writer. Declare every tensor, then write their bytes in declaration order. The

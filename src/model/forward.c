@@ -233,7 +233,10 @@ static int overflow(RunState *s, int layer, const char *op) {
         s->overflowed = 1;
         return 0;
     }
-    err_set("FP16 overflow: non-finite value at %s (positions %d..%d)", where, s->pos, s->pos + s->batch_n - 1);
+    if (s->rows_first == s->rows_last)
+        err_set("FP16 overflow: non-finite value at %s (position %d)", where, s->rows_first);
+    else
+        err_set("FP16 overflow: non-finite value at %s (positions %d..%d)", where, s->rows_first, s->rows_last);
     return -1;
 }
 
@@ -241,9 +244,10 @@ static int act(RunState *s, float *v, size_t n, int layer, const char *op) {
     return s->fp16 && round_to_f16(v, n) ? overflow(s, layer, op) : 0;
 }
 
+/* A NaN becomes the peak and stays: a plain max skips NaN, and would report the finite rest. */
 static void track_peak(float *peak, const float *v, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (fabsf(v[i]) > *peak) *peak = fabsf(v[i]);
+    for (size_t i = 0; i < n && !isnan(*peak); i++)
+        if (!(fabsf(v[i]) <= *peak)) *peak = fabsf(v[i]);
 }
 
 static float softcap(float x, double cap) { return cap > 0 ? (float)(tanh(x / cap) * cap) : x; }
@@ -338,7 +342,8 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsM
     int nh = c->num_heads, kvh = c->num_kv_heads, V = c->vocab_size;
     float eps = c->rms_norm_eps;
     int pos = s->pos;
-    s->batch_n = n;
+    s->rows_first = pos;
+    s->rows_last = pos + n - 1;
     if (n < 1 || n > s->max_batch) {
         err_set("batch of %d tokens (allowed 1..%d)", n, s->max_batch);
         return -1;
@@ -420,6 +425,7 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsM
 
     if (mode == LOGITS_NONE) return 0;
     int first = mode == LOGITS_LAST ? n - 1 : 0, rows = n - first;
+    s->rows_first = pos + first;
     rmsnorm_rows(s->xn, s->x + (size_t)first * H, w->final_norm, rows, H, eps);
     if (act(s, s->xn, (size_t)rows * H, -1, "final norm")) return -1;
     matmul(&w->lm_head, s->xn, quantize_input(s, &w->lm_head, s->xn, rows, H), rows, logits);

@@ -19,25 +19,56 @@ static float tensor_value(const StTensor *t, size_t i) {
     }
 }
 
+/* "layers.N." with N a plain decimal layer number (no sign, no leading zero, < num_layers);
+ * returns the length of that prefix, or 0. */
+static size_t layer_prefix(const char *s, int num_layers) {
+    if (strncmp(s, "layers.", 7) != 0) return 0;
+    const char *p = s + 7;
+    long l = 0;
+    size_t digits = 0;
+    while (p[digits] >= '0' && p[digits] <= '9' && digits < 10) l = l * 10 + (p[digits++] - '0');
+    if (digits == 0 || p[digits] != '.' || (digits > 1 && p[0] == '0') || l >= num_layers) return 0;
+    return 7 + digits + 1;
+}
+
+/* The file a converted model keeps a tensor in, as convert writes them (embeddings; each layer in
+ * the chunk of its layer, the final norm in the last chunk; LM head), so that a missing tensor is
+ * blamed on that file; -1 for a checkpoint, whose tensors may sit in any of its files. */
+static int home_file(const Model *m, const char *name) {
+    if (!m->converted) return -1;
+    int chunks = m->meta.num_chunks;
+    if (!strncmp(name, "embed_tokens.", 13)) return 0;
+    if (!strncmp(name, "lm_head.", 8)) return chunks + 1;
+    if (!strncmp(name, "norm.", 5)) return chunks;
+    if (!layer_prefix(name, m->cfg.num_layers)) return -1;
+    int first[META_MAX_CHUNKS + 1], l = atoi(name + 7), c = 0;
+    meta_split_layers(m->cfg.num_layers, chunks, first);
+    while (l >= first[c + 1]) c++;
+    return 1 + c;
+}
+
+static const StTensor *expect(const Model *m, const char *name, unsigned dtype_mask, int ndim, const int64_t *shape) {
+    return st_expect(&m->st, home_file(m, name), name, dtype_mask, ndim, shape);
+}
+
 /* A LUT-palettized matrix is two tensors: NAME.indices (U8 [rows, row_bytes], packed as
  * src/quant/lut.h describes) and NAME.lut (F16 [ngroups, 2^bits]). */
-static int load_lut_matrix(const SafeTensors *st, const char *name, int rows, int cols, LutInfo lut,
-                           QMatrix *out) {
+static int load_lut_matrix(const Model *m, const char *name, int rows, int cols, LutInfo lut, QMatrix *out) {
     char iname[300], lname[300];
     snprintf(iname, sizeof iname, "%s.indices", name);
     snprintf(lname, sizeof lname, "%s.lut", name);
     int group = lut_group_rows(rows, lut.per_channel);
     int64_t ishape[2] = {rows, (int64_t)lut_row_bytes(cols, lut.bits)};
     int64_t lshape[2] = {lut_num_groups(rows, group), 1 << lut.bits};
-    const StTensor *ti = st_expect(st, iname, 1u << DT_U8, 2, ishape);
-    const StTensor *tl = ti ? st_expect(st, lname, 1u << DT_F16, 2, lshape) : NULL;
+    const StTensor *ti = expect(m, iname, 1u << DT_U8, 2, ishape);
+    const StTensor *tl = ti ? expect(m, lname, 1u << DT_F16, 2, lshape) : NULL;
     if (!tl) return -1;
     /* one NaN entry would poison every row of its group (greedy decoding then emits token 0
      * forever): refuse it here, as a non-finite weight */
     const uint16_t *tab = tl->data;
     for (size_t i = 0; i < tl->nbytes / 2; i++)
         if ((tab[i] & 0x7c00) == 0x7c00) {
-            err_set("%s: tensor '%s' has a non-finite table entry (%s at index %zu)", st->files[tl->file].path,
+            err_set("%s: tensor '%s' has a non-finite table entry (%s at index %zu)", m->st.files[tl->file].path,
                     lname, tab[i] & 0x3ff ? "NaN" : "inf", i);
             return -1;
         }
@@ -54,10 +85,10 @@ static int load_lut_matrix(const SafeTensors *st, const char *name, int rows, in
     return 0;
 }
 
-static int load_matrix(const SafeTensors *st, const char *name, int rows, int cols, LutInfo lut, QMatrix *out) {
-    if (lut.bits) return load_lut_matrix(st, name, rows, cols, lut, out);
+static int load_matrix(const Model *m, const char *name, int rows, int cols, LutInfo lut, QMatrix *out) {
+    if (lut.bits) return load_lut_matrix(m, name, rows, cols, lut, out);
     int64_t shape[2] = {rows, cols};
-    const StTensor *t = st_expect(st, name, FLOAT_DTYPES, 2, shape);
+    const StTensor *t = expect(m, name, FLOAT_DTYPES, 2, shape);
     if (!t) return -1;
     memset(out, 0, sizeof *out);
     out->kind = t->dtype == DT_F32 ? QM_F32 : t->dtype == DT_F16 ? QM_F16 : QM_BF16;
@@ -68,9 +99,9 @@ static int load_matrix(const SafeTensors *st, const char *name, int rows, int co
 }
 
 /* RMSNorm gain vector (1 + w) in FP32, as the reference computes it. */
-static float *load_gain(const SafeTensors *st, const char *name, int n) {
+static float *load_gain(const Model *m, const char *name, int n) {
     int64_t shape[1] = {n};
-    const StTensor *t = st_expect(st, name, FLOAT_DTYPES, 1, shape);
+    const StTensor *t = expect(m, name, FLOAT_DTYPES, 1, shape);
     if (!t) return NULL;
     float *g = xmalloc(sizeof(float) * (size_t)n);
     for (int i = 0; i < n; i++) g[i] = 1.0f + tensor_value(t, (size_t)i);
@@ -88,26 +119,27 @@ static const char *find_prefix(const SafeTensors *st) {
     return NULL;
 }
 
-static int load_layer(const SafeTensors *st, const ModelConfig *c, const char *prefix, LutInfo lut, int l,
-                      LayerWeights *lw) {
+static int load_layer(const Model *m, const char *prefix, int l, LayerWeights *lw) {
+    const ModelConfig *c = &m->cfg;
+    LutInfo lut = m->meta.lut_ffn;
     char name[256];
     int H = c->hidden_size, I = c->intermediate_size, hd = c->head_dim;
     int qd = c->num_heads * hd, kvd = c->num_kv_heads * hd;
 #define NAME(suffix) (snprintf(name, sizeof name, "%slayers.%d.%s", prefix, l, suffix), name)
-    if (load_matrix(st, NAME("self_attn.q_proj.weight"), qd, H, lut, &lw->q) ||
-        load_matrix(st, NAME("self_attn.k_proj.weight"), kvd, H, lut, &lw->k) ||
-        load_matrix(st, NAME("self_attn.v_proj.weight"), kvd, H, lut, &lw->v) ||
-        load_matrix(st, NAME("self_attn.o_proj.weight"), H, qd, lut, &lw->o) ||
-        load_matrix(st, NAME("mlp.gate_proj.weight"), I, H, lut, &lw->gate) ||
-        load_matrix(st, NAME("mlp.up_proj.weight"), I, H, lut, &lw->up) ||
-        load_matrix(st, NAME("mlp.down_proj.weight"), H, I, lut, &lw->down))
+    if (load_matrix(m, NAME("self_attn.q_proj.weight"), qd, H, lut, &lw->q) ||
+        load_matrix(m, NAME("self_attn.k_proj.weight"), kvd, H, lut, &lw->k) ||
+        load_matrix(m, NAME("self_attn.v_proj.weight"), kvd, H, lut, &lw->v) ||
+        load_matrix(m, NAME("self_attn.o_proj.weight"), H, qd, lut, &lw->o) ||
+        load_matrix(m, NAME("mlp.gate_proj.weight"), I, H, lut, &lw->gate) ||
+        load_matrix(m, NAME("mlp.up_proj.weight"), I, H, lut, &lw->up) ||
+        load_matrix(m, NAME("mlp.down_proj.weight"), H, I, lut, &lw->down))
         return -1;
-    if (!(lw->input_norm = load_gain(st, NAME("input_layernorm.weight"), H)) ||
-        !(lw->post_attn_norm = load_gain(st, NAME("post_attention_layernorm.weight"), H)) ||
-        !(lw->pre_ff_norm = load_gain(st, NAME("pre_feedforward_layernorm.weight"), H)) ||
-        !(lw->post_ff_norm = load_gain(st, NAME("post_feedforward_layernorm.weight"), H)) ||
-        !(lw->q_norm = load_gain(st, NAME("self_attn.q_norm.weight"), hd)) ||
-        !(lw->k_norm = load_gain(st, NAME("self_attn.k_norm.weight"), hd)))
+    if (!(lw->input_norm = load_gain(m, NAME("input_layernorm.weight"), H)) ||
+        !(lw->post_attn_norm = load_gain(m, NAME("post_attention_layernorm.weight"), H)) ||
+        !(lw->pre_ff_norm = load_gain(m, NAME("pre_feedforward_layernorm.weight"), H)) ||
+        !(lw->post_ff_norm = load_gain(m, NAME("post_feedforward_layernorm.weight"), H)) ||
+        !(lw->q_norm = load_gain(m, NAME("self_attn.q_norm.weight"), hd)) ||
+        !(lw->k_norm = load_gain(m, NAME("self_attn.k_norm.weight"), hd)))
         return -1;
 #undef NAME
     return 0;
@@ -120,18 +152,6 @@ static const char *const layer_tensors[] = {
     "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight", "input_layernorm.weight",
     "post_attention_layernorm.weight", "pre_feedforward_layernorm.weight", "post_feedforward_layernorm.weight",
     "self_attn.q_norm.weight", "self_attn.k_norm.weight"};
-
-/* "layers.N." with N a plain decimal layer number (no sign, no leading zero, < num_layers);
- * returns the length of that prefix, or 0. */
-static size_t layer_prefix(const char *s, int num_layers) {
-    if (strncmp(s, "layers.", 7) != 0) return 0;
-    const char *p = s + 7;
-    long l = 0;
-    size_t digits = 0;
-    while (p[digits] >= '0' && p[digits] <= '9' && digits < 10) l = l * 10 + (p[digits++] - '0');
-    if (digits == 0 || p[digits] != '.' || (digits > 1 && p[0] == '0') || l >= num_layers) return 0;
-    return 7 + digits + 1;
-}
 
 /* A converted model stores a matrix either plain or as NAME.indices + NAME.lut, as its meta.yaml
  * says for that part (embeddings, FFN chunks, LM head); norms are always plain. */
@@ -294,26 +314,26 @@ static int load(Model *m, const char *path, int allow_unfinished) {
     }
     char name[256];
     snprintf(name, sizeof name, "%sembed_tokens.weight", prefix);
-    if (load_matrix(&m->st, name, c->vocab_size, c->hidden_size, m->meta.lut_embeddings, &m->w.embed)) goto fail;
+    if (load_matrix(m, name, c->vocab_size, c->hidden_size, m->meta.lut_embeddings, &m->w.embed)) goto fail;
     if (m->converted) {
         /* a conversion always stores its (possibly palettized, never scaled) LM head on its own */
-        if (load_matrix(&m->st, "lm_head.weight", c->vocab_size, c->hidden_size, m->meta.lut_lmhead, &m->w.lm_head))
+        if (load_matrix(m, "lm_head.weight", c->vocab_size, c->hidden_size, m->meta.lut_lmhead, &m->w.lm_head))
             goto fail;
     } else if (c->tie_word_embeddings) {
         m->w.lm_head = m->w.embed;
     } else {
         const char *lm = m->cfg.multimodal && strcmp(prefix, "model.") != 0 ? "language_model.lm_head.weight"
                                                                            : "lm_head.weight";
-        if (load_matrix(&m->st, lm, c->vocab_size, c->hidden_size, plain, &m->w.lm_head)) goto fail;
+        if (load_matrix(m, lm, c->vocab_size, c->hidden_size, plain, &m->w.lm_head)) goto fail;
     }
     snprintf(name, sizeof name, "%snorm.weight", prefix);
-    if (!(m->w.final_norm = load_gain(&m->st, name, c->hidden_size))) goto fail;
+    if (!(m->w.final_norm = load_gain(m, name, c->hidden_size))) goto fail;
     if (check_tensor_names(m, prefix)) goto fail;
     /* torch.tensor(sqrt(H)) is an FP32 scalar */
     m->w.embed_scale = (float)sqrt((double)c->hidden_size);
     m->w.layers = xcalloc((size_t)c->num_layers, sizeof(LayerWeights));
     for (int l = 0; l < c->num_layers; l++)
-        if (load_layer(&m->st, c, prefix, m->meta.lut_ffn, l, &m->w.layers[l])) goto fail;
+        if (load_layer(m, prefix, l, &m->w.layers[l])) goto fail;
     return 0;
 fail:
     model_free(m);

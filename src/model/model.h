@@ -110,10 +110,10 @@ typedef struct {
     int act_q8;            /* LUT matmuls read their input as 8-bit codes (default 1; not with fp16) */
     QActs xq;              /* the 8-bit codes of the matmul input under way */
     int overflow_continue; /* FP16 non-finite values: report once and go on instead of failing */
-    float *layer_peaks;    /* NULL, or [num_layers]: running max |residual| after each layer */
+    float *layer_peaks;    /* NULL, or [num_layers]: running max |residual| after each layer (NaN once one is) */
     float embed_peak;      /* running max |residual| after the embedding (with layer_peaks) */
     int overflowed;        /* a non-finite FP16 value was met (with overflow_continue) */
-    int batch_n;           /* tokens in the forward call under way */
+    int rows_first, rows_last; /* positions of the rows the op under way computes (for its overflow) */
 } RunState;
 
 int runstate_init(RunState *s, const Model *m, int context, int max_batch);

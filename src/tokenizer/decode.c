@@ -9,7 +9,10 @@ static const char REPLACEMENT[] = "\xEF\xBF\xBD";  /* U+FFFD */
 
 static int check_id(const Tokenizer *t, int id) {
     if (id >= 0 && id < t->n_ids && t->piece[id].off != UINT32_MAX) return 0;
-    err_set("token id %d is out of range (vocab size %d)", id, t->n_ids);
+    if (id >= 0 && id < t->n_ids) /* a gap in the file's ids */
+        err_set("token id %d is not assigned to any token", id);
+    else
+        err_set("token id %d is out of range (vocab size %d)", id, t->n_ids);
     return -1;
 }
 

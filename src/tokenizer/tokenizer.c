@@ -424,6 +424,12 @@ static int parse_model(Tokenizer *t, const char *path, const cJSON *root) {
         int id = json_id(cJSON_GetObjectItemCaseSensitive(a, "id"));
         const char *content = json_str(a, "content");
         size_t n = strlen(content);
+        /* the same token listed again is fine; another text under its id would hide that token */
+        if (t->piece[id].off != UINT32_MAX && strcmp(t->pieces + t->piece[id].off, content) != 0) {
+            err_set("%s: added token '%s' id %d is already the id of %s token '%s'", path, content, id,
+                    t->flags[id] & TF_MODEL ? "vocab" : "added", t->pieces + t->piece[id].off);
+            return -1;
+        }
         memcpy(t->pieces + off, content, n + 1);
         t->piece[id].off = (uint32_t)off;
         t->piece[id].len = (uint32_t)n;

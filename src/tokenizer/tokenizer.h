@@ -43,7 +43,7 @@ void tok_free(Tokenizer *t);
 int tok_encode(const Tokenizer *t, const char *text, size_t len, int add_bos, int **ids, int *n);
 
 /* New NUL-terminated text (free()) with its length in *len (may be NULL); skip_special drops
- * special tokens. NULL and err_set when an id is out of range. */
+ * special tokens. NULL and err_set when an id is out of range or no token's. */
 char *tok_decode(const Tokenizer *t, const int *ids, int n, int skip_special, size_t *len);
 
 int tok_vocab_size(const Tokenizer *t);  /* one more than the largest id */
@@ -66,7 +66,7 @@ typedef struct TokStream TokStream;
 TokStream *tok_stream_new(const Tokenizer *t, int skip_special);
 void tok_stream_free(TokStream *s);
 /* Text made complete by this id (possibly ""), valid until the next call; its length in *len.
- * NULL and err_set when the id is out of range. */
+ * NULL and err_set when the id is out of range or no token's. */
 const char *tok_stream_put(TokStream *s, int id, size_t *len);
 /* End of stream: held bytes as U+FFFD each (usually ""); the stream can then be reused. */
 const char *tok_stream_flush(TokStream *s, size_t *len);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -207,6 +208,30 @@ char *read_text_file(const char *path, size_t max_bytes, size_t *len_out) {
 
 char *read_user_text(const char *path, size_t max_bytes, size_t *len_out) {
     return read_text(path, max_bytes, len_out, 1);
+}
+
+int *parse_ids(const char *text, const char *separators, const char *what, int *n) {
+    int cap = 64, k = 0;
+    int *ids = xmalloc(sizeof(int) * (size_t)cap);
+    for (const char *p = text; *p;) {
+        size_t len = strcspn(p, separators), i = 0;
+        if (!len) {
+            p++;
+            continue;
+        }
+        long long v = 0;
+        while (i < len && p[i] >= '0' && p[i] <= '9' && v <= INT_MAX) v = v * 10 + (p[i++] - '0');
+        if (i < len || v > INT_MAX) {
+            err_set("%s: '%.*s' is not a token id", what, len > 40 ? 40 : (int)len, p);
+            free(ids);
+            return NULL;
+        }
+        if (k == cap) ids = xrealloc(ids, sizeof(int) * (size_t)(cap *= 2));
+        ids[k++] = (int)v;
+        p += len;
+    }
+    *n = k;
+    return ids;
 }
 
 char *path_join(const char *dir, const char *name) {

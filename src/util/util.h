@@ -42,6 +42,11 @@ char *read_text_file(const char *path, size_t max_bytes, size_t *len_out);
 /* The same for a user's text (--text, --calib): a pipe, FIFO or /dev/stdin works too. */
 char *read_user_text(const char *path, size_t max_bytes, size_t *len_out);
 
+/* Token ids written as plain decimal words (no sign, no 0x, no fraction) between any of the
+ * separator characters: a new array (free()) of *n ids, possibly none; NULL and err_set, quoting
+ * the offending word after `what:`, when a word is not one. */
+int *parse_ids(const char *text, const char *separators, const char *what, int *n);
+
 /* path join into a new string: dir + "/" + name */
 char *path_join(const char *dir, const char *name);
 int file_exists(const char *path);
