@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FZ_CHECK((uintptr_t)p % dtype_size(t->dtype) == 0);
         for (size_t k = 0; k < t->nbytes; k++) sink ^= p[k];
         FZ_CHECK(st_find(&st, t->name) == t);
-        FZ_CHECK(st_expect(&st, t->name, 1u << t->dtype, t->ndim, t->shape) == t);
+        FZ_CHECK(st_expect(&st, -1, t->name, 1u << t->dtype, t->ndim, t->shape) == t);
         order[i] = t;
     }
     /* disjoint and covering the data section exactly */
@@ -56,8 +56,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     FZ_CHECK(pos == end);
     free(order);
-    if (st.metadata_kv)
-        for (char **p = st.metadata_kv; *p; p += 2) FZ_CHECK(p[1] && st_metadata(&st, p[0]) != NULL);
+    for (int f = 0; f < st.n_files; f++)
+        for (char **p = st.metadata[f]; p && *p; p += 2) FZ_CHECK(p[1] && st_metadata(&st, f, p[0]) != NULL);
     FZ_CHECK(st_find(&st, "no such tensor \x01") == NULL);
     (void)sink;
     st_close(&st);
