@@ -32,7 +32,7 @@ fi
 
 python3 - "$work" "$OUT" "$DATA" <<'EOF'
 import glob, json, os, struct, sys
-work, out, data = sys.argv[1:4]
+work, out, data_dir = sys.argv[1:4]
 def put(h, name, data):
     d = os.path.join(out, h); os.makedirs(d, exist_ok=True)
     open(os.path.join(d, name), "wb").write(data if isinstance(data, bytes) else data.encode())
@@ -46,14 +46,14 @@ convs = sorted(d for d in glob.glob(os.path.join(work, "conv_*")) if os.path.isd
 for d in convs:
     for f in sorted(glob.glob(os.path.join(d, "*.safetensors"))):
         put("fuzz_safetensors", os.path.basename(d) + "_" + os.path.basename(f), read(f))
-for f in sorted(glob.glob(os.path.join(data, "golden", "*", "model.safetensors"))):
+for f in sorted(glob.glob(os.path.join(data_dir, "golden", "*", "model.safetensors"))):
     raw = open(f, "rb").read(1 << 20)
     hlen = struct.unpack("<Q", raw[:8])[0]
     put("fuzz_safetensors", "golden_header_" + os.path.basename(os.path.dirname(f)), raw[:8 + hlen])
 
 # config.json
 put("fuzz_config", "micro.json", read(os.path.join(micro, "config.json")))
-for f in sorted(glob.glob(os.path.join(data, "golden", "*", "config.json"))):
+for f in sorted(glob.glob(os.path.join(data_dir, "golden", "*", "config.json"))):
     put("fuzz_config", os.path.basename(os.path.dirname(f)) + ".json", read(f))
 
 # meta.yaml and whole folders
@@ -91,7 +91,7 @@ index = json.dumps({"metadata": {}, "weight_map": wm}).encode()
 put("fuzz_model_load", "micro_sharded", SEP.join([cfg, b"", index] + shards))
 
 # tokenizer: the goldens' texts, ids and chat messages; a small tokenizer cut from Gemma's
-tokdir = os.path.join(data, "tokenizers", "gemma3")
+tokdir = os.path.join(data_dir, "tokenizers", "gemma3")
 if os.path.isdir(tokdir):
     golden = [json.loads(l) for l in open(os.path.join(tokdir, "golden.jsonl"))]
     for i, c in enumerate(golden[:80]):
