@@ -1,4 +1,5 @@
-# anemll.c build. `make` builds build/anemll and build/libanemll.a; `make test` runs the suite;
+# anemll.c build. `make` builds build/anemll, the library (build/libanemll.a and .so, API in
+# include/anemll.h) and build/simple (examples/simple.c); `make test` runs the suite;
 # `make test SAN=1` builds into build-san with AddressSanitizer + UndefinedBehaviorSanitizer.
 CC      ?= cc
 ARCH    := $(shell uname -m)
@@ -14,7 +15,7 @@ BUILD   ?= build
 SANFLAGS :=
 endif
 
-CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -g $(OPT) -Isrc $(SANFLAGS) -MMD -MP $(EXTRA_CFLAGS)
+CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -g $(OPT) -Iinclude -Isrc $(SANFLAGS) -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := $(SANFLAGS) -pthread
 LDLIBS  := -lcjson -lyaml -ledit -lm
 
@@ -31,6 +32,7 @@ TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+PIC_OBJ  := $(LIB_SRC:%.c=$(BUILD)/pic/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
@@ -43,7 +45,7 @@ DEFAULT_MODEL := $(BUILD)/anemll-tiny/meta.yaml
 endif
 
 .PHONY: all test check clean bench-bins install uninstall FORCE
-all: $(BUILD)/anemll $(BUILD)/libanemll.a $(TEST_BIN) $(DEFAULT_MODEL)
+all: $(BUILD)/anemll $(BUILD)/libanemll.a $(BUILD)/libanemll.so $(BUILD)/simple $(TEST_BIN) $(DEFAULT_MODEL)
 
 # `anemll version`: VERSION, plus `git describe` when this is a git checkout (a tarball has no .git).
 # The stamp changes only when they do, so only cmd_version.o is rebuilt, and only then.
@@ -55,6 +57,8 @@ $(BUILD)/version.stamp: FORCE
 	@echo '$(VERSION_NUMBER) $(GIT_DESCRIBE)' | cmp -s - $@ || echo '$(VERSION_NUMBER) $(GIT_DESCRIBE)' >$@
 $(BUILD)/obj/src/cli/cmd_version.o: CFLAGS += $(VERSION_DEFS)
 $(BUILD)/obj/src/cli/cmd_version.o: $(BUILD)/version.stamp
+$(BUILD)/obj/src/api/anemll.o $(BUILD)/pic/src/api/anemll.o: CFLAGS += -DANEMLL_VERSION_STRING='"$(VERSION_NUMBER)"'
+$(BUILD)/obj/src/api/anemll.o $(BUILD)/pic/src/api/anemll.o: VERSION
 
 $(BUILD)/anemll-tiny/meta.yaml: $(BUILD)/anemll $(wildcard $(DEFAULT_MODEL_SRC)/*)
 	$(BUILD)/anemll convert $(DEFAULT_MODEL_SRC) $(BUILD)/anemll-tiny --force
@@ -74,6 +78,27 @@ $(BUILD)/obj/%.o: %.c
 $(BUILD)/libanemll.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+# The shared library exports include/anemll.h alone (ANEMLL_API); everything else stays hidden.
+PIC_FLAGS := -fPIC -fvisibility=hidden
+$(BUILD)/pic/%_avx2.o: %_avx2.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PIC_FLAGS) $(AVX2_FLAGS) -c $< -o $@
+
+$(BUILD)/pic/%_avx512.o: %_avx512.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PIC_FLAGS) $(AVX512_FLAGS) -c $< -o $@
+
+$(BUILD)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PIC_FLAGS) -c $< -o $@
+
+$(BUILD)/libanemll.so: $(PIC_OBJ)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libanemll.so -o $@ $^ $(LDLIBS)
+
+# examples/simple.c sees include/anemll.h and the C library only (no -Isrc).
+$(BUILD)/simple: examples/simple.c include/anemll.h $(BUILD)/libanemll.a
+	$(CC) -std=c11 -Wall -Wextra -Werror -g $(OPT) $(SANFLAGS) -Iinclude -o $@ $< $(BUILD)/libanemll.a $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/anemll: $(CLI_OBJ) $(BUILD)/libanemll.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

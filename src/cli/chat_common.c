@@ -57,8 +57,8 @@ void read_sampling_flags(Args *a, SamplingFlags *f) {
     f->seed = arg_int(a, "--seed", 0, 0, 0x7fffffffL);
 }
 
-void sampler_from_flags(Sampler *s, int vocab, const SamplingFlags *f) {
-    sampler_init(s, vocab, (float)f->temp, (int)f->top_k, (float)f->top_p, (uint64_t)f->seed);
+int sampler_from_flags(int vocab, const SamplingFlags *f, anemll_sampler **out) {
+    return anemll_sampler_new(vocab, (float)f->temp, (int)f->top_k, (float)f->top_p, (uint64_t)f->seed, out);
 }
 
 const char *default_model_dir(void) {
@@ -130,15 +130,3 @@ Tokenizer *load_model_tokenizer(const Model *m, const char *override_path) {
     return t;
 }
 
-int reply_stop_ids(const Model *m, const Tokenizer *t, int *out, int max) {
-    int n = 0, ids[CONFIG_MAX_EOS + 8];
-    for (int i = 0; i < m->cfg.n_eos; i++) ids[n++] = m->cfg.eos_token_ids[i];
-    n += tok_eos_ids(t, ids + n, 8);
-    int k = 0;
-    for (int i = 0; i < n && k < max; i++) {
-        int dup = 0;
-        for (int j = 0; j < k; j++) dup |= out[j] == ids[i];
-        if (!dup) out[k++] = ids[i];
-    }
-    return k;
-}

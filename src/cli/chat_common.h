@@ -4,8 +4,10 @@
 #ifndef ANEMLL_CHAT_COMMON_H
 #define ANEMLL_CHAT_COMMON_H
 
+#include "anemll.h"
 #include "cli/args.h"
 #include "model/model.h"
+#include "generate/generate.h"
 #include "model/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -22,7 +24,7 @@ typedef struct {
     long top_k, seed;
 } SamplingFlags;
 void read_sampling_flags(Args *a, SamplingFlags *f);
-void sampler_from_flags(Sampler *s, int vocab, const SamplingFlags *f);
+int sampler_from_flags(int vocab, const SamplingFlags *f, anemll_sampler **out);
 
 /* The model folder to use when a command gets no --model: $ANEMLL_MODEL, else the shipped
  * default model that `make` converts next to the binary (build/anemll-tiny). NULL + err_set if
@@ -42,7 +44,5 @@ void remove_on_signal(const char *path);
 
 /* --tokenizer FILE when given, else tokenizer.json beside the model's config.json. */
 Tokenizer *load_model_tokenizer(const Model *m, const char *override_path);
-/* The model's eos ids and the tokenizer's <eos>/<end_of_turn>; returns the count. */
-int reply_stop_ids(const Model *m, const Tokenizer *t, int *out, int max);
 
 #endif

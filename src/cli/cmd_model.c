@@ -3,11 +3,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "anemll.h"
 #include "cli/args.h"
 #include "cli/chat_common.h"
 #include "cli/commands.h"
-#include "model/model.h"
-#include "model/sampler.h"
 #include "util/util.h"
 
 /* "2 105 17" or "2,105,17" -> ids. An empty list is an error. */
@@ -81,12 +80,34 @@ static int check_run_inputs(RunFlags *f) {
     return model_check_path(f->model_dir) || check_input(f->tokenizer) ? -1 : 0;
 }
 
+/* What logits and generate run on. */
+typedef struct {
+    anemll_model *m;
+    anemll_model_info info;
+    anemll_tokenizer *tok; /* with --prompt, else NULL */
+    anemll_session *s;
+    int *tokens;
+    int n;
+} Run;
+
+static void close_run(Run *r) {
+    anemll_session_free(r->s);
+    anemll_tokenizer_free(r->tok);
+    anemll_model_free(r->m);
+    anemll_free(r->tokens);
+    memset(r, 0, sizeof *r);
+}
+
 /* After check_run_inputs: load the model, get the tokens (--tokens, or --prompt through the
- * tokenizer), make the state with room for n_new generated tokens. *tok gets the tokenizer when
- * one was loaded (else NULL). */
-static int open_run(RunFlags *f, Model *m, RunState *s, int **tokens, int *n, long n_new, Tokenizer **tok) {
-    *tok = NULL;
-    if (precision_check(f->precision)) return -1;
+ * tokenizer), make the session with room for n_new generated tokens. */
+static int open_run(RunFlags *f, Run *r, long n_new) {
+    memset(r, 0, sizeof *r);
+    anemll_session_options so;
+    anemll_session_default_options(&so);
+    if (anemll_precision_parse(f->precision, &so.precision)) {
+        err_set("--precision '%s': expected " PRECISION_NAMES, f->precision);
+        return -1;
+    }
     if (strcmp(f->on_overflow, "stop") && strcmp(f->on_overflow, "continue")) {
         err_set("--on-overflow '%s': expected stop or continue", f->on_overflow);
         return -1;
@@ -95,41 +116,35 @@ static int open_run(RunFlags *f, Model *m, RunState *s, int **tokens, int *n, lo
         err_set(f->tokens ? "give --tokens or --prompt, not both" : "--tokens (or --prompt) is required");
         return -1;
     }
-    if (model_load(m, f->model_dir)) return -1;
-    *tokens = NULL;
+    if (anemll_model_load(f->model_dir, &r->m)) return -1;
+    anemll_model_get_info(r->m, &r->info);
     if (f->tokens) {
-        if (parse_tokens(f->tokens, tokens, n)) goto fail_model;
+        if (parse_tokens(f->tokens, &r->tokens, &r->n)) goto fail;
     } else {
-        if (!(*tok = load_model_tokenizer(m, f->tokenizer))) goto fail_model;
-        if (chat_encode_prompt(*tok, f->system, f->prompt, f->raw, tokens, n)) goto fail_model;
-        if (*n == 0) {
+        if (anemll_tokenizer_for_model(r->m, f->tokenizer, &r->tok)) goto fail;
+        int rc = f->raw ? anemll_tokenize(r->tok, f->prompt, strlen(f->prompt), 1, &r->tokens, &r->n)
+                        : anemll_chat_prompt_ids(r->tok, f->system, f->prompt, &r->tokens, &r->n);
+        if (rc) goto fail;
+        if (r->n == 0) {
             err_set("--prompt: empty prompt");
-            goto fail_model;
+            goto fail;
         }
     }
-    int context = f->context ? (int)f->context : model_default_context(m);
-    if (context > m->cfg.max_position_embeddings) {
-        err_set("--context %d exceeds the model's max_position_embeddings %d", context,
-                m->cfg.max_position_embeddings);
-        goto fail_model;
-    }
-    if (model_check_tokens(m, *tokens, *n, context)) goto fail_model;
+    so.context = f->context ? (int)f->context : r->info.default_context;
+    so.batch = (int)f->batch;
+    so.overflow_continue = !strcmp(f->on_overflow, "continue");
+    if (anemll_session_new(r->m, &so, &r->s) || anemll_model_check_tokens(r->m, r->tokens, r->n, so.context))
+        goto fail;
     /* the last new token is never fed back, so n + n_new - 1 positions are needed */
-    long positions = *n + (n_new > 0 ? n_new - 1 : 0);
-    if (positions > context) {
+    long positions = r->n + (n_new > 0 ? n_new - 1 : 0);
+    if (positions > so.context) {
         err_set("%d prompt tokens + %ld new tokens do not fit the context of %d (they need %ld positions: the last "
-                "new token takes none)", *n, n_new, context, positions);
-        goto fail_model;
+                "new token takes none)", r->n, n_new, so.context, positions);
+        goto fail;
     }
-    if (runstate_init(s, m, context, (int)f->batch)) goto fail_model;
-    runstate_set_precision(s, f->precision);
-    s->overflow_continue = !strcmp(f->on_overflow, "continue");
     return 0;
-fail_model:
-    model_free(m);
-    free(*tokens);
-    tok_free(*tok);
-    *tok = NULL;
+fail:
+    close_run(r);
     return -1;
 }
 
@@ -164,30 +179,46 @@ int cmd_logits(int argc, char **argv) {
         err_set("--out FILE is required");
         return fail_with_error();
     }
-    Model m;
-    RunState s;
-    int *tokens, n;
-    Tokenizer *tok;
     const char *inputs[] = {f.model_dir ? f.model_dir : default_model_dir(), f.tokenizer};
     if (check_output_apart("--out", out, inputs, 2)) return fail_with_error();
-    if (open_run(&f, &m, &s, &tokens, &n, 0, &tok)) return fail_with_error();
+    Run r;
+    if (open_run(&f, &r, 0)) return fail_with_error();
     AtomicFile file;
     int rc = atomic_open(&file, out);
     if (rc == 0) {
         remove_on_signal(file.tmp); /* Ctrl-C leaves no OUT.tmp.PID behind */
-        LogitsWriter w = {&file, m.cfg.vocab_size};
-        rc = model_prefill(&m, &s, tokens, n, LOGITS_ALL, NULL, write_rows, &w);
+        LogitsWriter w = {&file, r.info.vocab_size};
+        rc = anemll_session_logits_all(r.s, r.tokens, r.n, write_rows, &w);
         if (rc == 0)
             rc = atomic_commit(&file);
         else
             atomic_abort(&file);
         remove_on_signal(NULL);
     }
-    runstate_free(&s);
-    model_free(&m);
-    tok_free(tok);
-    free(tokens);
+    close_run(&r);
     return rc ? fail_with_error() : 0;
+}
+
+typedef struct {
+    int count;
+} IdPrinter;
+
+static int print_id(void *ctx, int id, const char *text, size_t len) {
+    (void)text;
+    (void)len;
+    IdPrinter *p = ctx;
+    if (id < 0) return 0; /* the end of the text, none here */
+    printf("%s%d", p->count++ ? " " : "", id);
+    fflush(stdout);
+    return 0;
+}
+
+static int print_text(void *ctx, int id, const char *text, size_t len) {
+    (void)ctx;
+    (void)id;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    return 0;
 }
 
 static const ArgSpec generate_args[] = {
@@ -222,52 +253,23 @@ int cmd_generate(int argc, char **argv) {
     int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 2;
-    Model m;
-    RunState s;
-    int *tokens, n;
-    Tokenizer *tok;
-    if (check_run_inputs(&f) || open_run(&f, &m, &s, &tokens, &n, n_new, &tok))
-        return fail_with_error();
+    Run r;
+    if (check_run_inputs(&f) || open_run(&f, &r, n_new)) return fail_with_error();
+    anemll_generate_options o;
+    anemll_generate_default_options(&o);
+    o.max_tokens = (int)n_new;
+    o.ignore_eos = ignore_eos;
     /* text out when a prompt was given (unless --ids); ids for --tokens */
-    TokStream *ts = tok && !print_ids ? tok_stream_new(tok, 1) : NULL;
-    int stop[16], n_stop = 0;
-    if (tok) n_stop = reply_stop_ids(&m, tok, stop, 16);
-    int V = m.cfg.vocab_size;
-    float *logits = xmalloc(sizeof(float) * (size_t)V);
-    Sampler smp;
-    sampler_from_flags(&smp, V, &sf);
-    int rc = n_new > 0 ? model_prefill(&m, &s, tokens, n, LOGITS_LAST, logits, NULL, NULL) : 0;
-    for (long i = 0; rc == 0 && i < n_new; i++) {
-        int next = sampler_sample(&smp, logits);
-        int eos = config_is_eos(&m.cfg, next);
-        for (int k = 0; k < n_stop; k++) eos |= stop[k] == next;
-        if (ts) {
-            size_t len = 0;
-            const char *piece = eos && !ignore_eos ? "" : tok_stream_put(ts, next, &len);
-            if (!piece) {
-                rc = -1;
-                break;
-            }
-            fwrite(piece, 1, len, stdout);
-        } else {
-            printf("%s%d", i ? " " : "", next);
-        }
-        fflush(stdout);
-        if (!ignore_eos && eos) break;
-        if (i + 1 < n_new) rc = model_forward(&m, &s, &next, 1, LOGITS_LAST, logits);
-    }
-    if (ts) {
-        size_t len;
-        const char *rest = tok_stream_flush(ts, &len);
-        fwrite(rest, 1, len, stdout);
-        tok_stream_free(ts);
-    }
+    IdPrinter ip = {0};
+    o.on_token = r.tok && !print_ids ? print_text : print_id;
+    o.ctx = &ip;
+    anemll_generate_result res;
+    int rc = sampler_from_flags(r.info.vocab_size, &sf, &o.sampler);
+    if (rc == 0) rc = anemll_generate(r.s, r.tok, r.tokens, r.n, &o, &res);
+    /* as ids, the stop token that ended the reply is shown too */
+    if (rc == 0 && o.on_token == print_id && res.stop == ANEMLL_STOP_TOKEN) print_id(&ip, res.stop_id, NULL, 0);
     printf("\n");
-    tok_free(tok);
-    sampler_free(&smp);
-    free(logits);
-    runstate_free(&s);
-    model_free(&m);
-    free(tokens);
+    anemll_sampler_free(o.sampler);
+    close_run(&r);
     return rc ? fail_with_error() : 0;
 }

@@ -1,0 +1,230 @@
+/* anemll.h: the public C API of anemll.c, a Gemma 3 inference engine that carries out ANEMLL's
+ * recipe (FP16 residual scaling, LUT-palettized weights, chunked models) on CPUs.
+ *
+ * Handles are opaque. Every call that can fail returns 0 on success and -1 on failure, with a
+ * one-line message from anemll_last_error() (per thread); nothing here prints, exits or installs
+ * signal handlers. Long work reports progress through a callback whose non-zero return cancels it.
+ * Memory the library returns (ids, text) is released with anemll_free().
+ *
+ * The shortest use (examples/simple.c):
+ *     anemll_model *m;  anemll_model_load("DIR", &m);
+ *     anemll_tokenizer *t;  anemll_tokenizer_for_model(m, NULL, &t);
+ *     anemll_session *s;  anemll_session_new(m, NULL, &s);
+ *     int *ids, n;  anemll_chat_prompt_ids(t, NULL, "Hello", &ids, &n);
+ *     anemll_generate_options o;  anemll_generate_default_options(&o);  o.on_token = print_piece;
+ *     anemll_generate(s, t, ids, n, &o, NULL);
+ */
+#ifndef ANEMLL_H
+#define ANEMLL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define ANEMLL_API __attribute__((visibility("default")))
+#else
+#define ANEMLL_API
+#endif
+
+/* ---- errors, memory, build ---- */
+
+/* The message of the last failed call on this thread ("unknown error" if none). */
+ANEMLL_API const char *anemll_last_error(void);
+/* Releases ids and text the library allocated for the caller. */
+ANEMLL_API void anemll_free(void *p);
+/* "0.1.0" (the VERSION file at build time). */
+ANEMLL_API const char *anemll_version(void);
+
+/* ---- models ---- */
+
+typedef struct anemll_model anemll_model;
+
+/* A Hugging Face Gemma 3 checkpoint folder (config.json + safetensors) or a converted folder
+ * (meta.yaml; a path to the meta.yaml works too). Weights are memory-mapped, never copied. */
+ANEMLL_API int anemll_model_load(const char *path, anemll_model **out);
+ANEMLL_API void anemll_model_free(anemll_model *m);
+
+typedef struct {
+    const char *dir;       /* the folder it was loaded from */
+    int converted;         /* 1: an anemll conversion (meta.yaml), 0: a Hugging Face checkpoint */
+    int vocab_size, hidden_size, num_layers, sliding_window;
+    int default_context;   /* a conversion's context_length, else min(max_position_embeddings, 4096) */
+    double alpha;          /* the FP16 residual scale baked into the weights (1 = none) */
+} anemll_model_info;
+ANEMLL_API void anemll_model_get_info(const anemll_model *m, anemll_model_info *out);
+/* 0 when every id lies in the vocabulary and n tokens fit context positions. */
+ANEMLL_API int anemll_model_check_tokens(const anemll_model *m, const int *ids, int n, int context);
+
+/* ---- tokenizer and chat template ---- */
+
+typedef struct anemll_tokenizer anemll_tokenizer;
+
+ANEMLL_API int anemll_tokenizer_load(const char *tokenizer_json, anemll_tokenizer **out);
+/* override_path when not NULL, else the tokenizer.json in the model's folder. */
+ANEMLL_API int anemll_tokenizer_for_model(const anemll_model *m, const char *override_path, anemll_tokenizer **out);
+ANEMLL_API void anemll_tokenizer_free(anemll_tokenizer *t);
+/* text -> *ids (anemll_free), with <bos> first when add_bos. Invalid UTF-8 becomes byte tokens. */
+ANEMLL_API int anemll_tokenize(const anemll_tokenizer *t, const char *text, size_t len, int add_bos, int **ids,
+                               int *n);
+/* ids -> *text (NUL-terminated, anemll_free), special tokens skipped when skip_special. */
+ANEMLL_API int anemll_detokenize(const anemll_tokenizer *t, const int *ids, int n, int skip_special, char **text,
+                                 size_t *len);
+
+typedef struct {
+    const char *role; /* "system", "user" or "assistant" */
+    const char *text;
+} anemll_message;
+/* Gemma 3's chat template over msgs -> *text (anemll_free); a model turn is opened at the end when
+ * add_generation_prompt. */
+ANEMLL_API int anemll_chat_template(const anemll_message *msgs, int n, int add_generation_prompt, char **text,
+                                    size_t *len);
+/* The ids of a one-turn chat prompt: the template over (system, user) with the model turn opened. */
+ANEMLL_API int anemll_chat_prompt_ids(const anemll_tokenizer *t, const char *system, const char *user, int **ids,
+                                      int *n);
+
+/* ---- sessions: a KV cache and the logits of the last token fed ---- */
+
+typedef enum {
+    ANEMLL_PRECISION_Q8,   /* default: LUT matmuls read 8-bit activation codes, the rest FP32 */
+    ANEMLL_PRECISION_FP32, /* FP32 activations throughout: the exact reference of the stored weights */
+    ANEMLL_PRECISION_FP16, /* strict FP16: every activation rounded to FP16; a non-finite one is an error */
+} anemll_precision;
+/* "q8" | "fp32" | "fp16" -> *out; -1 for any other name. */
+ANEMLL_API int anemll_precision_parse(const char *name, anemll_precision *out);
+ANEMLL_API const char *anemll_precision_name(anemll_precision p);
+
+typedef struct {
+    int context;                /* positions; 0 = the model's default context */
+    int batch;                  /* tokens per prefill step (default 64) */
+    anemll_precision precision;
+    int overflow_continue;      /* strict FP16: report a non-finite value once and go on */
+} anemll_session_options;
+ANEMLL_API void anemll_session_default_options(anemll_session_options *o);
+
+typedef struct anemll_session anemll_session;
+
+/* o NULL: the defaults. The model must outlive the session. */
+ANEMLL_API int anemll_session_new(const anemll_model *m, const anemll_session_options *o, anemll_session **out);
+ANEMLL_API void anemll_session_free(anemll_session *s);
+/* Make the cache hold exactly ids[0..n) (n >= 1), reusing the longest prefix it already holds,
+ * and leave the logits of ids[n-1]. */
+ANEMLL_API int anemll_session_set(anemll_session *s, const int *ids, int n);
+/* Feed one more token (decode). */
+ANEMLL_API int anemll_session_push(anemll_session *s, int id);
+/* Keep only the first n positions (a rewind); the logits are then stale until the next set/push. */
+ANEMLL_API int anemll_session_truncate(anemll_session *s, int n);
+/* [vocab_size] logits after the last token fed; valid until the next call on s. */
+ANEMLL_API const float *anemll_session_logits(const anemll_session *s);
+ANEMLL_API int anemll_session_length(const anemll_session *s); /* positions the cache holds */
+ANEMLL_API int anemll_session_context(const anemll_session *s);
+/* Tokens the last anemll_session_set actually ran (the rest came from the cache), and its time. */
+ANEMLL_API int anemll_session_last_prefilled(const anemll_session *s);
+ANEMLL_API double anemll_session_last_prefill_seconds(const anemll_session *s);
+/* From an empty cache, run ids[0..n) and hand the logits of every position to fn, a block of
+ * rows at a time ([n_rows, vocab_size] for positions first..first+n_rows-1). */
+typedef int (*anemll_logits_fn)(void *ctx, const float *logits, int first, int n_rows);
+ANEMLL_API int anemll_session_logits_all(anemll_session *s, const int *ids, int n, anemll_logits_fn fn, void *ctx);
+
+/* ---- sampling ---- */
+
+typedef struct anemll_sampler anemll_sampler;
+/* temperature 0 = greedy; then top_k (0 = off) and top_p (1 = off), as Hugging Face applies them. */
+ANEMLL_API int anemll_sampler_new(int vocab_size, float temperature, int top_k, float top_p, uint64_t seed,
+                                  anemll_sampler **out);
+ANEMLL_API int anemll_sampler_sample(anemll_sampler *s, const float *logits);
+ANEMLL_API void anemll_sampler_free(anemll_sampler *s);
+
+/* ---- generation and conversation ---- */
+
+typedef enum {
+    ANEMLL_STOP_TOKEN = 1,    /* EOS or <end_of_turn> (not part of the reply) */
+    ANEMLL_STOP_STRING,       /* a stop string (the reply ends before it) */
+    ANEMLL_STOP_MAX_TOKENS,
+    ANEMLL_STOP_CANCELLED,    /* on_token returned non-zero */
+    ANEMLL_STOP_CONTEXT_FULL,
+} anemll_stop;
+
+/* Each new token with the text it completes (possibly empty; NULL when generating without a
+ * tokenizer); id -1 for the text held back until the end. Non-zero cancels. */
+typedef int (*anemll_token_fn)(void *ctx, int id, const char *text, size_t len);
+
+typedef struct {
+    int max_tokens;                  /* default 512 */
+    anemll_sampler *sampler;         /* NULL: greedy */
+    int ignore_eos;                  /* go on past EOS / <end_of_turn> */
+    const char *const *stop_strings; /* end the reply where its text reaches one of these */
+    int n_stop_strings;
+    anemll_token_fn on_token;
+    void *ctx;
+} anemll_generate_options;
+ANEMLL_API void anemll_generate_default_options(anemll_generate_options *o);
+
+typedef struct {
+    anemll_stop stop;
+    int stop_id;                 /* ANEMLL_STOP_TOKEN: the stop token sampled (not part of the reply) */
+    int generated;               /* tokens of the reply */
+    int prefilled, reused;       /* prompt tokens run, and those the cache already held */
+    int turns_dropped;           /* conversation: earlier turns forgotten to make room */
+    double prefill_seconds, decode_seconds;
+} anemll_generate_result;
+
+/* Prefill prompt[0..n) (reusing what the cache holds) and generate; the reply streams through
+ * o->on_token. t may be NULL (ids only, no stop strings). r may be NULL. */
+ANEMLL_API int anemll_generate(anemll_session *s, const anemll_tokenizer *t, const int *prompt, int n,
+                               const anemll_generate_options *o, anemll_generate_result *r);
+
+typedef struct anemll_chat anemll_chat;
+typedef struct {
+    const char *system; /* NULL: none */
+    int keep_history;   /* keep the conversation: later prompts include the earlier turns */
+    int raw;            /* no template: each prompt as it is, with BOS (no history) */
+} anemll_chat_options;
+/* A conversation over a session (the KV cache is reused across turns; the oldest turns are
+ * dropped when the context fills, before or during a reply). s and t must outlive it. */
+ANEMLL_API int anemll_chat_new(anemll_session *s, const anemll_tokenizer *t, const anemll_chat_options *o,
+                               anemll_chat **out);
+ANEMLL_API int anemll_chat_reply(anemll_chat *c, const char *user, const anemll_generate_options *o,
+                                 anemll_generate_result *r);
+ANEMLL_API int anemll_chat_turns(const anemll_chat *c); /* kept turns (user and assistant each count) */
+ANEMLL_API void anemll_chat_free(anemll_chat *c);
+
+/* ---- long work: conversion and synthetic checkpoints ---- */
+
+/* Stages report done = 0 first and done == total last; a non-zero return cancels the work. */
+typedef int (*anemll_progress_fn)(void *ctx, const char *stage, const char *unit, long done, long total);
+
+typedef struct {
+    const char *lut_embeddings, *lut_ffn, *lut_lmhead; /* "bits,per_channel" | "bits" | "none" */
+    const char *fp16_scale;     /* "auto" | a number in [1/1024, 1] | "none" */
+    int chunks, context, batch, threads, force;
+    const char *calib_text;     /* a text file for the calibration (with the model's tokenizer) */
+    const char *calib_ids;      /* a file of token ids instead */
+    const char *command_line;   /* recorded in meta.yaml */
+    anemll_progress_fn progress;
+    void *progress_ctx;
+} anemll_convert_options;
+ANEMLL_API void anemll_convert_default_options(anemll_convert_options *o);
+
+typedef struct {
+    double alpha, peak_before, peak_after, seconds;
+    char calibration[512];      /* where the calibration tokens came from */
+} anemll_convert_report;
+/* ANEMLL conversion of a Hugging Face checkpoint into out_dir (written under a temporary name and
+ * renamed when complete; see docs/VALIDATION.md for what may be replaced). */
+ANEMLL_API int anemll_convert(const char *hf_dir, const char *out_dir, const anemll_convert_options *o,
+                              anemll_convert_report *r);
+
+/* A random-weight checkpoint of a real Gemma 3 shape ("tiny", "gemma3-270m", "gemma3-1b",
+ * "gemma3-4b"); vocab 0 = the shape's own. */
+ANEMLL_API int anemll_synth(const char *shape, const char *out_dir, int vocab, uint64_t seed,
+                            anemll_progress_fn progress, void *progress_ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,419 @@
+/* include/anemll.h over the engine's modules: each handle wraps one internal object. */
+#include "anemll.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "convert/convert.h"
+#include "convert/synth.h"
+#include "generate/conversation.h"
+#include "model/model.h"
+#include "model/sampler.h"
+#include "model/session.h"
+#include "tokenizer/tokenizer.h"
+#include "util/util.h"
+
+#ifndef ANEMLL_VERSION_STRING
+#define ANEMLL_VERSION_STRING "unknown"
+#endif
+
+struct anemll_model {
+    Model m;
+};
+struct anemll_tokenizer {
+    Tokenizer *t;
+};
+struct anemll_session {
+    Session ss;
+};
+struct anemll_sampler {
+    Sampler s;
+};
+struct anemll_chat {
+    Conversation c;
+};
+
+const char *anemll_last_error(void) { return err_get(); }
+void anemll_free(void *p) { free(p); }
+const char *anemll_version(void) { return ANEMLL_VERSION_STRING; }
+
+/* ---- models ---- */
+
+int anemll_model_load(const char *path, anemll_model **out) {
+    anemll_model *m = xmalloc(sizeof *m);
+    if (model_load(&m->m, path)) {
+        free(m);
+        *out = NULL;
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+void anemll_model_free(anemll_model *m) {
+    if (!m) return;
+    model_free(&m->m);
+    free(m);
+}
+
+void anemll_model_get_info(const anemll_model *m, anemll_model_info *out) {
+    const ModelConfig *c = &m->m.cfg;
+    out->dir = m->m.dir;
+    out->converted = m->m.converted;
+    out->vocab_size = c->vocab_size;
+    out->hidden_size = c->hidden_size;
+    out->num_layers = c->num_layers;
+    out->sliding_window = c->sliding_window;
+    out->default_context = model_default_context(&m->m);
+    out->alpha = m->m.converted ? m->m.meta.alpha : 1.0;
+}
+
+int anemll_model_check_tokens(const anemll_model *m, const int *ids, int n, int context) {
+    return model_check_tokens(&m->m, ids, n, context);
+}
+
+/* ---- tokenizer ---- */
+
+static int wrap_tokenizer(Tokenizer *t, anemll_tokenizer **out) {
+    *out = NULL;
+    if (!t) return -1;
+    *out = xmalloc(sizeof **out);
+    (*out)->t = t;
+    return 0;
+}
+
+int anemll_tokenizer_load(const char *path, anemll_tokenizer **out) { return wrap_tokenizer(tok_load(path), out); }
+
+int anemll_tokenizer_for_model(const anemll_model *m, const char *override_path, anemll_tokenizer **out) {
+    if (override_path) return anemll_tokenizer_load(override_path, out);
+    char *p = path_join(m->m.dir, "tokenizer.json");
+    Tokenizer *t = NULL;
+    if (file_exists(p))
+        t = tok_load(p);
+    else
+        err_set("%s: no tokenizer.json in the model folder (give one with --tokenizer FILE)", m->m.dir);
+    free(p);
+    /* a tokenizer of another model would index logits out of range or miss most of them */
+    if (t && (tok_vocab_size(t) > m->m.cfg.vocab_size + 64 || tok_vocab_size(t) < 3)) {
+        err_set("tokenizer has %d tokens but the model's vocabulary is %d", tok_vocab_size(t), m->m.cfg.vocab_size);
+        tok_free(t);
+        t = NULL;
+    }
+    return wrap_tokenizer(t, out);
+}
+
+void anemll_tokenizer_free(anemll_tokenizer *t) {
+    if (!t) return;
+    tok_free(t->t);
+    free(t);
+}
+
+int anemll_tokenize(const anemll_tokenizer *t, const char *text, size_t len, int add_bos, int **ids, int *n) {
+    return tok_encode(t->t, text, len, add_bos, ids, n);
+}
+
+int anemll_detokenize(const anemll_tokenizer *t, const int *ids, int n, int skip_special, char **text, size_t *len) {
+    *text = tok_decode(t->t, ids, n, skip_special, len);
+    return *text ? 0 : -1;
+}
+
+int anemll_chat_template(const anemll_message *msgs, int n, int add_generation_prompt, char **text, size_t *len) {
+    ChatMessage *cm = xcalloc((size_t)(n > 0 ? n : 1), sizeof *cm);
+    for (int i = 0; i < n; i++)
+        cm[i] = (ChatMessage){.role = msgs[i].role, .text = msgs[i].text, .len = strlen(msgs[i].text)};
+    *text = chat_render(cm, n, add_generation_prompt, len);
+    free(cm);
+    return *text ? 0 : -1;
+}
+
+int anemll_chat_prompt_ids(const anemll_tokenizer *t, const char *system, const char *user, int **ids, int *n) {
+    return chat_encode_prompt(t->t, system, user, 0, ids, n);
+}
+
+/* ---- sessions ---- */
+
+static const char *const precision_names[] = {"q8", "fp32", "fp16"};
+
+int anemll_precision_parse(const char *name, anemll_precision *out) {
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, precision_names[i])) {
+            *out = (anemll_precision)i;
+            return 0;
+        }
+    err_set("precision '%s': expected " PRECISION_NAMES, name);
+    return -1;
+}
+
+const char *anemll_precision_name(anemll_precision p) {
+    return (unsigned)p < 3 ? precision_names[p] : "unknown";
+}
+
+void anemll_session_default_options(anemll_session_options *o) {
+    memset(o, 0, sizeof *o);
+    o->batch = 64;
+    o->precision = ANEMLL_PRECISION_Q8;
+}
+
+int anemll_session_new(const anemll_model *m, const anemll_session_options *o, anemll_session **out) {
+    anemll_session_options d;
+    if (!o) {
+        anemll_session_default_options(&d);
+        o = &d;
+    }
+    *out = NULL;
+    int context = o->context ? o->context : model_default_context(&m->m);
+    if (context > m->m.cfg.max_position_embeddings) {
+        err_set("--context %d exceeds the model's max_position_embeddings %d", context,
+                m->m.cfg.max_position_embeddings);
+        return -1;
+    }
+    if (o->batch < 1) {
+        err_set("batch %d: must be at least 1", o->batch);
+        return -1;
+    }
+    anemll_session *s = xmalloc(sizeof *s);
+    if (session_init(&s->ss, &m->m, context, o->batch)) {
+        free(s);
+        return -1;
+    }
+    runstate_set_precision(&s->ss.s, anemll_precision_name(o->precision));
+    s->ss.s.overflow_continue = o->overflow_continue;
+    *out = s;
+    return 0;
+}
+
+void anemll_session_free(anemll_session *s) {
+    if (!s) return;
+    session_free(&s->ss);
+    free(s);
+}
+
+int anemll_session_set(anemll_session *s, const int *ids, int n) { return session_set(&s->ss, ids, n); }
+int anemll_session_push(anemll_session *s, int id) { return session_push(&s->ss, id); }
+
+int anemll_session_truncate(anemll_session *s, int n) {
+    if (n < 0 || n > s->ss.s.pos) {
+        err_set("cannot keep %d positions of %d", n, s->ss.s.pos);
+        return -1;
+    }
+    if (runstate_rewind(&s->ss.s, n)) runstate_reset(&s->ss.s); /* the rings lost the window: start over */
+    return 0;
+}
+
+const float *anemll_session_logits(const anemll_session *s) { return s->ss.logits; }
+int anemll_session_length(const anemll_session *s) { return s->ss.s.pos; }
+int anemll_session_context(const anemll_session *s) { return s->ss.s.context; }
+int anemll_session_last_prefilled(const anemll_session *s) { return s->ss.prefilled; }
+double anemll_session_last_prefill_seconds(const anemll_session *s) { return s->ss.prefill_seconds; }
+
+int anemll_session_logits_all(anemll_session *s, const int *ids, int n, anemll_logits_fn fn, void *ctx) {
+    if (model_check_tokens(s->ss.m, ids, n, s->ss.s.context)) return -1;
+    runstate_reset(&s->ss.s);
+    int rc = model_prefill(s->ss.m, &s->ss.s, ids, n, LOGITS_ALL, NULL, fn, ctx);
+    /* the cache holds ids now, but ss.ids does not know it: start the next set from scratch */
+    runstate_reset(&s->ss.s);
+    return rc;
+}
+
+/* ---- sampling ---- */
+
+int anemll_sampler_new(int vocab_size, float temperature, int top_k, float top_p, uint64_t seed,
+                       anemll_sampler **out) {
+    *out = NULL;
+    if (vocab_size < 1 || !(temperature >= 0) || top_k < 0 || !(top_p > 0 && top_p <= 1)) {
+        err_set("sampler: vocab_size >= 1, temperature >= 0, top_k >= 0 and top_p in (0, 1] are needed");
+        return -1;
+    }
+    *out = xmalloc(sizeof **out);
+    sampler_init(&(*out)->s, vocab_size, temperature, top_k, top_p, seed);
+    return 0;
+}
+
+int anemll_sampler_sample(anemll_sampler *s, const float *logits) { return sampler_sample(&s->s, logits); }
+
+void anemll_sampler_free(anemll_sampler *s) {
+    if (!s) return;
+    sampler_free(&s->s);
+    free(s);
+}
+
+/* ---- generation ---- */
+
+void anemll_generate_default_options(anemll_generate_options *o) {
+    memset(o, 0, sizeof *o);
+    o->max_tokens = 512;
+}
+
+/* The library's options for a reply: the caller's, a greedy sampler when none was given, and
+ * the model's stop ids unless ignore_eos. */
+typedef struct {
+    GenOptions g;
+    Sampler greedy;
+    int has_greedy;
+    int stops[16];
+} ReplySetup;
+
+static void reply_setup(ReplySetup *r, const Session *ss, const Tokenizer *tok, const anemll_generate_options *o) {
+    memset(r, 0, sizeof *r);
+    r->g.max_tokens = o->max_tokens;
+    if (o->sampler) {
+        r->g.sampler = &o->sampler->s;
+    } else {
+        sampler_init(&r->greedy, ss->m->cfg.vocab_size, 0.0f, 0, 1.0f, 0);
+        r->has_greedy = 1;
+        r->g.sampler = &r->greedy;
+    }
+    r->g.stop_ids = r->stops;
+    r->g.n_stop_ids = o->ignore_eos ? 0 : reply_stop_ids(ss->m, tok, r->stops, 16);
+    r->g.stop_strings = o->stop_strings;
+    r->g.n_stop_strings = o->n_stop_strings;
+    r->g.on_token = o->on_token;
+    r->g.ctx = o->ctx;
+}
+
+static void reply_setup_free(ReplySetup *r) {
+    if (r->has_greedy) sampler_free(&r->greedy);
+}
+
+int anemll_generate(anemll_session *s, const anemll_tokenizer *t, const int *prompt, int n,
+                    const anemll_generate_options *o, anemll_generate_result *r) {
+    anemll_generate_result dummy;
+    if (!r) r = &dummy;
+    memset(r, 0, sizeof *r);
+    if (o->max_tokens < 0) {
+        err_set("max_tokens %d: must not be negative", o->max_tokens);
+        return -1;
+    }
+    ReplySetup rs;
+    reply_setup(&rs, &s->ss, t ? t->t : NULL, o);
+    Generation g;
+    int rc = generation_init(&g, t ? t->t : NULL, &rs.g);
+    if (rc == 0) {
+        rc = session_set(&s->ss, prompt, n);
+        if (rc == 0) {
+            r->prefilled = s->ss.prefilled;
+            r->reused = n - s->ss.prefilled;
+            r->prefill_seconds = s->ss.prefill_seconds;
+            int stop = generation_run(&g, &s->ss);
+            rc = stop < 0 ? -1 : 0;
+            generation_flush(&g);
+            r->stop = (anemll_stop)g.stop;
+            r->stop_id = g.stop_id;
+            r->generated = g.n_ids;
+            r->decode_seconds = g.decode_seconds;
+        }
+        generation_free(&g);
+    }
+    reply_setup_free(&rs);
+    return rc;
+}
+
+int anemll_chat_new(anemll_session *s, const anemll_tokenizer *t, const anemll_chat_options *o, anemll_chat **out) {
+    anemll_chat_options d = {0};
+    if (!o) o = &d;
+    *out = xmalloc(sizeof **out);
+    conversation_init(&(*out)->c, t->t, &s->ss, o->system, o->keep_history, o->raw);
+    return 0;
+}
+
+int anemll_chat_reply(anemll_chat *c, const char *user, const anemll_generate_options *o, anemll_generate_result *r) {
+    anemll_generate_result dummy;
+    if (!r) r = &dummy;
+    memset(r, 0, sizeof *r);
+    ReplySetup rs;
+    reply_setup(&rs, c->c.ss, c->c.tok, o);
+    ReplyStats st;
+    int rc = conversation_reply(&c->c, user, &rs.g, &st);
+    reply_setup_free(&rs);
+    if (rc) return -1;
+    r->stop = (anemll_stop)st.stop;
+    r->stop_id = st.stop_id;
+    r->generated = st.generated;
+    r->prefilled = st.prefilled;
+    r->reused = st.reused;
+    r->turns_dropped = st.turns_dropped;
+    r->prefill_seconds = st.prefill_seconds;
+    r->decode_seconds = st.decode_seconds;
+    return 0;
+}
+
+int anemll_chat_turns(const anemll_chat *c) { return c->c.n_turns; }
+
+void anemll_chat_free(anemll_chat *c) {
+    if (!c) return;
+    conversation_free(&c->c);
+    free(c);
+}
+
+/* ---- conversion, synth ---- */
+
+void anemll_convert_default_options(anemll_convert_options *o) {
+    memset(o, 0, sizeof *o);
+    o->lut_embeddings = "none";
+    o->lut_ffn = "4,4";
+    o->lut_lmhead = "6,4";
+    o->fp16_scale = "auto";
+    o->chunks = 2;
+    o->batch = 64;
+}
+
+static int parse_scale(const char *s, ScaleMode *mode, double *alpha) {
+    if (!strcmp(s, "auto")) {
+        *mode = SCALE_AUTO;
+        return 0;
+    }
+    if (!strcmp(s, "none")) {
+        *mode = SCALE_NONE;
+        return 0;
+    }
+    char *end;
+    *alpha = strtod(s, &end);
+    if (end == s || *end || !(*alpha >= FP16_SCALE_MIN && *alpha <= 1)) {
+        err_set("--fp16-scale '%s': expected auto, none or a number in [1/1024, 1] (a smaller alpha pushes the "
+                "weights into FP16's subnormal range)", s);
+        return -1;
+    }
+    *mode = SCALE_FIXED;
+    return 0;
+}
+
+int anemll_convert(const char *hf_dir, const char *out_dir, const anemll_convert_options *o,
+                   anemll_convert_report *r) {
+    memset(r, 0, sizeof *r);
+    ConvertOptions co;
+    memset(&co, 0, sizeof co);
+    co.context = o->context;
+    co.batch = o->batch ? o->batch : 64;
+    co.chunks = o->chunks ? o->chunks : 2;
+    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    co.threads = o->threads > 0 ? o->threads : nproc > 0 ? (int)nproc : 1;
+    co.force = o->force;
+    co.command_line = o->command_line;
+    co.progress = (Progress){o->progress, o->progress_ctx};
+    if (lut_spec_parse(o->lut_embeddings ? o->lut_embeddings : "none", &co.lut_embeddings) ||
+        lut_spec_parse(o->lut_ffn ? o->lut_ffn : "4,4", &co.lut_ffn) ||
+        lut_spec_parse(o->lut_lmhead ? o->lut_lmhead : "6,4", &co.lut_lmhead) ||
+        parse_scale(o->fp16_scale ? o->fp16_scale : "auto", &co.scale_mode, &co.alpha))
+        return -1;
+    int n;
+    int *ids = calibration_ids(hf_dir, o->calib_text, o->calib_ids, &n, r->calibration, sizeof r->calibration);
+    if (!ids) return -1;
+    co.calib_ids = ids;
+    co.n_calib = n;
+    co.calib_desc = r->calibration;
+    ConvertReport cr;
+    int rc = convert_model(hf_dir, out_dir, &co, &cr);
+    free(ids);
+    r->alpha = cr.alpha;
+    r->peak_before = cr.peak_before;
+    r->peak_after = cr.peak_after;
+    r->seconds = cr.seconds;
+    return rc;
+}
+
+int anemll_synth(const char *shape, const char *out_dir, int vocab, uint64_t seed, anemll_progress_fn progress,
+                 void *progress_ctx) {
+    Progress p = {progress, progress_ctx};
+    return synth_write(shape, out_dir, vocab, seed, &p);
+}
