@@ -4,11 +4,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "anemll.h"
 #include "cli/args.h"
 #include "cli/chat_common.h"
 #include "cli/commands.h"
 #include "cli/progress_display.h"
-#include "convert/convert.h"
 #include "util/util.h"
 
 static const ArgSpec convert_args[] = {
@@ -45,19 +45,19 @@ const CommandSpec convert_spec = {
 int cmd_convert(int argc, char **argv) {
     Args a;
     args_init(&a, &convert_spec, argc, argv);
-    ConvertOptions o;
-    memset(&o, 0, sizeof o);
+    anemll_convert_options o;
+    anemll_convert_default_options(&o);
     const char *in = arg_str(&a, "--model", NULL);
     const char *out = arg_str(&a, "--output", NULL);
     o.context = (int)arg_int(&a, "--context", 0, 1, 1 << 24);
     o.batch = (int)arg_int(&a, "--batch", 64, 1, 65536);
     o.chunks = (int)arg_int(&a, "--chunk", 2, 1, 1 << 20);
-    const char *lut1 = arg_str(&a, "--lut1", "none");
-    const char *lut2 = arg_str(&a, "--lut2", "4,4");
-    const char *lut3 = arg_str(&a, "--lut3", "6,4");
-    const char *scale = arg_str(&a, "--fp16-scale", "auto");
-    const char *calib_ids = arg_str(&a, "--calib-ids", NULL);
-    const char *calib_text = arg_str(&a, "--calib", NULL);
+    o.lut_embeddings = arg_str(&a, "--lut1", "none");
+    o.lut_ffn = arg_str(&a, "--lut2", "4,4");
+    o.lut_lmhead = arg_str(&a, "--lut3", "6,4");
+    o.fp16_scale = arg_str(&a, "--fp16-scale", "auto");
+    o.calib_ids = arg_str(&a, "--calib-ids", NULL);
+    o.calib_text = arg_str(&a, "--calib", NULL);
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
     o.threads = (int)arg_int(&a, "--threads", nproc > 0 ? nproc : 1, 1, 1024);
     o.force = arg_flag(&a, "--force");
@@ -73,35 +73,12 @@ int cmd_convert(int argc, char **argv) {
     }
     if (!in && npos >= 1) in = pos[0];
     if (!out && npos >= 1) out = pos[npos - 1];
-    if ((in && model_check_path(in)) || check_input(calib_text) || check_input(calib_ids)) return fail_with_error();
+    if ((in && model_check_path(in)) || check_input(o.calib_text) || check_input(o.calib_ids))
+        return fail_with_error();
     if (!in || !out || in == out) {
         err_set("usage: anemll convert HF_DIR OUT_DIR [--lut2 4,4 --lut3 6,4 --chunk 2 --fp16-scale auto ...]");
         return fail_with_error();
     }
-    if (lut_spec_parse(lut1, &o.lut_embeddings) || lut_spec_parse(lut2, &o.lut_ffn) ||
-        lut_spec_parse(lut3, &o.lut_lmhead))
-        return fail_with_error();
-    if (!strcmp(scale, "auto")) {
-        o.scale_mode = SCALE_AUTO;
-    } else if (!strcmp(scale, "none")) {
-        o.scale_mode = SCALE_NONE;
-    } else {
-        char *end;
-        o.alpha = strtod(scale, &end);
-        if (end == scale || *end || !(o.alpha >= FP16_SCALE_MIN && o.alpha <= 1)) {
-            err_set("--fp16-scale '%s': expected auto, none or a number in [1/1024, 1] (a smaller alpha pushes "
-                    "the weights into FP16's subnormal range)", scale);
-            return fail_with_error();
-        }
-        o.scale_mode = SCALE_FIXED;
-    }
-    int n;
-    char desc[512];
-    int *ids = calibration_ids(in, calib_text, calib_ids, &n, desc, sizeof desc);
-    if (!ids) return fail_with_error();
-    o.calib_ids = ids;
-    o.n_calib = n;
-    o.calib_desc = desc;
     char cmdline[4096] = "anemll convert";
     for (int i = 0; i < argc; i++) {
         size_t k = strlen(cmdline);
@@ -110,15 +87,15 @@ int cmd_convert(int argc, char **argv) {
     o.command_line = cmdline;
     ProgressDisplay pd;
     progress_display_init(&pd, "convert", quiet);
-    o.progress = progress_display(&pd);
-    ConvertReport r;
-    int rc = convert_model(in, out, &o, &r);
+    o.progress = progress_display_fn;
+    o.progress_ctx = &pd;
+    anemll_convert_report r;
+    int rc = anemll_convert(in, out, &o, &r);
     progress_display_end(&pd);
-    free(ids);
     if (rc) return fail_with_error();
     printf("converted %s -> %s in %.1f s\n", in, out, r.seconds);
     printf("fp16 scale: alpha %.6g (%s); peak |residual| before %.6g, after %.6g (calibration: %s)\n", r.alpha,
-           o.scale_mode == SCALE_AUTO ? "auto" : o.scale_mode == SCALE_FIXED ? "fixed" : "none", r.peak_before,
-           r.peak_after, desc);
+           !strcmp(o.fp16_scale, "auto") || !strcmp(o.fp16_scale, "none") ? o.fp16_scale : "fixed", r.peak_before,
+           r.peak_after, r.calibration);
     return 0;
 }

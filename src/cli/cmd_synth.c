@@ -1,14 +1,14 @@
 /* `synth`: write a random-weight checkpoint of a real Gemma 3 shape. */
 #include <stdio.h>
 
+#include "anemll.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/progress_display.h"
-#include "convert/synth.h"
 #include "util/util.h"
 
 static const ArgSpec synth_args[] = {
-    {"--shape", NULL, "NAME", NULL, "the shape: " SYNTH_SHAPES, 0},
+    {"--shape", NULL, "NAME", NULL, "the shape: " ANEMLL_SYNTH_SHAPES, 0},
     {"--out", NULL, "DIR", NULL, "the folder to write", 0},
     {"--vocab", NULL, "N", "the shape's", "vocabulary size", 0},
     {"--seed", NULL, "S", "1", "seed of the random weights", 0},
@@ -40,13 +40,12 @@ int cmd_synth(int argc, char **argv) {
     args_free(&a);
     if (bad) return 2;
     if (!shape || !out) {
-        err_set("synth needs --shape NAME (%s) and --out DIR", SYNTH_SHAPES);
+        err_set("synth needs --shape NAME (%s) and --out DIR", ANEMLL_SYNTH_SHAPES);
         return fail_with_error();
     }
     ProgressDisplay pd;
     progress_display_init(&pd, "synth", quiet);
-    Progress p = progress_display(&pd);
-    int rc = synth_write(shape, out, (int)vocab, (uint64_t)seed, &p);
+    int rc = anemll_synth(shape, out, (int)vocab, (uint64_t)seed, progress_display_fn, &pd);
     progress_display_end(&pd);
     return rc ? fail_with_error() : 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "anemll.h"
 #include "io/safetensors.h"
 #include "util/util.h"
 
@@ -106,7 +107,7 @@ int synth_write(const char *shape_name, const char *out_dir, int vocab, uint64_t
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         if (strcmp(shapes[i].name, shape_name) == 0) s = &shapes[i];
     if (!s) {
-        err_set("unknown shape '%s' (known: %s)", shape_name, SYNTH_SHAPES);
+        err_set("unknown shape '%s' (known: %s)", shape_name, ANEMLL_SYNTH_SHAPES);
         return -1;
     }
     if (vocab <= 0) vocab = s->vocab;

@@ -10,7 +10,5 @@
 /* Known shapes: "tiny", "gemma3-270m", "gemma3-1b", "gemma3-4b". vocab 0 = the shape's own.
  * Reports stage "writing" (weights) to progress (may be NULL). */
 int synth_write(const char *shape, const char *out_dir, int vocab, uint64_t seed, const Progress *progress);
-/* Comma-separated list of the shape names, for help and errors (a literal, so help tables can use it). */
-#define SYNTH_SHAPES "tiny, gemma3-270m, gemma3-1b, gemma3-4b"
 
 #endif
