@@ -132,14 +132,19 @@ clean:
 
 # `make install` (PREFIX, default /usr/local; DESTDIR honoured): the binary, its data and the
 # converted default model under PREFIX/share/anemll, where the binary finds them from any folder
-# (src/cli/shipped.h). Each copy goes through a temporary name, so a failed install leaves no
+# (src/cli/shipped.h); the library (PREFIX/lib) and its header (PREFIX/include/anemll.h). Each copy goes through a temporary name, so a failed install leaves no
 # half-written file under the final one.
 PREFIX  ?= /usr/local
 BINDIR  := $(DESTDIR)$(PREFIX)/bin
 DATADIR := $(DESTDIR)$(PREFIX)/share/anemll
-install: $(BUILD)/anemll $(DEFAULT_MODEL)
-	install -d $(BINDIR) $(DATADIR)
+LIBDIR  := $(DESTDIR)$(PREFIX)/lib
+INCDIR  := $(DESTDIR)$(PREFIX)/include
+install: $(BUILD)/anemll $(BUILD)/libanemll.a $(BUILD)/libanemll.so $(DEFAULT_MODEL)
+	install -d $(BINDIR) $(DATADIR) $(LIBDIR) $(INCDIR)
 	install -m 755 $(BUILD)/anemll $(BINDIR)/.anemll.tmp && mv -f $(BINDIR)/.anemll.tmp $(BINDIR)/anemll
+	install -m 644 $(BUILD)/libanemll.a $(LIBDIR)/.libanemll.a.tmp && mv -f $(LIBDIR)/.libanemll.a.tmp $(LIBDIR)/libanemll.a
+	install -m 755 $(BUILD)/libanemll.so $(LIBDIR)/.libanemll.so.tmp && mv -f $(LIBDIR)/.libanemll.so.tmp $(LIBDIR)/libanemll.so
+	install -m 644 include/anemll.h $(INCDIR)/.anemll.h.tmp && mv -f $(INCDIR)/.anemll.h.tmp $(INCDIR)/anemll.h
 	install -m 644 data/eval_prompts.jsonl $(DATADIR)/eval_prompts.jsonl
 ifneq ($(DEFAULT_MODEL),)
 	rm -rf $(DATADIR)/.anemll-tiny.tmp
@@ -148,7 +153,7 @@ ifneq ($(DEFAULT_MODEL),)
 endif
 
 uninstall:
-	rm -f $(BINDIR)/anemll
+	rm -f $(BINDIR)/anemll $(LIBDIR)/libanemll.a $(LIBDIR)/libanemll.so $(INCDIR)/anemll.h
 	rm -rf $(DATADIR)
 
 # ---- aarch64: every source compiles for it (-Werror), and the NEON kernels pass their unit tests

@@ -37,8 +37,26 @@ else
     bad installed_eval_finds_its_prompts "$(tail -3 "$TMP/eval.out")"
 fi
 
+# a program built against the installed header and library alone
+san_flags=; [ $san = 1 ] && san_flags="-fsanitize=address,undefined"
+if cc -std=c11 $san_flags -I"$I/include" -o "$TMP/simple" examples/simple.c "$I/lib/libanemll.a" -pthread -lcjson -lyaml -ledit -lm \
+    2>"$TMP/cc.log" && [ "$("$TMP/simple" --model "$I/share/anemll/anemll-tiny" --prompt "What is a kluge?" -n 30)" = \
+    "$("$ANEMLL" generate --model "$I/share/anemll/anemll-tiny" --prompt "What is a kluge?" -n 30)" ]; then
+    ok program_built_against_installed_library
+else
+    bad program_built_against_installed_library "$(head -3 "$TMP/cc.log")"
+fi
+if cc -std=c11 $san_flags -I"$I/include" -o "$TMP/simple_so" examples/simple.c -L"$I/lib" -lanemll 2>"$TMP/cc.log" &&
+    [ "$(LD_LIBRARY_PATH="$I/lib" "$TMP/simple_so" --model "$I/share/anemll/anemll-tiny" --prompt "What is a kluge?" -n 30)" = \
+    "$("$ANEMLL" generate --model "$I/share/anemll/anemll-tiny" --prompt "What is a kluge?" -n 30)" ]; then
+    ok program_linked_to_installed_shared_library
+else
+    bad program_linked_to_installed_shared_library "$(head -3 "$TMP/cc.log")"
+fi
+
 if make --no-print-directory -s uninstall SAN=$san BUILD="$BUILD" DESTDIR="$DEST" PREFIX=$PREFIX >/dev/null 2>&1 &&
-    [ ! -e "$I/bin/anemll" ] && [ ! -e "$I/share/anemll" ]; then
+    [ ! -e "$I/bin/anemll" ] && [ ! -e "$I/share/anemll" ] && [ ! -e "$I/include/anemll.h" ] &&
+    [ ! -e "$I/lib/libanemll.so" ] && [ ! -e "$I/lib/libanemll.a" ]; then
     ok uninstall_removes_what_install_wrote
 else
     bad uninstall_removes_what_install_wrote "$(find "$DEST" -type f | head -3)"
