@@ -92,6 +92,40 @@ int check_output_apart(const char *flag, const char *out, const char *const *inp
     return 0;
 }
 
+static volatile sig_atomic_t stop_signal;
+static struct sigaction stop_saved_int, stop_saved_term;
+
+static void on_stop(int sig) { stop_signal = sig; }
+
+static int stop_term_caught;
+
+void stop_signals_catch(int sigterm_too) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop; /* no SA_RESTART */
+    stop_signal = 0;
+    sigaction(SIGINT, &sa, &stop_saved_int);
+    stop_term_caught = sigterm_too;
+    if (sigterm_too) sigaction(SIGTERM, &sa, &stop_saved_term);
+}
+
+void stop_signals_restore(void) {
+    sigaction(SIGINT, &stop_saved_int, NULL);
+    if (stop_term_caught) sigaction(SIGTERM, &stop_saved_term, NULL);
+}
+
+int stop_requested(void) { return stop_signal; }
+void stop_request_clear(void) { stop_signal = 0; }
+
+void stop_signals_reraise(void) {
+    int sig = stop_signal;
+    stop_signals_restore();
+    if (sig) {
+        signal(sig, SIG_DFL);
+        raise(sig);
+    }
+}
+
 static char signal_victim[PATH_MAX];
 static struct sigaction saved_int, saved_term;
 

@@ -38,6 +38,17 @@ int check_input(const char *path);
  * n inputs (NULL entries skipped): writing it would destroy what is being read. */
 int check_output_apart(const char *flag, const char *out, const char *const *inputs, int n);
 
+/* SIGINT (and SIGTERM when sigterm_too) only raise a flag, until stop_signals_restore: long work
+ * polls it (through its progress or token callback) and stops cleanly, removing what it was
+ * writing. */
+void stop_signals_catch(int sigterm_too);
+void stop_signals_restore(void);
+int stop_requested(void); /* the signal caught, or 0 */
+void stop_request_clear(void);
+/* stop_signals_restore, then die of the signal caught as the default action would (a conversion
+ * that finished despite it still ends the way the user asked). */
+void stop_signals_reraise(void);
+
 /* Until called again with NULL, SIGINT and SIGTERM first remove `path` (an output's temporary
  * file), then end the process as the signal would have. NULL: the handlers are restored. */
 void remove_on_signal(const char *path);

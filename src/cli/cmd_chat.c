@@ -3,7 +3,6 @@
  * chat_full.py) with the KV cache reused across turns and the oldest turns dropped when the
  * context fills. Ctrl-C stops a reply, Ctrl-D (end of input) exits. */
 #include <editline/readline.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,24 +13,18 @@
 #include "cli/chat_common.h"
 #include "cli/commands.h"
 
-static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig) {
-    (void)sig;
-    interrupted = 1;
-}
-
 /* Streams a reply's text; a Ctrl-C seen since the reply began stops it. */
 static int print_piece(void *ctx, int id, const char *text, size_t len) {
     (void)ctx;
     (void)id;
     fwrite(text, 1, len, stdout);
     fflush(stdout);
-    return interrupted;
+    return stop_requested() != 0;
 }
 
 /* One reply to `user`, streamed, with its markers and figures. */
 static int reply(anemll_chat *chat, const char *user, const anemll_generate_options *o, int quiet) {
-    interrupted = 0;
+    stop_request_clear();
     anemll_generate_result r;
     if (anemll_chat_reply(chat, user, o, &r)) return -1;
     if (r.stop == ANEMLL_STOP_CANCELLED) fputs(" [interrupted]", stdout);
@@ -125,10 +118,7 @@ int cmd_chat(int argc, char **argv) {
         goto fail;
     go.sampler = smp;
     go.on_token = print_piece;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_sigint; /* no SA_RESTART: a reply notices at its next token */
-    sigaction(SIGINT, &sa, NULL);
+    stop_signals_catch(0); /* Ctrl-C stops a reply, at its next token */
     if (prompt) {
         if (reply(chat, prompt, &go, quiet)) goto fail;
     } else {

@@ -42,6 +42,11 @@ const CommandSpec convert_spec = {
     "anemll convert HF_DIR OUT_DIR --lut2 4,8 --lut3 none --chunk 4 --fp16-scale 0.5 --force",
 };
 
+/* The display, and a stop when SIGINT/SIGTERM came. */
+static int show_or_stop(void *ctx, const char *stage, const char *unit, long done, long total) {
+    return progress_display_fn(ctx, stage, unit, done, total) || stop_requested();
+}
+
 int cmd_convert(int argc, char **argv) {
     Args a;
     args_init(&a, &convert_spec, argc, argv);
@@ -87,12 +92,18 @@ int cmd_convert(int argc, char **argv) {
     o.command_line = cmdline;
     ProgressDisplay pd;
     progress_display_init(&pd, "convert", quiet);
-    o.progress = progress_display_fn;
+    o.progress = show_or_stop;
     o.progress_ctx = &pd;
     anemll_convert_report r;
+    stop_signals_catch(1); /* Ctrl-C: the conversion stops at its next report and removes its files */
     int rc = anemll_convert(in, out, &o, &r);
     progress_display_end(&pd);
-    if (rc) return fail_with_error();
+    if (rc) {
+        stop_signals_restore();
+        return fail_with_error();
+    }
+    if (stop_requested()) stop_signals_reraise();
+    stop_signals_restore();
     printf("converted %s -> %s in %.1f s\n", in, out, r.seconds);
     printf("fp16 scale: alpha %.6g (%s); peak |residual| before %.6g, after %.6g (calibration: %s)\n", r.alpha,
            !strcmp(o.fp16_scale, "auto") || !strcmp(o.fp16_scale, "none") ? o.fp16_scale : "fixed", r.peak_before,

@@ -115,8 +115,6 @@ int lut_spec_parse(const char *s, LutInfo *out) {
 
 /* ---- output tensors ---- */
 
-static volatile sig_atomic_t interrupted;
-static void on_signal(int sig) { interrupted = sig; }
 
 typedef enum { OUT_MATRIX, OUT_NORM } OutKind;
 typedef struct {
@@ -221,11 +219,6 @@ static int write_file(const char *dir, const OutFile *f, const char *model_id, i
     st_writer_metadata(w, "lut_per_channel", v);
     for (int i = 0; i < f->n; i++) declare(w, &f->ts[i]);
     for (int i = 0; i < f->n; i++) {
-        if (interrupted) {
-            err_set("conversion interrupted by signal %d", (int)interrupted);
-            st_writer_abort(w);
-            return -1;
-        }
         if (write_tensor(w, &f->ts[i], threads)) {
             st_writer_abort(w);
             return -1;
@@ -559,12 +552,6 @@ int convert_model(const char *hf_dir, const char *out_dir, const ConvertOptions 
     OutFile *files = xcalloc((size_t)nf, sizeof *files);
     ModelMeta meta;
     memset(&meta, 0, sizeof meta);
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    interrupted = 0;
 
     /* 1. alpha */
     if (o->n_calib > 0 && measure_residual_peaks(&m, o->calib_ids, o->n_calib, o->batch, peaks_before,
@@ -635,19 +622,11 @@ int convert_model(const char *hf_dir, const char *out_dir, const ConvertOptions 
     meta.peak_after = r->peak_after;
     if (write_meta(tmp, &m, &meta, o, hf_dir, o->n_calib ? peaks_before : NULL, o->n_calib ? peaks_after : NULL))
         goto out;
-    if (interrupted) {
-        err_set("conversion interrupted by signal %d", (int)interrupted);
-        goto out;
-    }
-
     /* 4. into place */
     if (move_into_place(tmp, out_dir, o->force)) goto out;
     rc = 0;
 out:
     if (rc) remove_tree(tmp);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    if (rc == 0 && interrupted) raise((int)interrupted);
     free(tmp);
     free(peaks_before);
     free(peaks_after);
