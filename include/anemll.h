@@ -218,8 +218,9 @@ typedef struct {
 ANEMLL_API int anemll_convert(const char *hf_dir, const char *out_dir, const anemll_convert_options *o,
                               anemll_convert_report *r);
 
-/* A random-weight checkpoint of a real Gemma 3 shape ("tiny", "gemma3-270m", "gemma3-1b",
- * "gemma3-4b"); vocab 0 = the shape's own. */
+/* A random-weight checkpoint of a real Gemma 3 shape (one of ANEMLL_SYNTH_SHAPES); vocab 0 = the
+ * shape's own. */
+#define ANEMLL_SYNTH_SHAPES "tiny, gemma3-270m, gemma3-1b, gemma3-4b"
 ANEMLL_API int anemll_synth(const char *shape, const char *out_dir, int vocab, uint64_t seed,
                             anemll_progress_fn progress, void *progress_ctx);
 

@@ -1,5 +1,5 @@
 /* `tokenize`, `detokenize` and `template`: JSON lines on stdin, one JSON line out per line in,
- * each flushed at once. A bad line stops the command with "stdin line N: ..." and exit code 1.
+ * each flushed at once. A bad line stops the command with "stdin line N: ..." and exit code 1 (a bad command line: 2, as every command).
  *   tokenize --jsonl   {"text": "...", "add_bos": bool}  ->  [2,9259,1902]
  *   tokenize           the whole of stdin as one text      ->  one array (BOS unless --no-bos)
  *   detokenize         [2,9259,1902]  ->  "<bos>Hello world"  (--skip-special drops <bos> etc.)
@@ -191,7 +191,7 @@ int cmd_tokenize(int argc, char **argv) {
     int add_bos = !arg_flag(&a, "--no-bos");  /* in --jsonl mode: for lines without "add_bos" */
     int bad = args_finish(&a);
     args_free(&a);
-    if (bad) return 1;
+    if (bad) return 2;
     Tokenizer *t = open_tokenizer(&f);
     if (!t) return fail_with_error();
     int rc = jsonl ? for_each_line(t, tokenize_line, &add_bos) : tokenize_stdin(t, add_bos);
@@ -234,7 +234,7 @@ int cmd_detokenize(int argc, char **argv) {
     arg_flag(&a, "--jsonl");  /* JSON lines is the only format; accepted for symmetry */
     int bad = args_finish(&a);
     args_free(&a);
-    if (bad) return 1;
+    if (bad) return 2;
     Tokenizer *t = open_tokenizer(&f);
     if (!t) return fail_with_error();
     int rc = for_each_line(t, detokenize_line, &skip_special);
@@ -277,7 +277,7 @@ int cmd_template(int argc, char **argv) {
     arg_flag(&a, "--jsonl");  /* JSON lines is the only format; accepted as the contract writes it */
     int bad = args_finish(&a);
     args_free(&a);
-    if (bad) return 1;
+    if (bad) return 2;
     Tokenizer *t = open_tokenizer(&f);
     if (!t) return fail_with_error();
     int rc = for_each_line(t, template_line, NULL);
