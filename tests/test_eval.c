@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "eval/eval.h"
+#include "eval/metrics.h"
+#include "eval/prompts.h"
+#include "eval/protocol.h"
+#include "eval/report.h"
 /* only some of golden.h's helpers are used here */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"

@@ -1,16 +1,13 @@
-/* Quality report: what the parts leave to the command. See eval.h. */
+/* Quality report: the plan. See eval.h. */
 #include "eval/eval.h"
 
-#include <ftw.h>
-#include <stdio.h>
-#include <sys/stat.h>
+#include <string.h>
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
+void eval_plan_init(EvalPlan *p) {
+    memset(p, 0, sizeof *p);
+    p->steps = 100;
+    p->driver = EVAL_DRIVER_CANDIDATE;
+    p->precision = "q8";
 }
 
-void eval_remove_tree(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
+const char *eval_driver_name(EvalDriver d) { return d == EVAL_DRIVER_REFERENCE ? "reference" : "candidate"; }

@@ -1,16 +1,40 @@
 /* Quality report: how far a candidate model (a conversion, run as a user runs it) is from the
  * unquantized reference (the Hugging Face checkpoint run in FP32), with ANEMLL's metrics
  * (ANEMLL-NOTES §6) computed exactly, in float64 over the full vocabulary at temperature 1.
- * The parts: metrics.h, prompts.h, protocol.h and report.h. */
+ *
+ * The library's entry point: a plan says what to compare and how. The parts: metrics.h (the
+ * math), prompts.h (what is scored), protocol.h (how both models run), report.h (verdicts, the
+ * table, JSON) and sweep.h (conversions under several configurations). */
 #ifndef ANEMLL_EVAL_H
 #define ANEMLL_EVAL_H
 
-#include "eval/metrics.h"
-#include "eval/prompts.h"
-#include "eval/protocol.h"
-#include "eval/report.h"
+/* Which model picks the greedy tokens that both are teacher-forced on (generate protocol). */
+typedef enum { EVAL_DRIVER_CANDIDATE, EVAL_DRIVER_REFERENCE } EvalDriver;
 
-/* Remove a folder and everything under it (the sweep's temporary conversions). */
-void eval_remove_tree(const char *dir);
+typedef struct {
+    const char *candidate; /* the model folder to evaluate (converted, or a checkpoint); NULL with sweep */
+    const char *reference; /* the unquantized Hugging Face checkpoint, run in FP32 */
+    int sweep;             /* convert the reference under the seed's four configurations and each of configs */
+    const char *const *configs; /* sweep: more configurations, "lut1=SPEC,lut2=SPEC,lut3=SPEC" */
+    int n_configs;
+    /* What is scored: at most one of the three files; none = the built-in prompt set when a
+     * tokenizer is found, else pseudo-random ids (prompts.h). */
+    const char *prompts_file;    /* JSON lines (generate protocol) */
+    const char *text_file;       /* text protocol: this text, tokenized with BOS */
+    const char *text_ids_file;   /* text protocol: these token ids */
+    const char *builtin_prompts; /* the built-in prompt set's path; NULL: not found */
+    const char *tokenizer;       /* NULL: tokenizer.json of the candidate, else of the reference */
+    int max_prompts;             /* 0: all */
+    int steps;                   /* generate protocol: greedy steps per prompt */
+    int chunk;                   /* text protocol: tokens per chunk; 0: the context */
+    EvalDriver driver;
+    const char *precision;    /* the candidate's activations: "q8" | "fp32" | "fp16" */
+    const char *label;        /* the configuration's name; NULL: from the candidate's LUTs */
+    const char *command_line; /* recorded in the JSON */
+} EvalPlan;
+
+/* No models or files; 100 steps, the candidate drives, q8 activations. */
+void eval_plan_init(EvalPlan *p);
+const char *eval_driver_name(EvalDriver d); /* "candidate" | "reference" */
 
 #endif

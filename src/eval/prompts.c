@@ -1,4 +1,4 @@
-/* Prompt sets: JSON lines files and pseudo-random ids. See prompts.h. */
+/* What is scored: prompt files, pseudo-random prompts, texts and ids. See prompts.h. */
 #include "eval/prompts.h"
 
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "convert/convert.h"
 #include "util/util.h"
 
 void eval_prompts_free(EvalPrompt *p, int n) {
@@ -173,3 +174,108 @@ EvalPrompt *eval_prompts_random(const ModelConfig *c, int max_len, int *n, char 
     }
     return ps;
 }
+
+/* p->tokenizer, else tokenizer.json of the candidate, else of the reference; NULL (no error)
+ * when there is none. *failed on a load error. */
+static Tokenizer *find_tokenizer(const EvalPlan *p, int *failed) {
+    *failed = 0;
+    if (p->tokenizer) {
+        Tokenizer *t = tok_load(p->tokenizer);
+        *failed = !t;
+        return t;
+    }
+    const char *dirs[2] = {p->candidate, p->reference};
+    for (int i = 0; i < 2; i++) {
+        if (!dirs[i]) continue;
+        char *path = path_join(dirs[i], "tokenizer.json");
+        if (file_exists(path)) {
+            Tokenizer *t = tok_load(path);
+            free(path);
+            *failed = !t;
+            return t;
+        }
+        free(path);
+    }
+    return NULL;
+}
+
+int eval_inputs_load(const EvalPlan *p, const ModelConfig *cfg, int context, EvalInputs *in) {
+    memset(in, 0, sizeof *in);
+    int failed;
+    int need_tok = !p->text_ids_file;
+    Tokenizer *tok = need_tok ? find_tokenizer(p, &failed) : NULL;
+    if (need_tok && failed) return -1;
+    int rc = 0;
+    if (p->text_file || p->text_ids_file) {
+        in->text = 1;
+        if (p->text_file) {
+            in->kind = "text";
+            if (!tok) {
+                err_set("--text needs a tokenizer (none found: give --tokenizer FILE, or --text-ids FILE)");
+                rc = -1;
+            } else {
+                size_t len;
+                char *text = read_user_text(p->text_file, (size_t)1 << 30, &len);
+                if (!text) {
+                    rc = -1;
+                } else {
+                    tok_encode(tok, text, len, 1, &in->ids, &in->n_ids);
+                    free(text);
+                }
+            }
+            snprintf(in->source, sizeof in->source, "%s (tokenized with BOS, no chat template)", p->text_file);
+        } else {
+            in->kind = "text-ids";
+            in->ids = read_ids_file(p->text_ids_file, &in->n_ids);
+            if (!in->ids) rc = -1;
+            snprintf(in->source, sizeof in->source, "%s (token ids as given)", p->text_ids_file);
+        }
+        for (int i = 0; rc == 0 && i < in->n_ids; i++)
+            if (in->ids[i] < 0 || in->ids[i] >= cfg->vocab_size) {
+                err_set("%s: token id %d at position %d is outside the vocabulary (0..%d)",
+                        p->text_file ? p->text_file : p->text_ids_file, in->ids[i], i, cfg->vocab_size - 1);
+                rc = -1;
+            }
+    } else if (p->prompts_file) {
+        in->kind = "file";
+        rc = eval_prompts_read(p->prompts_file, tok, cfg->vocab_size, &in->prompts, &in->n_prompts);
+        snprintf(in->source, sizeof in->source, "%s", p->prompts_file);
+    } else if (tok) {
+        in->kind = "builtin";
+        if (!p->builtin_prompts) {
+            err_set("the built-in prompt set data/eval_prompts.jsonl was not found (set ANEMLL_DATA to its folder, "
+                    "or give --prompts FILE)");
+            rc = -1;
+        } else {
+            rc = eval_prompts_read(p->builtin_prompts, tok, cfg->vocab_size, &in->prompts, &in->n_prompts);
+            char *real = realpath(p->builtin_prompts, NULL);
+            snprintf(in->source, sizeof in->source, "built-in prompt set %s", real ? real : p->builtin_prompts);
+            free(real);
+        }
+    } else {
+        in->kind = "random";
+        char desc[512];
+        in->prompts = eval_prompts_random(cfg, context - 1 > 1 ? context - 1 : 1, &in->n_prompts, desc, sizeof desc);
+        snprintf(in->source, sizeof in->source, "built-in pseudo-random ids (no tokenizer): %s", desc);
+    }
+    if (rc == 0 && !in->text && p->max_prompts > 0 && in->n_prompts > p->max_prompts) {
+        for (int i = p->max_prompts; i < in->n_prompts; i++) {
+            free(in->prompts[i].ids);
+            free(in->prompts[i].text);
+        }
+        in->n_prompts = p->max_prompts;
+    }
+    if (rc == 0 && !in->text)
+        for (int i = 0; i < in->n_prompts; i++) in->chat_template |= in->prompts[i].text != NULL;
+    tok_free(tok);
+    if (rc) eval_inputs_free(in);
+    return rc;
+}
+
+void eval_inputs_free(EvalInputs *in) {
+    eval_prompts_free(in->prompts, in->n_prompts);
+    free(in->ids);
+    memset(in, 0, sizeof *in);
+}
+
+int eval_text_chunk(int requested, int context) { return requested && requested < context ? requested : context; }

@@ -1,10 +1,12 @@
-/* Prompt sets of the quality report: JSON lines files, and fixed pseudo-random ids for models
- * without a tokenizer. */
+/* What the quality report scores: prompts (generate protocol) from a JSON lines file, the
+ * built-in set or fixed pseudo-random ids for models without a tokenizer; or one token sequence
+ * (text protocol) from a text or a file of ids. */
 #ifndef ANEMLL_EVAL_PROMPTS_H
 #define ANEMLL_EVAL_PROMPTS_H
 
 #include <stddef.h>
 
+#include "eval/eval.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -27,5 +29,26 @@ int eval_prompts_read(const char *path, const Tokenizer *tok, int vocab, EvalPro
  * they were clipped ("5 prompts, BOS first, lengths 4, 12, 31 (clipped from 40), ..."). */
 EvalPrompt *eval_prompts_random(const ModelConfig *c, int max_len, int *n, char *desc, size_t desc_n);
 void eval_prompts_free(EvalPrompt *p, int n);
+
+typedef struct {
+    int text;           /* text protocol */
+    EvalPrompt *prompts;
+    int n_prompts;
+    int *ids;           /* text protocol */
+    int n_ids;
+    const char *kind;   /* "file" | "builtin" | "random" | "text" | "text-ids" */
+    char source[1024];  /* where the prompts came from, in words */
+    int chat_template;  /* text prompts were chat-templated */
+} EvalInputs;
+
+/* What plan p scores, for a model of config cfg: its prompts file, text or ids file; else the
+ * built-in prompt set when a tokenizer is found (plan's, then the candidate's, then the
+ * reference's tokenizer.json); else pseudo-random prompts of at most context - 1 tokens. Keeps
+ * the first max_prompts prompts. Ids outside the vocabulary are an error. */
+int eval_inputs_load(const EvalPlan *p, const ModelConfig *cfg, int context, EvalInputs *in);
+void eval_inputs_free(EvalInputs *in);
+/* Tokens per chunk of the text protocol: the chunk asked for (0: the context), never more than
+ * the context. */
+int eval_text_chunk(int requested, int context);
 
 #endif
