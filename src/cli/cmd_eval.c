@@ -48,113 +48,50 @@ typedef struct {
     char cmdline[4096];
 } EvalFlags;
 
-typedef struct {
-    char label[256];
-    EvalSummary sum;
-    EvalPromptResult *res;
-    int n_res;
-    const EvalPrompt *prompts; /* generate: the prompts scored, [n_res] */
-    int skipped;               /* built-in prompts longer than the context */
-    int context;
-    double seconds;
-} RunOut;
-
 /* ---------------------------------------------------------------- progress */
 
 static volatile sig_atomic_t stop_signal;
 static void on_stop(int sig) { stop_signal = sig; }
 
+/* The display of the phase under way. */
+typedef struct {
+    ProgressDisplay pd;
+    int quiet;
+} EvalDisplay;
+
 /* The display, with Ctrl-C (or SIGTERM) as a request to stop. */
 static int eval_progress(void *ctx, const char *stage, const char *unit, long done, long total) {
-    progress_display_fn(ctx, stage, unit, done, total);
+    EvalDisplay *d = ctx;
+    progress_display_fn(&d->pd, stage, unit, done, total);
     return stop_signal != 0;
 }
 
-/* ---------------------------------------------------------------- one evaluation */
-
-static int cand_batch(const Model *m) { return m->converted && m->meta.batch_size > 0 ? m->meta.batch_size : 64; }
-
-static int models_compatible(const Model *cand, const Model *ref) {
-    const ModelConfig *a = &cand->cfg, *b = &ref->cfg;
-    if (a->vocab_size != b->vocab_size || a->hidden_size != b->hidden_size || a->num_layers != b->num_layers) {
-        err_set("the candidate (vocab %d, hidden %d, %d layers) and the reference (vocab %d, hidden %d, %d layers) "
-                "are not the same model",
-                a->vocab_size, a->hidden_size, a->num_layers, b->vocab_size, b->hidden_size, b->num_layers);
+/* Each phase gets its own display: "convert LABEL" after a line naming it, "eval LABEL". */
+static int eval_phase(void *ctx, const EvalPhase *ph) {
+    EvalDisplay *d = ctx;
+    if (!ph->end) {
+        char title[300];
+        if (ph->kind == EVAL_PHASE_CONVERT) {
+            if (!d->quiet) fprintf(stderr, "eval: converting %s (%d/%d)\n", ph->label, ph->index, ph->count);
+            snprintf(title, sizeof title, "convert %s", ph->label);
+        } else {
+            snprintf(title, sizeof title, "eval %s", ph->label);
+        }
+        progress_display_init(&d->pd, title, d->quiet);
         return 0;
     }
-    return 1;
-}
-
-static int eval_context(const Model *cand, const Model *ref) {
-    int c = model_default_context(cand);
-    return c < ref->cfg.max_position_embeddings ? c : ref->cfg.max_position_embeddings;
-}
-
-static int run_one(const Model *cand, const Model *ref, const EvalInputs *in, const EvalFlags *f, const char *label,
-                   RunOut *out) {
-    memset(out, 0, sizeof *out);
-    snprintf(out->label, sizeof out->label, "%s", label);
-    if (!models_compatible(cand, ref)) return -1;
-    EvalOptions o;
-    memset(&o, 0, sizeof o);
-    o.steps = f->plan.steps;
-    o.driver_reference = f->plan.driver == EVAL_DRIVER_REFERENCE;
-    o.cand_precision = f->plan.precision;
-    o.cand_batch = cand_batch(cand);
-    o.ref_batch = 64;
-    o.context = eval_context(cand, ref);
-    o.chunk = eval_text_chunk(f->plan.chunk, o.context);
-    char title[300];
-    snprintf(title, sizeof title, "eval %s", label);
-    ProgressDisplay pd;
-    progress_display_init(&pd, title, f->quiet);
-    o.progress = (Progress){eval_progress, &pd};
-    out->context = o.context;
-    double t0 = now_seconds();
-    int rc;
-    if (in->text) {
-        rc = eval_text(cand, ref, in->ids, in->n_ids, &o, &out->res, &out->n_res);
-        if (rc == 0) eval_summarize(out->res, out->n_res, 1, &out->sum);
-    } else {
-        /* the built-in set keeps only the prompts that fit this context */
-        EvalPrompt *ps = xcalloc((size_t)in->n_prompts + 1, sizeof *ps);
-        int n = 0;
-        for (int i = 0; i < in->n_prompts; i++) {
-            if (!strcmp(in->kind, "builtin") && in->prompts[i].n > o.context)
-                out->skipped++;
-            else
-                ps[n++] = in->prompts[i];
-        }
-        if (n == 0) {
-            err_set("no prompt fits the context of %d tokens", o.context);
-            free(ps);
-            return -1;
-        }
-        out->prompts = ps;
-        out->n_res = n;
-        out->res = xcalloc((size_t)n, sizeof *out->res);
-        rc = eval_generate(cand, ref, ps, n, &o, out->res);
-        if (rc == 0) eval_summarize(out->res, n, 0, &out->sum);
-    }
-    progress_display_end(&pd);
-    out->seconds = now_seconds() - t0;
+    progress_display_end(&d->pd);
+    if (ph->kind == EVAL_PHASE_CONVERT) return stop_signal != 0; /* a conversion that ended despite Ctrl-C */
     /* a log gets one line per evaluation (a terminal keeps the display's last line) */
-    if (rc == 0 && pd.mode == DISPLAY_LOG)
-        fprintf(stderr, "eval: %s: %s %d/%d done (%d steps, %.1f s)\n", label, in->text ? "chunk" : "prompt",
-                out->n_res, out->n_res, out->sum.scored_steps, out->seconds);
-    return rc;
-}
-
-static void run_free(RunOut *r) {
-    for (int i = 0; i < r->n_res; i++) eval_result_free(&r->res[i]);
-    free(r->res);
-    free((void *)r->prompts);
-    memset(r, 0, sizeof *r);
+    if (ph->ok && d->pd.mode == DISPLAY_LOG)
+        fprintf(stderr, "eval: %s: %s %d/%d done (%d steps, %.1f s)\n", ph->label, ph->text ? "chunk" : "prompt",
+                ph->results, ph->results, ph->scored_steps, ph->seconds);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- report */
 
-static void print_protocol(const EvalFlags *f, const EvalInputs *in, const RunOut *r, int V) {
+static void print_protocol(const EvalFlags *f, const EvalInputs *in, const EvalScores *r, int V) {
     if (in->text) {
         printf("\nProtocol: text, %d chunk%s of up to %d tokens%s from %s, every position teacher-forced (%d "
                "scored); reference FP32 %s; candidate %s; KL(reference||candidate) in nats over the full vocabulary "
@@ -209,7 +146,7 @@ static void json_settings(FILE *j, const EvalFlags *f, const EvalInputs *in, con
 }
 
 /* "label", "summary", "prompts" of one run (no braces). */
-static void json_run(FILE *j, const RunOut *r, const EvalInputs *in) {
+static void json_run(FILE *j, const EvalScores *r, const EvalInputs *in) {
     fprintf(j, "\"label\": ");
     json_str(j, r->label);
     fprintf(j, ", \"context\": %d, \"prompts_skipped\": %d, \"seconds\": ", r->context, r->skipped);
@@ -410,7 +347,7 @@ static int eval_single(const EvalFlags *f, const Model *ref, FILE *j) {
     if (model_load(&cand, f->plan.candidate)) return -1;
     EvalInputs in;
     int context = eval_context(&cand, ref);
-    if (!models_compatible(&cand, ref) || eval_inputs_load(&f->plan, &ref->cfg, context, &in)) {
+    if (eval_models_compatible(&cand, ref) || eval_inputs_load(&f->plan, &ref->cfg, context, &in)) {
         model_free(&cand);
         return -1;
     }
@@ -419,8 +356,8 @@ static int eval_single(const EvalFlags *f, const Model *ref, FILE *j) {
         snprintf(label, sizeof label, "%s", f->plan.label);
     else
         eval_config_label(&cand, label, sizeof label);
-    RunOut r;
-    int rc = run_one(&cand, ref, &in, f, label, &r);
+    EvalScores r;
+    int rc = eval_score(&cand, ref, &in, &f->plan, label, &r);
     if (rc == 0) {
         EvalRow row = {r.label, &r.sum, strcmp(f->plan.precision, "fp16") ? NULL : "FP16 activations"};
         eval_print_table(stdout, &row, 1);
@@ -429,12 +366,12 @@ static int eval_single(const EvalFlags *f, const Model *ref, FILE *j) {
         fprintf(j, "{\"tool\": \"anemll eval\", ");
         json_settings(j, f, &in, ref, r.context);
         fprintf(j, ", \"candidate\": ");
-        eval_json_model(j, &cand, f->plan.precision, cand_batch(&cand));
+        eval_json_model(j, &cand, f->plan.precision, eval_candidate_batch(&cand));
         fprintf(j, ", ");
         json_run(j, &r, &in);
         fprintf(j, "}\n");
     }
-    run_free(&r);
+    eval_scores_free(&r);
     eval_inputs_free(&in);
     model_free(&cand);
     return rc;
@@ -470,7 +407,7 @@ static int eval_sweep(const EvalFlags *f, const Model *ref, FILE *j) {
         free(cfgs);
         return -1;
     }
-    RunOut *runs = xcalloc((size_t)nc, sizeof *runs);
+    EvalScores *runs = xcalloc((size_t)nc, sizeof *runs);
     EvalRow *rows = xcalloc((size_t)nc, sizeof *rows);
     char (*notes)[64] = xcalloc((size_t)nc, sizeof *notes);
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
@@ -498,23 +435,18 @@ static int eval_sweep(const EvalFlags *f, const Model *ref, FILE *j) {
         char cmd[512];
         snprintf(cmd, sizeof cmd, "anemll eval --sweep (%s)", cfgs[i].label);
         o.command_line = cmd;
-        if (!f->quiet) fprintf(stderr, "eval: converting %s (%d/%d)\n", cfgs[i].label, i + 1, nc);
-        char title[300];
-        snprintf(title, sizeof title, "convert %s", cfgs[i].label);
-        ProgressDisplay pd;
-        progress_display_init(&pd, title, f->quiet);
-        o.progress = (Progress){eval_progress, &pd};
+        EvalPhase phase = {.kind = EVAL_PHASE_CONVERT, .label = cfgs[i].label, .index = i + 1, .count = nc};
+        rc = eval_phase_report(&f->plan, &phase);
+        o.progress = f->plan.progress;
         ConvertReport cr;
-        rc = convert_model(f->plan.reference, out, &o, &cr);
-        progress_display_end(&pd);
-        if (rc == 0 && stop_signal) {
-            err_set("interrupted");
-            rc = -1;
-        }
+        if (rc == 0) rc = convert_model(f->plan.reference, out, &o, &cr);
+        phase.end = 1;
+        phase.ok = rc == 0;
+        if (eval_phase_report(&f->plan, &phase) && rc == 0) rc = -1;
         Model cand;
         if (rc == 0) rc = model_load(&cand, out);
         if (rc) break;
-        rc = run_one(&cand, ref, &in, f, cfgs[i].label, &runs[i]);
+        rc = eval_score(&cand, ref, &in, &f->plan, cfgs[i].label, &runs[i]);
         if (rc == 0) {
             fprintf(j, i ? ",\n  {" : "\n  {");
             json_run(j, &runs[i], &in);
@@ -529,7 +461,7 @@ static int eval_sweep(const EvalFlags *f, const Model *ref, FILE *j) {
             fprintf(j, ", \"conversion_seconds\": ");
             eval_json_number(j, cr.seconds);
             fprintf(j, ", \"candidate\": ");
-            eval_json_model(j, &cand, f->plan.precision, cand_batch(&cand));
+            eval_json_model(j, &cand, f->plan.precision, eval_candidate_batch(&cand));
             fprintf(j, "}");
             rows[i] = (EvalRow){runs[i].label, &runs[i].sum, notes[i]};
             snprintf(notes[i], sizeof notes[i], "alpha %.6g%s", cr.alpha,
@@ -548,7 +480,7 @@ static int eval_sweep(const EvalFlags *f, const Model *ref, FILE *j) {
         for (int i = 0; i < done; i++) total += runs[i].seconds;
         printf("Converted with auto FP16 scale (calibration: %s); evaluated in %.1f s.\n", desc, total);
     }
-    for (int i = 0; i < nc; i++) run_free(&runs[i]);
+    for (int i = 0; i < nc; i++) eval_scores_free(&runs[i]);
     free(runs);
     free(rows);
     free(notes);
@@ -584,6 +516,9 @@ int cmd_eval(int argc, char **argv) {
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     stop_signal = 0;
+    EvalDisplay display = {.quiet = f.quiet};
+    f.plan.progress = (Progress){eval_progress, &display};
+    f.plan.phase = eval_phase;
     /* data/eval_prompts.jsonl from the build tree or the installed share/anemll (cli/shipped.h) */
     char *builtin_prompts = shipped_path("eval_prompts.jsonl");
     f.plan.builtin_prompts = builtin_prompts;

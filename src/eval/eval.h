@@ -8,8 +8,27 @@
 #ifndef ANEMLL_EVAL_H
 #define ANEMLL_EVAL_H
 
+#include "util/progress.h"
+
 /* Which model picks the greedy tokens that both are teacher-forced on (generate protocol). */
 typedef enum { EVAL_DRIVER_CANDIDATE, EVAL_DRIVER_REFERENCE } EvalDriver;
+
+/* A phase of a run, for a display: each conversion of the sweep and each evaluation, reported
+ * when it starts and when it ends (also on failure). */
+typedef enum { EVAL_PHASE_CONVERT, EVAL_PHASE_SCORE } EvalPhaseKind;
+typedef struct {
+    EvalPhaseKind kind;
+    int end;           /* 0: starting; 1: ended */
+    int ok;            /* ended: it succeeded */
+    const char *label; /* the configuration */
+    int index, count;  /* CONVERT: the configuration's number (from 1) of count */
+    /* SCORE, ended ok: what was scored */
+    int text;          /* the results are chunks of a text (text protocol), not prompts */
+    int results, scored_steps;
+    double seconds;
+} EvalPhase;
+/* Returns 0 to go on; anything else asks to stop: the run fails with "interrupted". */
+typedef int (*EvalPhaseFn)(void *ctx, const EvalPhase *phase);
 
 typedef struct {
     const char *candidate; /* the model folder to evaluate (converted, or a checkpoint); NULL with sweep */
@@ -31,6 +50,8 @@ typedef struct {
     const char *precision;    /* the candidate's activations: "q8" | "fp32" | "fp16" */
     const char *label;        /* the configuration's name; NULL: from the candidate's LUTs */
     const char *command_line; /* recorded in the JSON */
+    Progress progress;        /* the stages of each phase: a conversion's, then "scoring" */
+    EvalPhaseFn phase;        /* called with progress.ctx; NULL: phases are not reported */
 } EvalPlan;
 
 /* No models or files; 100 steps, the candidate drives, q8 activations. */

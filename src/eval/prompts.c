@@ -278,4 +278,21 @@ void eval_inputs_free(EvalInputs *in) {
     memset(in, 0, sizeof *in);
 }
 
+EvalPrompt *eval_inputs_fitting(const EvalInputs *in, int context, int *n, int *skipped) {
+    EvalPrompt *ps = xcalloc((size_t)in->n_prompts + 1, sizeof *ps);
+    *n = *skipped = 0;
+    for (int i = 0; i < in->n_prompts; i++) {
+        if (!strcmp(in->kind, "builtin") && in->prompts[i].n > context)
+            ++*skipped;
+        else
+            ps[(*n)++] = in->prompts[i];
+    }
+    if (*n == 0) {
+        err_set("no prompt fits the context of %d tokens", context);
+        free(ps);
+        return NULL;
+    }
+    return ps;
+}
+
 int eval_text_chunk(int requested, int context) { return requested && requested < context ? requested : context; }

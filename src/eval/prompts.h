@@ -47,6 +47,10 @@ typedef struct {
  * the first max_prompts prompts. Ids outside the vocabulary are an error. */
 int eval_inputs_load(const EvalPlan *p, const ModelConfig *cfg, int context, EvalInputs *in);
 void eval_inputs_free(EvalInputs *in);
+/* The prompts of in to score in a context: all, except that the built-in set drops those longer
+ * than the context (counted in *skipped). A new array (free() it) of *n copies of in's prompts,
+ * sharing their ids; NULL and err_set when none fits. */
+EvalPrompt *eval_inputs_fitting(const EvalInputs *in, int context, int *n, int *skipped);
 /* Tokens per chunk of the text protocol: the chunk asked for (0: the context), never more than
  * the context. */
 int eval_text_chunk(int requested, int context);

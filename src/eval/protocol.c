@@ -2,6 +2,7 @@
  * decode paths, scored step by step. See protocol.h. */
 #include "eval/protocol.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -201,4 +202,77 @@ int eval_text(const Model *cand, const Model *ref, const int *ids, int n, const 
     *res_out = res;
     *n_chunks = nch;
     return 0;
+}
+
+int eval_models_compatible(const Model *cand, const Model *ref) {
+    const ModelConfig *a = &cand->cfg, *b = &ref->cfg;
+    if (a->vocab_size != b->vocab_size || a->hidden_size != b->hidden_size || a->num_layers != b->num_layers) {
+        err_set("the candidate (vocab %d, hidden %d, %d layers) and the reference (vocab %d, hidden %d, %d layers) "
+                "are not the same model",
+                a->vocab_size, a->hidden_size, a->num_layers, b->vocab_size, b->hidden_size, b->num_layers);
+        return -1;
+    }
+    return 0;
+}
+
+int eval_context(const Model *cand, const Model *ref) {
+    int c = model_default_context(cand);
+    return c < ref->cfg.max_position_embeddings ? c : ref->cfg.max_position_embeddings;
+}
+
+int eval_candidate_batch(const Model *m) { return m->converted && m->meta.batch_size > 0 ? m->meta.batch_size : 64; }
+
+int eval_phase_report(const EvalPlan *p, const EvalPhase *phase) {
+    if (!p->phase || p->phase(p->progress.ctx, phase) == 0) return 0;
+    err_set("interrupted");
+    return -1;
+}
+
+int eval_score(const Model *cand, const Model *ref, const EvalInputs *in, const EvalPlan *p, const char *label,
+               EvalScores *out) {
+    memset(out, 0, sizeof *out);
+    snprintf(out->label, sizeof out->label, "%s", label);
+    if (eval_models_compatible(cand, ref)) return -1;
+    EvalOptions o;
+    memset(&o, 0, sizeof o);
+    o.steps = p->steps;
+    o.driver_reference = p->driver == EVAL_DRIVER_REFERENCE;
+    o.cand_precision = p->precision;
+    o.cand_batch = eval_candidate_batch(cand);
+    o.ref_batch = 64;
+    o.context = eval_context(cand, ref);
+    o.chunk = eval_text_chunk(p->chunk, o.context);
+    o.progress = p->progress;
+    out->context = o.context;
+    EvalPhase phase = {.kind = EVAL_PHASE_SCORE, .label = label, .text = in->text};
+    if (eval_phase_report(p, &phase)) return -1;
+    double t0 = now_seconds();
+    int rc;
+    if (in->text) {
+        rc = eval_text(cand, ref, in->ids, in->n_ids, &o, &out->res, &out->n_res);
+        if (rc == 0) eval_summarize(out->res, out->n_res, 1, &out->sum);
+    } else {
+        out->prompts = eval_inputs_fitting(in, o.context, &out->n_res, &out->skipped);
+        rc = out->prompts ? 0 : -1;
+        if (rc == 0) {
+            out->res = xcalloc((size_t)out->n_res, sizeof *out->res);
+            rc = eval_generate(cand, ref, out->prompts, out->n_res, &o, out->res);
+        }
+        if (rc == 0) eval_summarize(out->res, out->n_res, 0, &out->sum);
+    }
+    out->seconds = now_seconds() - t0;
+    phase.end = 1;
+    phase.ok = rc == 0;
+    phase.results = out->n_res;
+    phase.scored_steps = out->sum.scored_steps;
+    phase.seconds = out->seconds;
+    if (eval_phase_report(p, &phase) && rc == 0) rc = -1;
+    return rc;
+}
+
+void eval_scores_free(EvalScores *s) {
+    for (int i = 0; i < s->n_res; i++) eval_result_free(&s->res[i]);
+    free(s->res);
+    free(s->prompts);
+    memset(s, 0, sizeof *s);
 }

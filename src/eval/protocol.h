@@ -16,6 +16,7 @@
 #ifndef ANEMLL_EVAL_PROTOCOL_H
 #define ANEMLL_EVAL_PROTOCOL_H
 
+#include "eval/eval.h"
 #include "eval/metrics.h"
 #include "eval/prompts.h"
 #include "model/model.h"
@@ -38,6 +39,32 @@ int eval_generate(const Model *cand, const Model *ref, const EvalPrompt *prompts
 /* *res: new array of *n_chunks results. */
 int eval_text(const Model *cand, const Model *ref, const int *ids, int n, const EvalOptions *o,
               EvalPromptResult **res, int *n_chunks);
-void eval_result_free(EvalPromptResult *r);
+
+/* One candidate scored against the reference. */
+typedef struct {
+    char label[256];
+    EvalSummary sum;
+    EvalPromptResult *res;  /* [n_res] per prompt (text protocol: per chunk) */
+    int n_res;
+    EvalPrompt *prompts;    /* generate: the prompts scored, [n_res] (copies sharing the inputs' ids) */
+    int skipped;            /* built-in prompts longer than the context */
+    int context;
+    double seconds;
+} EvalScores;
+
+/* Score cand against ref on in as plan p says (protocol, steps, chunk, driver, precision),
+ * reporting the phase and its progress to p; label names the candidate. */
+int eval_score(const Model *cand, const Model *ref, const EvalInputs *in, const EvalPlan *p, const char *label,
+               EvalScores *out);
+void eval_scores_free(EvalScores *s);
+/* 0 when the candidate and the reference are the same model (vocabulary, width, depth); else -1
+ * and err_set. */
+int eval_models_compatible(const Model *cand, const Model *ref);
+/* The positions both run in: the candidate's default context, within the reference's. */
+int eval_context(const Model *cand, const Model *ref);
+/* The candidate's batch: its conversion's, else 64. */
+int eval_candidate_batch(const Model *m);
+/* Tell p's phase callback; -1 with "interrupted" when it asks to stop. */
+int eval_phase_report(const EvalPlan *p, const EvalPhase *phase);
 
 #endif
