@@ -18,7 +18,6 @@
  * The table goes to stdout, progress to stderr, every number (and the settings) to --json. */
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,78 +86,6 @@ static int eval_phase(void *ctx, const EvalPhase *ph) {
         fprintf(stderr, "eval: %s: %s %d/%d done (%d steps, %.1f s)\n", ph->label, ph->text ? "chunk" : "prompt",
                 ph->results, ph->results, ph->scored_steps, ph->seconds);
     return 0;
-}
-
-/* ---------------------------------------------------------------- report */
-
-static void print_protocol(const EvalFlags *f, const EvalInputs *in, const EvalScores *r, int V) {
-    if (in->text) {
-        printf("\nProtocol: text, %d chunk%s of up to %d tokens%s from %s, every position teacher-forced (%d "
-               "scored); reference FP32 %s; candidate %s; KL(reference||candidate) in nats over the full vocabulary "
-               "(%d), float64, T=1; means over all positions.\n",
-               r->n_res, r->n_res == 1 ? "" : "s", eval_text_chunk(f->plan.chunk, r->context),
-               f->plan.chunk > r->context ? " (--chunk clipped to the context)" : "", in->source,
-               r->sum.scored_steps, f->plan.reference, f->plan.precision, V);
-        printf("Perplexity: reference %.4f, candidate %.4f; top-5 agreement %.1f%%.\n", r->sum.ppl_ref,
-               r->sum.ppl_cand, 100 * r->sum.top5);
-        return;
-    }
-    printf("\nProtocol: %d prompt%s (%s%s), %d greedy step%s each driven by the %s, both models teacher-forced, "
-           "scored from the last prompt token; reference FP32 %s; candidate %s; KL(reference||candidate) in nats "
-           "over the full vocabulary (%d), float64, T=1; unweighted means over prompts.\n",
-           r->n_res, r->n_res == 1 ? "" : "s", in->source, in->chat_template ? ", chat template" : "", f->plan.steps,
-           f->plan.steps == 1 ? "" : "s", eval_driver_name(f->plan.driver), f->plan.reference, f->plan.precision, V);
-    if (r->sum.capped)
-        printf("Steps capped by the context of %d tokens in %d prompt%s (%d steps scored in all).\n", r->context,
-               r->sum.capped, r->sum.capped == 1 ? "" : "s", r->sum.scored_steps);
-    if (r->skipped)
-        printf("Skipped %d built-in prompt%s longer than the context of %d tokens.\n", r->skipped,
-               r->skipped == 1 ? "" : "s", r->context);
-}
-
-static void json_str(FILE *f, const char *s) { tokjson_write_string(f, s, strlen(s)); }
-
-static void json_settings(FILE *j, const EvalFlags *f, const EvalInputs *in, const Model *ref, int context) {
-    fprintf(j, "\"settings\": {\"command_line\": ");
-    json_str(j, f->plan.command_line);
-    fprintf(j, ", \"reference\": ");
-    eval_json_model(j, ref, "fp32", 64);
-    fprintf(j, ", \"protocol\": \"%s\", \"driver\": \"%s\", \"candidate_precision\": \"%s\", \"steps\": %d, "
-               "\"context\": %d",
-            in->text ? "text" : "generate", eval_driver_name(f->plan.driver), f->plan.precision, in->text ? 0 : f->plan.steps, context);
-    if (in->text) fprintf(j, ", \"chunk\": %d", eval_text_chunk(f->plan.chunk, context));
-    if (in->text && f->plan.chunk > context) fprintf(j, ", \"chunk_requested\": %d", f->plan.chunk);
-    fprintf(j, ", \"prompts_kind\": \"%s\", \"prompts_source\": ", in->kind);
-    json_str(j, in->source);
-    fprintf(j, ", \"chat_template\": %s", in->chat_template ? "true" : "false");
-    if (!in->text) fprintf(j, ", \"prompts\": %d", in->n_prompts);
-    if (f->plan.max_prompts) fprintf(j, ", \"max_prompts\": %d", f->plan.max_prompts);
-    fprintf(j, ", \"metrics\": {\"kl\": \"sum_v p_v (ln(p_v + 1e-12) - ln(q_v + 1e-12)), p = softmax(reference), "
-               "q = softmax(candidate), float64, full vocabulary, T=1\", \"correlation\": \"Pearson of the raw "
-               "logits, population std; 1 if both are constant, 0 if one is\", \"match\": \"argmax(reference) == "
-               "argmax(candidate)\", \"entropy\": \"-sum_v q_v ln(q_v + 1e-12) (candidate)\", \"summary\": \"%s\"}",
-            in->text ? "means over all scored positions; min/max over chunks"
-                     : "unweighted means of the per-prompt means; min/max over prompts");
-    fprintf(j, ", \"guidelines\": {\"healthy\": {\"kl_below\": %g, \"corr_above\": %g, \"match_above\": %g}, "
-               "\"concerning\": {\"kl_above\": %g, \"corr_below\": %g, \"match_below\": %g}}}",
-            EVAL_KL_HEALTHY, EVAL_CORR_HEALTHY, EVAL_MATCH_HEALTHY, EVAL_KL_CONCERNING, EVAL_CORR_CONCERNING,
-            EVAL_MATCH_CONCERNING);
-}
-
-/* "label", "summary", "prompts" of one run (no braces). */
-static void json_run(FILE *j, const EvalScores *r, const EvalInputs *in) {
-    fprintf(j, "\"label\": ");
-    json_str(j, r->label);
-    fprintf(j, ", \"context\": %d, \"prompts_skipped\": %d, \"seconds\": ", r->context, r->skipped);
-    eval_json_number(j, r->seconds);
-    fprintf(j, ", \"summary\": ");
-    eval_json_summary(j, &r->sum);
-    fprintf(j, ", \"%s\": [", in->text ? "chunks" : "prompts");
-    for (int i = 0; i < r->n_res; i++) {
-        fprintf(j, i ? ",\n    " : "\n    ");
-        eval_json_prompt(j, in->text ? NULL : &r->prompts[i], &r->res[i], i, in->text);
-    }
-    fprintf(j, "]");
 }
 
 /* ---------------------------------------------------------------- sweep */
@@ -342,64 +269,60 @@ static int read_flags(int argc, char **argv, EvalFlags *f) {
     return 0;
 }
 
-static int eval_single(const EvalFlags *f, const Model *ref, FILE *j) {
+static int eval_single(const EvalFlags *f, const Model *ref, EvalReport **out) {
+    const EvalPlan *p = &f->plan;
     Model cand;
-    if (model_load(&cand, f->plan.candidate)) return -1;
+    if (model_load(&cand, p->candidate)) return -1;
     EvalInputs in;
     int context = eval_context(&cand, ref);
-    if (eval_models_compatible(&cand, ref) || eval_inputs_load(&f->plan, &ref->cfg, context, &in)) {
+    if (eval_models_compatible(&cand, ref) || eval_inputs_load(p, &ref->cfg, context, &in)) {
         model_free(&cand);
         return -1;
     }
     char label[256];
-    if (f->plan.label)
-        snprintf(label, sizeof label, "%s", f->plan.label);
+    if (p->label)
+        snprintf(label, sizeof label, "%s", p->label);
     else
         eval_config_label(&cand, label, sizeof label);
-    EvalScores r;
-    int rc = eval_score(&cand, ref, &in, &f->plan, label, &r);
-    if (rc == 0) {
-        EvalRow row = {r.label, &r.sum, strcmp(f->plan.precision, "fp16") ? NULL : "FP16 activations"};
-        eval_print_table(stdout, &row, 1);
-        print_protocol(f, &in, &r, ref->cfg.vocab_size);
-        printf("Evaluated in %.1f s.\n", r.seconds);
-        fprintf(j, "{\"tool\": \"anemll eval\", ");
-        json_settings(j, f, &in, ref, r.context);
-        fprintf(j, ", \"candidate\": ");
-        eval_json_model(j, &cand, f->plan.precision, eval_candidate_batch(&cand));
-        fprintf(j, ", ");
-        json_run(j, &r, &in);
-        fprintf(j, "}\n");
-    }
-    eval_scores_free(&r);
-    eval_inputs_free(&in);
+    EvalReport *r = eval_report_new(p, ref, &in, context);
+    r->entries = xcalloc(1, sizeof *r->entries);
+    r->n_entries = 1;
+    EvalEntry *e = &r->entries[0];
+    int rc = eval_score(&cand, ref, &r->inputs, p, label, &e->scores);
+    if (rc == 0) eval_model_info(&cand, p->precision, eval_candidate_batch(&cand), &e->candidate);
     model_free(&cand);
-    return rc;
+    if (rc) {
+        eval_report_free(r);
+        return -1;
+    }
+    *out = r;
+    return 0;
 }
 
-static int eval_sweep(const EvalFlags *f, const Model *ref, FILE *j) {
+static int eval_sweep(const EvalFlags *f, const Model *ref, EvalReport **report) {
+    const EvalPlan *p = &f->plan;
     static const char *seed[4][2] = {{"none", "none"}, {"4,4", "6,4"}, {"4,8", "none"}, {"4,8", "6,4"}};
-    int nc = 4 + f->plan.n_configs;
+    int nc = 4 + p->n_configs;
     SweepConfig *cfgs = xcalloc((size_t)nc, sizeof *cfgs);
     for (int i = 0; i < 4; i++) {
         lut_spec_parse(seed[i][0], &cfgs[i].ffn);
         lut_spec_parse(seed[i][1], &cfgs[i].lm);
         eval_luts_label(cfgs[i].emb, cfgs[i].ffn, cfgs[i].lm, cfgs[i].label, sizeof cfgs[i].label);
     }
-    for (int i = 0; i < f->plan.n_configs; i++)
-        if (parse_config(f->configs[i], &cfgs[4 + i])) {
+    for (int i = 0; i < p->n_configs; i++)
+        if (parse_config(p->configs[i], &cfgs[4 + i])) {
             free(cfgs);
             return -1;
         }
     EvalInputs in;
     int context = eval_context(ref, ref);
-    if (eval_inputs_load(&f->plan, &ref->cfg, context, &in)) {
+    if (eval_inputs_load(p, &ref->cfg, context, &in)) {
         free(cfgs);
         return -1;
     }
     int n_calib;
     char desc[512];
-    int *calib = calibration_ids(f->plan.reference, NULL, NULL, &n_calib, desc, sizeof desc);
+    int *calib = calibration_ids(p->reference, NULL, NULL, &n_calib, desc, sizeof desc);
     char tmp[PATH_MAX];
     if (!calib || make_temp_dir(tmp, sizeof tmp)) {
         free(calib);
@@ -407,16 +330,11 @@ static int eval_sweep(const EvalFlags *f, const Model *ref, FILE *j) {
         free(cfgs);
         return -1;
     }
-    EvalScores *runs = xcalloc((size_t)nc, sizeof *runs);
-    EvalRow *rows = xcalloc((size_t)nc, sizeof *rows);
-    char (*notes)[64] = xcalloc((size_t)nc, sizeof *notes);
+    EvalReport *r = eval_report_new(p, ref, &in, context);
+    snprintf(r->calibration, sizeof r->calibration, "%s", desc);
+    r->entries = xcalloc((size_t)nc, sizeof *r->entries);
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
-    int rc = 0, done = 0;
-    fprintf(j, "{\"tool\": \"anemll eval\", \"sweep\": true, ");
-    json_settings(j, f, &in, ref, context);
-    fprintf(j, ", \"calibration\": ");
-    json_str(j, desc);
-    fprintf(j, ", \"configurations\": [");
+    int rc = 0;
     for (int i = 0; rc == 0 && i < nc; i++) {
         char out[PATH_MAX + 32];
         snprintf(out, sizeof out, "%s/config%d", tmp, i + 1);
@@ -436,57 +354,53 @@ static int eval_sweep(const EvalFlags *f, const Model *ref, FILE *j) {
         snprintf(cmd, sizeof cmd, "anemll eval --sweep (%s)", cfgs[i].label);
         o.command_line = cmd;
         EvalPhase phase = {.kind = EVAL_PHASE_CONVERT, .label = cfgs[i].label, .index = i + 1, .count = nc};
-        rc = eval_phase_report(&f->plan, &phase);
-        o.progress = f->plan.progress;
+        rc = eval_phase_report(p, &phase);
+        o.progress = p->progress;
         ConvertReport cr;
-        if (rc == 0) rc = convert_model(f->plan.reference, out, &o, &cr);
+        if (rc == 0) rc = convert_model(p->reference, out, &o, &cr);
         phase.end = 1;
         phase.ok = rc == 0;
-        if (eval_phase_report(&f->plan, &phase) && rc == 0) rc = -1;
+        if (eval_phase_report(p, &phase) && rc == 0) rc = -1;
         Model cand;
         if (rc == 0) rc = model_load(&cand, out);
         if (rc) break;
-        rc = eval_score(&cand, ref, &in, &f->plan, cfgs[i].label, &runs[i]);
+        EvalEntry *e = &r->entries[r->n_entries++];
+        rc = eval_score(&cand, ref, &r->inputs, p, cfgs[i].label, &e->scores);
         if (rc == 0) {
-            fprintf(j, i ? ",\n  {" : "\n  {");
-            json_run(j, &runs[i], &in);
-            char s[32];
-            eval_lut_label(cfgs[i].emb, s, sizeof s);
-            fprintf(j, ", \"lut_embeddings\": \"%s\"", s);
-            eval_lut_label(cfgs[i].ffn, s, sizeof s);
-            fprintf(j, ", \"lut_ffn\": \"%s\"", s);
-            eval_lut_label(cfgs[i].lm, s, sizeof s);
-            fprintf(j, ", \"lut_lmhead\": \"%s\", \"alpha\": ", s);
-            eval_json_number(j, cr.alpha);
-            fprintf(j, ", \"conversion_seconds\": ");
-            eval_json_number(j, cr.seconds);
-            fprintf(j, ", \"candidate\": ");
-            eval_json_model(j, &cand, f->plan.precision, eval_candidate_batch(&cand));
-            fprintf(j, "}");
-            rows[i] = (EvalRow){runs[i].label, &runs[i].sum, notes[i]};
-            snprintf(notes[i], sizeof notes[i], "alpha %.6g%s", cr.alpha,
-                     strcmp(f->plan.precision, "fp16") ? "" : ", FP16 activations");
-            done++;
+            e->lut_embeddings = cfgs[i].emb;
+            e->lut_ffn = cfgs[i].ffn;
+            e->lut_lmhead = cfgs[i].lm;
+            e->alpha = cr.alpha;
+            e->conversion_seconds = cr.seconds;
+            eval_model_info(&cand, p->precision, eval_candidate_batch(&cand), &e->candidate);
         }
         model_free(&cand);
         eval_remove_tree(out);
     }
-    fprintf(j, "]}\n");
     eval_remove_tree(tmp);
-    if (rc == 0) {
-        eval_print_table(stdout, rows, done);
-        print_protocol(f, &in, &runs[0], ref->cfg.vocab_size);
-        double total = 0;
-        for (int i = 0; i < done; i++) total += runs[i].seconds;
-        printf("Converted with auto FP16 scale (calibration: %s); evaluated in %.1f s.\n", desc, total);
-    }
-    for (int i = 0; i < nc; i++) eval_scores_free(&runs[i]);
-    free(runs);
-    free(rows);
-    free(notes);
     free(calib);
-    eval_inputs_free(&in);
     free(cfgs);
+    if (rc) {
+        eval_report_free(r);
+        return -1;
+    }
+    *report = r;
+    return 0;
+}
+
+/* The JSON report, written whole or not at all. */
+static int write_json(const char *path, const EvalReport *r) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *j = open_memstream(&buf, &len);
+    if (!j) {
+        err_set("out of memory");
+        return -1;
+    }
+    int rc = eval_report_write_json(j, r);
+    fclose(j);
+    if (rc == 0) rc = atomic_write_file(path, buf, len);
+    free(buf);
     return rc;
 }
 
@@ -502,14 +416,6 @@ int cmd_eval(int argc, char **argv) {
                 f.plan.reference);
         return fail_with_error();
     }
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *j = open_memstream(&buf, &len);
-    if (!j) {
-        model_free(&ref);
-        err_set("out of memory");
-        return fail_with_error();
-    }
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop;
@@ -522,14 +428,17 @@ int cmd_eval(int argc, char **argv) {
     /* data/eval_prompts.jsonl from the build tree or the installed share/anemll (cli/shipped.h) */
     char *builtin_prompts = shipped_path("eval_prompts.jsonl");
     f.plan.builtin_prompts = builtin_prompts;
-    int rc = f.plan.sweep ? eval_sweep(&f, &ref, j) : eval_single(&f, &ref, j);
+    EvalReport *report = NULL;
+    int rc = f.plan.sweep ? eval_sweep(&f, &ref, &report) : eval_single(&f, &ref, &report);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     free(builtin_prompts);
-    fclose(j);
-    if (rc == 0 && f.json_out) rc = atomic_write_file(f.json_out, buf, len);
-    free(buf);
     model_free(&ref);
+    if (rc == 0) {
+        eval_report_print_text(stdout, report);
+        if (f.json_out) rc = write_json(f.json_out, report);
+    }
+    eval_report_free(report);
     fflush(stdout);
     return rc ? fail_with_error() : 0;
 }

@@ -8,6 +8,8 @@
 #ifndef ANEMLL_EVAL_H
 #define ANEMLL_EVAL_H
 
+#include <stdio.h>
+
 #include "util/progress.h"
 
 /* Which model picks the greedy tokens that both are teacher-forced on (generate protocol). */
@@ -57,5 +59,14 @@ typedef struct {
 /* No models or files; 100 steps, the candidate drives, q8 activations. */
 void eval_plan_init(EvalPlan *p);
 const char *eval_driver_name(EvalDriver d); /* "candidate" | "reference" */
+
+/* What a run found: its settings, what was scored and each configuration's scores (report.h). */
+typedef struct EvalReport EvalReport;
+/* The seed-shaped table (Configuration | KL Divergence | Correlation | Match Rate | Notes) with
+ * the guidelines, then the protocol in words and the time taken. */
+void eval_report_print_text(FILE *f, const EvalReport *r);
+/* Every number and the settings, as one JSON document. 0, or -1 and err_set when f fails. */
+int eval_report_write_json(FILE *f, const EvalReport *r);
+void eval_report_free(EvalReport *r);
 
 #endif

@@ -86,6 +86,77 @@ void eval_config_label(const Model *m, char *buf, size_t n) {
     eval_luts_label(m->meta.lut_embeddings, m->meta.lut_ffn, m->meta.lut_lmhead, buf, n);
 }
 
+/* ---------------------------------------------------------------- the report */
+
+static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
+
+void eval_model_info(const Model *m, const char *precision, int batch, EvalModelInfo *out) {
+    memset(out, 0, sizeof *out);
+    out->dir = xstrdup(m->dir);
+    out->n_files = m->st.n_files;
+    out->files = xcalloc((size_t)m->st.n_files + 1, sizeof *out->files);
+    for (int i = 0; i < m->st.n_files; i++) out->files[i] = xstrdup(m->st.files[i].path);
+    out->converted = m->converted;
+    eval_config_label(m, out->configuration, sizeof out->configuration);
+    out->alpha = 1.0;
+    if (m->converted) {
+        out->alpha = m->meta.alpha;
+        out->lut_embeddings = m->meta.lut_embeddings;
+        out->lut_ffn = m->meta.lut_ffn;
+        out->lut_lmhead = m->meta.lut_lmhead;
+        out->chunks = m->meta.num_chunks;
+        out->context_length = m->meta.context_length;
+        out->peak_before = m->meta.peak_before;
+        out->peak_after = m->meta.peak_after;
+    }
+    out->vocab_size = m->cfg.vocab_size;
+    out->layers = m->cfg.num_layers;
+    out->hidden_size = m->cfg.hidden_size;
+    out->sliding_window = m->cfg.sliding_window;
+    snprintf(out->precision, sizeof out->precision, "%s", precision);
+    out->batch = batch;
+}
+
+void eval_model_info_free(EvalModelInfo *info) {
+    free(info->dir);
+    for (int i = 0; i < info->n_files; i++) free(info->files[i]);
+    free(info->files);
+    memset(info, 0, sizeof *info);
+}
+
+EvalReport *eval_report_new(const EvalPlan *p, const Model *ref, EvalInputs *in, int context) {
+    EvalReport *r = xcalloc(1, sizeof *r);
+    r->sweep = p->sweep;
+    r->command_line = dup_or_null(p->command_line);
+    r->reference_dir = xstrdup(p->reference);
+    r->driver = p->driver;
+    snprintf(r->precision, sizeof r->precision, "%s", p->precision);
+    r->steps = p->steps;
+    r->chunk = p->chunk;
+    r->max_prompts = p->max_prompts;
+    eval_model_info(ref, "fp32", 64, &r->reference);
+    r->context = context;
+    r->inputs = *in;
+    memset(in, 0, sizeof *in);
+    return r;
+}
+
+void eval_report_free(EvalReport *r) {
+    if (!r) return;
+    for (int i = 0; i < r->n_entries; i++) {
+        eval_scores_free(&r->entries[i].scores);
+        eval_model_info_free(&r->entries[i].candidate);
+    }
+    free(r->entries);
+    eval_inputs_free(&r->inputs);
+    eval_model_info_free(&r->reference);
+    free(r->command_line);
+    free(r->reference_dir);
+    free(r);
+}
+
+/* ---------------------------------------------------------------- text */
+
 static void fmt_kl(double kl, char *buf, size_t n) {
     if (kl != 0 && fabs(kl) < 1e-4)
         snprintf(buf, n, "%.1e", kl);
@@ -93,8 +164,24 @@ static void fmt_kl(double kl, char *buf, size_t n) {
         snprintf(buf, n, "%.4f", kl);
 }
 
-void eval_print_table(FILE *f, const EvalRow *rows, int n) {
+/* The Notes cell: the verdicts, then what sets the configuration apart (its alpha in a sweep,
+ * FP16 activations). */
+static void entry_notes(const EvalReport *r, const EvalEntry *e, char *buf, size_t n) {
+    char verdicts[160], extra[64];
+    eval_verdict_note(&e->scores.sum, verdicts, sizeof verdicts);
+    int fp16 = !strcmp(r->precision, "fp16");
+    if (r->sweep)
+        snprintf(extra, sizeof extra, "alpha %.6g%s", e->alpha, fp16 ? ", FP16 activations" : "");
+    else
+        snprintf(extra, sizeof extra, "%s", fp16 ? "FP16 activations" : "");
+    snprintf(buf, n, "%s%s%s", verdicts, *extra ? "; " : "", extra);
+}
+
+/* The seed-shaped markdown table: Configuration | KL Divergence | Correlation | Match Rate | Notes,
+ * then the guidelines. */
+static void print_table(FILE *f, const EvalReport *rep) {
     static const char *head[5] = {"Configuration", "KL Divergence", "Correlation", "Match Rate", "Notes"};
+    int n = rep->n_entries;
     char (*cells)[5][256] = xcalloc((size_t)n + 1, sizeof *cells);
     size_t w[5];
     for (int c = 0; c < 5; c++) {
@@ -103,15 +190,12 @@ void eval_print_table(FILE *f, const EvalRow *rows, int n) {
     }
     for (int i = 0; i < n; i++) {
         char (*r)[256] = cells[i + 1];
-        const EvalSummary *s = rows[i].s;
-        snprintf(r[0], 256, "%s", rows[i].label);
+        const EvalSummary *s = &rep->entries[i].scores.sum;
+        snprintf(r[0], 256, "%s", rep->entries[i].scores.label);
         fmt_kl(s->kl_mean, r[1], 256);
         snprintf(r[2], 256, "%.4f", s->corr_mean);
         snprintf(r[3], 256, "%.1f%%", 100.0 * s->match_rate);
-        char note[160];
-        eval_verdict_note(s, note, sizeof note);
-        snprintf(r[4], 256, "%s%s%s", note, rows[i].extra && *rows[i].extra ? "; " : "",
-                 rows[i].extra ? rows[i].extra : "");
+        entry_notes(rep, &rep->entries[i], r[4], 256);
         for (int c = 0; c < 5; c++)
             if (strlen(r[c]) > w[c]) w[c] = strlen(r[c]);
     }
@@ -138,7 +222,51 @@ void eval_print_table(FILE *f, const EvalRow *rows, int n) {
     free(cells);
 }
 
-void eval_json_number(FILE *f, double v) {
+/* The protocol in words, with the prompt lengths and chunk size actually used (those of the
+ * first configuration). */
+static void print_protocol(FILE *f, const EvalReport *rep) {
+    const EvalInputs *in = &rep->inputs;
+    const EvalScores *r = &rep->entries[0].scores;
+    int V = rep->reference.vocab_size;
+    if (in->text) {
+        fprintf(f, "\nProtocol: text, %d chunk%s of up to %d tokens%s from %s, every position teacher-forced (%d "
+                   "scored); reference FP32 %s; candidate %s; KL(reference||candidate) in nats over the full "
+                   "vocabulary (%d), float64, T=1; means over all positions.\n",
+                r->n_res, r->n_res == 1 ? "" : "s", eval_text_chunk(rep->chunk, r->context),
+                rep->chunk > r->context ? " (--chunk clipped to the context)" : "", in->source, r->sum.scored_steps,
+                rep->reference_dir, rep->precision, V);
+        fprintf(f, "Perplexity: reference %.4f, candidate %.4f; top-5 agreement %.1f%%.\n", r->sum.ppl_ref,
+                r->sum.ppl_cand, 100 * r->sum.top5);
+        return;
+    }
+    fprintf(f, "\nProtocol: %d prompt%s (%s%s), %d greedy step%s each driven by the %s, both models teacher-forced, "
+               "scored from the last prompt token; reference FP32 %s; candidate %s; KL(reference||candidate) in nats "
+               "over the full vocabulary (%d), float64, T=1; unweighted means over prompts.\n",
+            r->n_res, r->n_res == 1 ? "" : "s", in->source, in->chat_template ? ", chat template" : "", rep->steps,
+            rep->steps == 1 ? "" : "s", eval_driver_name(rep->driver), rep->reference_dir, rep->precision, V);
+    if (r->sum.capped)
+        fprintf(f, "Steps capped by the context of %d tokens in %d prompt%s (%d steps scored in all).\n", r->context,
+                r->sum.capped, r->sum.capped == 1 ? "" : "s", r->sum.scored_steps);
+    if (r->skipped)
+        fprintf(f, "Skipped %d built-in prompt%s longer than the context of %d tokens.\n", r->skipped,
+                r->skipped == 1 ? "" : "s", r->context);
+}
+
+void eval_report_print_text(FILE *f, const EvalReport *r) {
+    print_table(f, r);
+    print_protocol(f, r);
+    double seconds = 0;
+    for (int i = 0; i < r->n_entries; i++) seconds += r->entries[i].scores.seconds;
+    if (r->sweep)
+        fprintf(f, "Converted with auto FP16 scale (calibration: %s); evaluated in %.1f s.\n", r->calibration,
+                seconds);
+    else
+        fprintf(f, "Evaluated in %.1f s.\n", seconds);
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+static void json_number(FILE *f, double v) {
     if (isfinite(v))
         fprintf(f, "%.17g", v);
     else
@@ -147,10 +275,12 @@ void eval_json_number(FILE *f, double v) {
 
 static void json_key_num(FILE *f, const char *key, double v, int comma) {
     fprintf(f, "%s\"%s\": ", comma ? ", " : "", key);
-    eval_json_number(f, v);
+    json_number(f, v);
 }
 
-void eval_json_summary(FILE *f, const EvalSummary *s) {
+static void json_str(FILE *f, const char *s) { tokjson_write_string(f, s, strlen(s)); }
+
+static void json_summary(FILE *f, const EvalSummary *s) {
     fprintf(f, "{");
     json_key_num(f, "kl_mean", s->kl_mean, 0);
     json_key_num(f, "corr_mean", s->corr_mean, 1);
@@ -183,7 +313,8 @@ static void json_ids(FILE *f, const int *ids, int n) {
     fputc(']', f);
 }
 
-void eval_json_prompt(FILE *f, const EvalPrompt *p, const EvalPromptResult *r, int index, int text_protocol) {
+/* p: the prompt (generate protocol), NULL for a text chunk. */
+static void json_prompt(FILE *f, const EvalPrompt *p, const EvalPromptResult *r, int index, int text_protocol) {
     fprintf(f, "{\"index\": %d", index);
     if (p) {
         if (p->line)
@@ -225,36 +356,123 @@ void eval_json_prompt(FILE *f, const EvalPrompt *p, const EvalPromptResult *r, i
     fprintf(f, "}");
 }
 
-static void json_str(FILE *f, const char *s) { tokjson_write_string(f, s, strlen(s)); }
+/* ", "key": "4,4"" */
+static void json_lut(FILE *f, const char *key, LutInfo l) {
+    char s[32];
+    eval_lut_label(l, s, sizeof s);
+    fprintf(f, ", \"%s\": ", key);
+    json_str(f, s);
+}
 
-void eval_json_model(FILE *f, const Model *m, const char *precision, int batch) {
+/* {"dir", "converted", "files", "configuration", "alpha", "lut_*", ..., "precision", "batch"} */
+static void json_model(FILE *f, const EvalModelInfo *m) {
     fprintf(f, "{\"dir\": ");
     json_str(f, m->dir);
     fprintf(f, ", \"converted\": %s, \"files\": [", m->converted ? "true" : "false");
-    for (int i = 0; i < m->st.n_files; i++) {
+    for (int i = 0; i < m->n_files; i++) {
         if (i) fprintf(f, ", ");
-        json_str(f, m->st.files[i].path);
+        json_str(f, m->files[i]);
     }
-    char label[256];
-    eval_config_label(m, label, sizeof label);
     fprintf(f, "], \"configuration\": ");
-    json_str(f, label);
-    json_key_num(f, "alpha", m->converted ? m->meta.alpha : 1.0, 1);
-    LutInfo none = {0, 0};
-    const char *keys[3] = {"lut_embeddings", "lut_ffn", "lut_lmhead"};
-    LutInfo l[3] = {m->converted ? m->meta.lut_embeddings : none, m->converted ? m->meta.lut_ffn : none,
-                    m->converted ? m->meta.lut_lmhead : none};
-    for (int i = 0; i < 3; i++) {
-        char s[32];
-        eval_lut_label(l[i], s, sizeof s);
-        fprintf(f, ", \"%s\": \"%s\"", keys[i], s);
-    }
+    json_str(f, m->configuration);
+    json_key_num(f, "alpha", m->alpha, 1);
+    json_lut(f, "lut_embeddings", m->lut_embeddings);
+    json_lut(f, "lut_ffn", m->lut_ffn);
+    json_lut(f, "lut_lmhead", m->lut_lmhead);
     if (m->converted) {
-        fprintf(f, ", \"chunks\": %d, \"context_length\": %d", m->meta.num_chunks, m->meta.context_length);
-        json_key_num(f, "peak_before", m->meta.peak_before, 1);
-        json_key_num(f, "peak_after", m->meta.peak_after, 1);
+        fprintf(f, ", \"chunks\": %d, \"context_length\": %d", m->chunks, m->context_length);
+        json_key_num(f, "peak_before", m->peak_before, 1);
+        json_key_num(f, "peak_after", m->peak_after, 1);
     }
     fprintf(f, ", \"vocab_size\": %d, \"layers\": %d, \"hidden_size\": %d, \"sliding_window\": %d",
-            m->cfg.vocab_size, m->cfg.num_layers, m->cfg.hidden_size, m->cfg.sliding_window);
-    fprintf(f, ", \"precision\": \"%s\", \"batch\": %d}", precision, batch);
+            m->vocab_size, m->layers, m->hidden_size, m->sliding_window);
+    fprintf(f, ", \"precision\": ");
+    json_str(f, m->precision);
+    fprintf(f, ", \"batch\": %d}", m->batch);
+}
+
+static void json_settings(FILE *f, const EvalReport *r) {
+    const EvalInputs *in = &r->inputs;
+    fprintf(f, "\"settings\": {\"command_line\": ");
+    if (r->command_line)
+        json_str(f, r->command_line);
+    else
+        fputs("null", f);
+    fprintf(f, ", \"reference\": ");
+    json_model(f, &r->reference);
+    fprintf(f, ", \"protocol\": \"%s\", \"driver\": \"%s\", \"candidate_precision\": ", in->text ? "text" : "generate",
+            eval_driver_name(r->driver));
+    json_str(f, r->precision);
+    fprintf(f, ", \"steps\": %d, \"context\": %d", in->text ? 0 : r->steps, r->context);
+    if (in->text) fprintf(f, ", \"chunk\": %d", eval_text_chunk(r->chunk, r->context));
+    if (in->text && r->chunk > r->context) fprintf(f, ", \"chunk_requested\": %d", r->chunk);
+    fprintf(f, ", \"prompts_kind\": \"%s\", \"prompts_source\": ", in->kind);
+    json_str(f, in->source);
+    fprintf(f, ", \"chat_template\": %s", in->chat_template ? "true" : "false");
+    if (!in->text) fprintf(f, ", \"prompts\": %d", in->n_prompts);
+    if (r->max_prompts) fprintf(f, ", \"max_prompts\": %d", r->max_prompts);
+    fprintf(f, ", \"metrics\": {\"kl\": \"sum_v p_v (ln(p_v + 1e-12) - ln(q_v + 1e-12)), p = softmax(reference), "
+               "q = softmax(candidate), float64, full vocabulary, T=1\", \"correlation\": \"Pearson of the raw "
+               "logits, population std; 1 if both are constant, 0 if one is\", \"match\": \"argmax(reference) == "
+               "argmax(candidate)\", \"entropy\": \"-sum_v q_v ln(q_v + 1e-12) (candidate)\", \"summary\": \"%s\"}",
+            in->text ? "means over all scored positions; min/max over chunks"
+                     : "unweighted means of the per-prompt means; min/max over prompts");
+    fprintf(f, ", \"guidelines\": {\"healthy\": {\"kl_below\": %g, \"corr_above\": %g, \"match_above\": %g}, "
+               "\"concerning\": {\"kl_above\": %g, \"corr_below\": %g, \"match_below\": %g}}}",
+            EVAL_KL_HEALTHY, EVAL_CORR_HEALTHY, EVAL_MATCH_HEALTHY, EVAL_KL_CONCERNING, EVAL_CORR_CONCERNING,
+            EVAL_MATCH_CONCERNING);
+}
+
+/* "label", "context", "prompts_skipped", "seconds", "summary", "prompts" (text: "chunks") of one
+ * configuration, without braces. */
+static void json_scores(FILE *f, const EvalScores *s, const EvalInputs *in) {
+    fprintf(f, "\"label\": ");
+    json_str(f, s->label);
+    fprintf(f, ", \"context\": %d, \"prompts_skipped\": %d, \"seconds\": ", s->context, s->skipped);
+    json_number(f, s->seconds);
+    fprintf(f, ", \"summary\": ");
+    json_summary(f, &s->sum);
+    fprintf(f, ", \"%s\": [", in->text ? "chunks" : "prompts");
+    for (int i = 0; i < s->n_res; i++) {
+        fprintf(f, i ? ",\n    " : "\n    ");
+        json_prompt(f, in->text ? NULL : &s->prompts[i], &s->res[i], i, in->text);
+    }
+    fprintf(f, "]");
+}
+
+int eval_report_write_json(FILE *f, const EvalReport *r) {
+    fprintf(f, "{\"tool\": \"anemll eval\", ");
+    if (r->sweep) {
+        fprintf(f, "\"sweep\": true, ");
+        json_settings(f, r);
+        fprintf(f, ", \"calibration\": ");
+        json_str(f, r->calibration);
+        fprintf(f, ", \"configurations\": [");
+        for (int i = 0; i < r->n_entries; i++) {
+            const EvalEntry *e = &r->entries[i];
+            fprintf(f, i ? ",\n  {" : "\n  {");
+            json_scores(f, &e->scores, &r->inputs);
+            json_lut(f, "lut_embeddings", e->lut_embeddings);
+            json_lut(f, "lut_ffn", e->lut_ffn);
+            json_lut(f, "lut_lmhead", e->lut_lmhead);
+            json_key_num(f, "alpha", e->alpha, 1);
+            json_key_num(f, "conversion_seconds", e->conversion_seconds, 1);
+            fprintf(f, ", \"candidate\": ");
+            json_model(f, &e->candidate);
+            fprintf(f, "}");
+        }
+        fprintf(f, "]}\n");
+    } else {
+        json_settings(f, r);
+        fprintf(f, ", \"candidate\": ");
+        json_model(f, &r->entries[0].candidate);
+        fprintf(f, ", ");
+        json_scores(f, &r->entries[0].scores, &r->inputs);
+        fprintf(f, "}\n");
+    }
+    if (fflush(f) || ferror(f)) {
+        err_set("cannot write the JSON report");
+        return -1;
+    }
+    return 0;
 }

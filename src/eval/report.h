@@ -1,13 +1,17 @@
-/* The quality report's output: verdicts against the seed model card's guidelines, configuration
- * names, the markdown table and the JSON pieces. */
+/* The quality report: verdicts against the seed model card's guidelines, configuration names,
+ * what a run found (EvalReport) and its two forms: the text (the seed-shaped markdown table, the
+ * protocol in words) and the JSON (every number and the settings; numbers as %.17g, non-finite
+ * as null). All of eval's JSON is written here. */
 #ifndef ANEMLL_EVAL_REPORT_H
 #define ANEMLL_EVAL_REPORT_H
 
 #include <stddef.h>
 #include <stdio.h>
 
+#include "eval/eval.h"
 #include "eval/metrics.h"
 #include "eval/prompts.h"
+#include "eval/protocol.h"
 #include "model/model.h"
 
 /* ---- verdicts: the seed model card's guidelines ---- */
@@ -32,20 +36,51 @@ void eval_config_label(const Model *m, char *buf, size_t n);
 void eval_luts_label(LutInfo emb, LutInfo ffn, LutInfo lm, char *buf, size_t n);
 void eval_lut_label(LutInfo l, char *buf, size_t n); /* "4,4" or "none" */
 
+/* What the report says of a model, copied: it outlives the model (the sweep removes its
+ * conversions as it goes). */
 typedef struct {
-    const char *label;
-    const EvalSummary *s;
-    const char *extra; /* appended to the notes (may be NULL) */
-} EvalRow;
-/* The seed-shaped markdown table: Configuration | KL Divergence | Correlation | Match Rate | Notes,
- * then the guidelines. */
-void eval_print_table(FILE *f, const EvalRow *rows, int n);
+    char *dir;
+    char **files; /* its weight files */
+    int n_files;
+    int converted;
+    char configuration[256]; /* eval_config_label */
+    double alpha;            /* 1 unless converted */
+    LutInfo lut_embeddings, lut_ffn, lut_lmhead; /* none unless converted */
+    int chunks, context_length;     /* converted only */
+    double peak_before, peak_after; /* converted only */
+    int vocab_size, layers, hidden_size, sliding_window;
+    char precision[8]; /* the activations it ran with */
+    int batch;
+} EvalModelInfo;
+void eval_model_info(const Model *m, const char *precision, int batch, EvalModelInfo *out);
+void eval_model_info_free(EvalModelInfo *info);
 
-/* JSON pieces (numbers as %.17g; non-finite as null). */
-void eval_json_summary(FILE *f, const EvalSummary *s);
-void eval_json_prompt(FILE *f, const EvalPrompt *p, const EvalPromptResult *r, int index, int text_protocol);
-/* {"dir", "converted", "files", "alpha", "lut_*", "context", "batch", "precision", ...} */
-void eval_json_model(FILE *f, const Model *m, const char *precision, int batch);
-void eval_json_number(FILE *f, double v);
+/* One evaluated configuration. */
+typedef struct {
+    EvalScores scores;
+    EvalModelInfo candidate;
+    /* sweep: how the reference was converted */
+    LutInfo lut_embeddings, lut_ffn, lut_lmhead;
+    double alpha, conversion_seconds;
+} EvalEntry;
+
+struct EvalReport {
+    int sweep;
+    /* the settings, as the plan gave them */
+    char *command_line; /* NULL: none */
+    char *reference_dir;
+    EvalDriver driver;
+    char precision[8];
+    int steps, chunk, max_prompts;
+    EvalModelInfo reference;
+    int context;        /* the settings' context: the candidate's (single), the reference's (sweep) */
+    EvalInputs inputs;  /* what was scored */
+    char calibration[512]; /* sweep: the conversions' calibration, in words */
+    EvalEntry *entries; /* the configurations, in order */
+    int n_entries;
+};
+
+/* A report of plan p against ref, without entries; it takes over in (left empty). */
+EvalReport *eval_report_new(const EvalPlan *p, const Model *ref, EvalInputs *in, int context);
 
 #endif
