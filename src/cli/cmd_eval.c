@@ -16,25 +16,18 @@
  * a key left out = no LUT), converted with auto FP16 scale into a temporary folder ($TMPDIR or
  * /tmp) that is removed afterwards, also on error or Ctrl-C.
  * The table goes to stdout, progress to stderr, every number (and the settings) to --json. */
-#include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/chat_common.h"
 #include "cli/commands.h"
 #include "cli/progress_display.h"
 #include "cli/shipped.h"
-#include "convert/convert.h"
 #include "eval/eval.h"
-#include "eval/prompts.h"
-#include "eval/protocol.h"
-#include "eval/report.h"
-#include "eval/sweep.h"
+#include "model/model.h"
 #include "util/util.h"
 
 #define MAX_CONFIGS 32
@@ -85,65 +78,6 @@ static int eval_phase(void *ctx, const EvalPhase *ph) {
     if (ph->ok && d->pd.mode == DISPLAY_LOG)
         fprintf(stderr, "eval: %s: %s %d/%d done (%d steps, %.1f s)\n", ph->label, ph->text ? "chunk" : "prompt",
                 ph->results, ph->results, ph->scored_steps, ph->seconds);
-    return 0;
-}
-
-/* ---------------------------------------------------------------- sweep */
-
-typedef struct {
-    LutInfo emb, ffn, lm;
-    char label[256];
-} SweepConfig;
-
-/* "lut2=4,4,lut3=6,4": keys lut1 (embeddings), lut2 (FFN), lut3 (LM head); a key left out means
- * no LUT there. */
-static int parse_config(const char *s, SweepConfig *c) {
-    memset(c, 0, sizeof *c);
-    char specs[3][64] = {"", "", ""};
-    int cur = -1;
-    const char *p = s;
-    while (*p) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        const char *eq = memchr(p, '=', len);
-        if (eq) {
-            size_t klen = (size_t)(eq - p);
-            cur = klen == 4 && !strncmp(p, "lut1", 4) ? 0 : klen == 4 && !strncmp(p, "lut2", 4) ? 1
-                : klen == 4 && !strncmp(p, "lut3", 4) ? 2 : -2;
-            if (cur == -2) {
-                err_set("--config '%s': unknown key '%.*s' (expected lut1, lut2, lut3)", s, (int)klen, p);
-                return -1;
-            }
-            snprintf(specs[cur], sizeof specs[cur], "%.*s", (int)(len - klen - 1), eq + 1);
-        } else if (cur >= 0) {
-            size_t k = strlen(specs[cur]);
-            snprintf(specs[cur] + k, sizeof specs[cur] - k, ",%.*s", (int)len, p);
-        } else {
-            err_set("--config '%s': expected lut1=...,lut2=...,lut3=...", s);
-            return -1;
-        }
-        p = end ? end + 1 : p + len;
-    }
-    LutInfo *l[3] = {&c->emb, &c->ffn, &c->lm};
-    for (int i = 0; i < 3; i++)
-        if (specs[i][0] && lut_spec_parse(specs[i], l[i])) {
-            char why[512];
-            snprintf(why, sizeof why, "%s", err_get());
-            err_set("--config '%s': %s", s, why);
-            return -1;
-        }
-    eval_luts_label(c->emb, c->ffn, c->lm, c->label, sizeof c->label);
-    return 0;
-}
-
-static int make_temp_dir(char *out, size_t n) {
-    const char *base = getenv("TMPDIR");
-    if (!base || !*base) base = "/tmp";
-    snprintf(out, n, "%s/anemll-eval-XXXXXX", base);
-    if (!mkdtemp(out)) {
-        err_set("%s: cannot create a temporary folder: %s", base, strerror(errno));
-        return -1;
-    }
     return 0;
 }
 
@@ -269,125 +203,6 @@ static int read_flags(int argc, char **argv, EvalFlags *f) {
     return 0;
 }
 
-static int eval_single(const EvalFlags *f, const Model *ref, EvalReport **out) {
-    const EvalPlan *p = &f->plan;
-    Model cand;
-    if (model_load(&cand, p->candidate)) return -1;
-    EvalInputs in;
-    int context = eval_context(&cand, ref);
-    if (eval_models_compatible(&cand, ref) || eval_inputs_load(p, &ref->cfg, context, &in)) {
-        model_free(&cand);
-        return -1;
-    }
-    char label[256];
-    if (p->label)
-        snprintf(label, sizeof label, "%s", p->label);
-    else
-        eval_config_label(&cand, label, sizeof label);
-    EvalReport *r = eval_report_new(p, ref, &in, context);
-    r->entries = xcalloc(1, sizeof *r->entries);
-    r->n_entries = 1;
-    EvalEntry *e = &r->entries[0];
-    int rc = eval_score(&cand, ref, &r->inputs, p, label, &e->scores);
-    if (rc == 0) eval_model_info(&cand, p->precision, eval_candidate_batch(&cand), &e->candidate);
-    model_free(&cand);
-    if (rc) {
-        eval_report_free(r);
-        return -1;
-    }
-    *out = r;
-    return 0;
-}
-
-static int eval_sweep(const EvalFlags *f, const Model *ref, EvalReport **report) {
-    const EvalPlan *p = &f->plan;
-    static const char *seed[4][2] = {{"none", "none"}, {"4,4", "6,4"}, {"4,8", "none"}, {"4,8", "6,4"}};
-    int nc = 4 + p->n_configs;
-    SweepConfig *cfgs = xcalloc((size_t)nc, sizeof *cfgs);
-    for (int i = 0; i < 4; i++) {
-        lut_spec_parse(seed[i][0], &cfgs[i].ffn);
-        lut_spec_parse(seed[i][1], &cfgs[i].lm);
-        eval_luts_label(cfgs[i].emb, cfgs[i].ffn, cfgs[i].lm, cfgs[i].label, sizeof cfgs[i].label);
-    }
-    for (int i = 0; i < p->n_configs; i++)
-        if (parse_config(p->configs[i], &cfgs[4 + i])) {
-            free(cfgs);
-            return -1;
-        }
-    EvalInputs in;
-    int context = eval_context(ref, ref);
-    if (eval_inputs_load(p, &ref->cfg, context, &in)) {
-        free(cfgs);
-        return -1;
-    }
-    int n_calib;
-    char desc[512];
-    int *calib = calibration_ids(p->reference, NULL, NULL, &n_calib, desc, sizeof desc);
-    char tmp[PATH_MAX];
-    if (!calib || make_temp_dir(tmp, sizeof tmp)) {
-        free(calib);
-        eval_inputs_free(&in);
-        free(cfgs);
-        return -1;
-    }
-    EvalReport *r = eval_report_new(p, ref, &in, context);
-    snprintf(r->calibration, sizeof r->calibration, "%s", desc);
-    r->entries = xcalloc((size_t)nc, sizeof *r->entries);
-    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
-    int rc = 0;
-    for (int i = 0; rc == 0 && i < nc; i++) {
-        char out[PATH_MAX + 32];
-        snprintf(out, sizeof out, "%s/config%d", tmp, i + 1);
-        ConvertOptions o;
-        memset(&o, 0, sizeof o);
-        o.batch = 64;
-        o.chunks = ref->cfg.num_layers < 2 ? 1 : 2;
-        o.threads = nproc > 0 ? (int)nproc : 1;
-        o.lut_embeddings = cfgs[i].emb;
-        o.lut_ffn = cfgs[i].ffn;
-        o.lut_lmhead = cfgs[i].lm;
-        o.scale_mode = SCALE_AUTO;
-        o.calib_ids = calib;
-        o.n_calib = n_calib;
-        o.calib_desc = desc;
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "anemll eval --sweep (%s)", cfgs[i].label);
-        o.command_line = cmd;
-        EvalPhase phase = {.kind = EVAL_PHASE_CONVERT, .label = cfgs[i].label, .index = i + 1, .count = nc};
-        rc = eval_phase_report(p, &phase);
-        o.progress = p->progress;
-        ConvertReport cr;
-        if (rc == 0) rc = convert_model(p->reference, out, &o, &cr);
-        phase.end = 1;
-        phase.ok = rc == 0;
-        if (eval_phase_report(p, &phase) && rc == 0) rc = -1;
-        Model cand;
-        if (rc == 0) rc = model_load(&cand, out);
-        if (rc) break;
-        EvalEntry *e = &r->entries[r->n_entries++];
-        rc = eval_score(&cand, ref, &r->inputs, p, cfgs[i].label, &e->scores);
-        if (rc == 0) {
-            e->lut_embeddings = cfgs[i].emb;
-            e->lut_ffn = cfgs[i].ffn;
-            e->lut_lmhead = cfgs[i].lm;
-            e->alpha = cr.alpha;
-            e->conversion_seconds = cr.seconds;
-            eval_model_info(&cand, p->precision, eval_candidate_batch(&cand), &e->candidate);
-        }
-        model_free(&cand);
-        eval_remove_tree(out);
-    }
-    eval_remove_tree(tmp);
-    free(calib);
-    free(cfgs);
-    if (rc) {
-        eval_report_free(r);
-        return -1;
-    }
-    *report = r;
-    return 0;
-}
-
 /* The JSON report, written whole or not at all. */
 static int write_json(const char *path, const EvalReport *r) {
     char *buf = NULL;
@@ -408,14 +223,6 @@ int cmd_eval(int argc, char **argv) {
     EvalFlags f;
     int bad = read_flags(argc, argv, &f);
     if (bad) return bad;
-    Model ref;
-    if (model_load(&ref, f.plan.reference)) return fail_with_error();
-    if (ref.converted) {
-        model_free(&ref);
-        err_set("%s: the reference must be the unquantized Hugging Face checkpoint, not a converted model",
-                f.plan.reference);
-        return fail_with_error();
-    }
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop;
@@ -428,12 +235,11 @@ int cmd_eval(int argc, char **argv) {
     /* data/eval_prompts.jsonl from the build tree or the installed share/anemll (cli/shipped.h) */
     char *builtin_prompts = shipped_path("eval_prompts.jsonl");
     f.plan.builtin_prompts = builtin_prompts;
-    EvalReport *report = NULL;
-    int rc = f.plan.sweep ? eval_sweep(&f, &ref, &report) : eval_single(&f, &ref, &report);
+    EvalReport *report;
+    int rc = eval_run(&f.plan, &report);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     free(builtin_prompts);
-    model_free(&ref);
     if (rc == 0) {
         eval_report_print_text(stdout, report);
         if (f.json_out) rc = write_json(f.json_out, report);

@@ -62,6 +62,10 @@ const char *eval_driver_name(EvalDriver d); /* "candidate" | "reference" */
 
 /* What a run found: its settings, what was scored and each configuration's scores (report.h). */
 typedef struct EvalReport EvalReport;
+/* Run plan p: load the reference (an unconverted checkpoint), then evaluate the candidate, or
+ * convert and evaluate each configuration of the sweep. 0 and *out a new report; else -1 and
+ * err_set ("interrupted" when the progress or the phase callback asked to stop). Never prints. */
+int eval_run(const EvalPlan *p, EvalReport **out);
 /* The seed-shaped table (Configuration | KL Divergence | Correlation | Match Rate | Notes) with
  * the guidelines, then the protocol in words and the time taken. */
 void eval_report_print_text(FILE *f, const EvalReport *r);
