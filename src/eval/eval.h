@@ -2,9 +2,10 @@
  * unquantized reference (the Hugging Face checkpoint run in FP32), with ANEMLL's metrics
  * (ANEMLL-NOTES §6) computed exactly, in float64 over the full vocabulary at temperature 1.
  *
- * The library's entry point: a plan says what to compare and how. The parts: metrics.h (the
- * math), prompts.h (what is scored), protocol.h (how both models run), report.h (verdicts, the
- * table, JSON) and sweep.h (conversions under several configurations). */
+ * The library's entry point: a plan says what to compare and how; eval_run turns it into a
+ * report, printed as text or JSON. The parts: metrics.h (the math), prompts.h (what is scored),
+ * protocol.h (how both models run), report.h (verdicts, the report, its text and all its JSON)
+ * and sweep.h (conversions under several configurations). */
 #ifndef ANEMLL_EVAL_H
 #define ANEMLL_EVAL_H
 

@@ -1,4 +1,4 @@
-/* Verdicts, labels, the table and the JSON pieces. See report.h. */
+/* Verdicts, labels, the report and its text and JSON. See report.h. */
 #include "eval/report.h"
 
 #include <math.h>
@@ -50,7 +50,7 @@ void eval_verdict_note(const EvalSummary *s, char *buf, size_t n) {
     snprintf(buf, n, "%s", out[0] ? out : "healthy");
 }
 
-/* ---------------------------------------------------------------- output */
+/* ---------------------------------------------------------------- labels */
 
 void eval_lut_label(LutInfo l, char *buf, size_t n) {
     if (l.bits)
