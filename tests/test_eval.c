@@ -1,6 +1,6 @@
 /* Quality-report metrics against independently computed values, the summaries and verdicts,
- * prompt files, and both protocols on the golden tiny checkpoint (self-check, perplexity from
- * the Hugging Face logits, greedy tokens). */
+ * prompt files, both protocols on the golden tiny checkpoint (self-check, perplexity from the
+ * Hugging Face logits, greedy tokens), and the report's JSON read back. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +9,10 @@
 
 #include "check.h"
 #include "eval/eval.h"
+#include "eval/metrics.h"
+#include "eval/prompts.h"
+#include "eval/protocol.h"
+#include "eval/report.h"
 /* only some of golden.h's helpers are used here */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -390,6 +394,136 @@ static void test_progress_reports(void) {
     model_free(&m);
 }
 
+/* eval_run refuses a plan it cannot run before loading anything. */
+static void test_plan_checks(void) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/golden/tiny", data_dir());
+    EvalPlan p;
+    eval_plan_init(&p);
+    EvalReport *r;
+    CHECK(eval_run(&p, &r) != 0 && !r && strstr(err_get(), "no reference"));
+    p.reference = dir;
+    CHECK(eval_run(&p, &r) != 0 && !r && strstr(err_get(), "no candidate"));
+    p.sweep = 1;
+    p.candidate = dir;
+    CHECK(eval_run(&p, &r) != 0 && !r && strstr(err_get(), "no candidate goes with it"));
+    p.sweep = 0;
+    p.precision = "int4";
+    CHECK(eval_run(&p, &r) != 0 && !r && strstr(err_get(), "'int4'"));
+}
+
+/* Phases a run reports: starts and ends of each evaluation, what the last one scored. */
+typedef struct {
+    int starts, ends, results, text;
+    char label[64];
+} PhaseLog;
+
+static int log_phase(void *ctx, const EvalPhase *ph) {
+    PhaseLog *l = ctx;
+    if (ph->kind != EVAL_PHASE_SCORE) return 0;
+    if (!ph->end) {
+        l->starts++;
+        return 0;
+    }
+    l->ends += ph->ok;
+    l->results = ph->results;
+    l->text = ph->text;
+    snprintf(l->label, sizeof l->label, "%s", ph->label);
+    return 0;
+}
+
+/* The report of a run as JSON, parsed back; NULL when the run or the writing failed. */
+static cJSON *run_json(const EvalPlan *p) {
+    EvalReport *r;
+    if (eval_run(p, &r)) {
+        fprintf(stderr, "  eval_run: %s\n", err_get());
+        return NULL;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    int rc = f ? eval_report_write_json(f, r) : -1;
+    if (f) fclose(f);
+    eval_report_free(r);
+    cJSON *j = rc == 0 ? cJSON_ParseWithLength(buf, len) : NULL;
+    free(buf);
+    return j;
+}
+
+static const cJSON *at(const cJSON *j, const char *a, const char *b) {
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(j, a);
+    return b ? cJSON_GetObjectItemCaseSensitive(x, b) : x;
+}
+
+/* eval_run on the golden tiny checkpoint against itself, its JSON read back: the settings, the
+ * candidate, the summary and the per-prompt (per-chunk) results, strings escaped. */
+static void test_report_json(void) {
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/golden/tiny", data_dir());
+    const char *label = "self \"check\"\t\\ \xc3\xa9";
+    EvalPlan p;
+    eval_plan_init(&p);
+    p.candidate = p.reference = dir;
+    p.steps = 3;
+    p.label = label;
+    p.command_line = "anemll eval --label 'self \"check\"'";
+    PhaseLog l = {0};
+    p.phase = log_phase;
+    p.progress.ctx = &l;
+    cJSON *j = run_json(&p);
+    CHECK(j != NULL);
+    if (!j) return;
+    CHECK(cJSON_IsString(at(j, "tool", NULL)) && !strcmp(at(j, "tool", NULL)->valuestring, "anemll eval"));
+    const cJSON *set = at(j, "settings", NULL);
+    CHECK(!strcmp(at(set, "command_line", NULL)->valuestring, p.command_line));
+    CHECK(!strcmp(at(set, "protocol", NULL)->valuestring, "generate") &&
+          !strcmp(at(set, "driver", NULL)->valuestring, "candidate") &&
+          !strcmp(at(set, "candidate_precision", NULL)->valuestring, "q8") &&
+          !strcmp(at(set, "prompts_kind", NULL)->valuestring, "random"));
+    CHECK(at(set, "steps", NULL)->valueint == 3 && at(set, "prompts", NULL)->valueint == 5 &&
+          at(set, "context", NULL)->valueint == 512 && !at(set, "max_prompts", NULL));
+    CHECK(!strcmp(at(set, "reference", "dir")->valuestring, dir) &&
+          !strcmp(at(set, "reference", "precision")->valuestring, "fp32") && at(set, "metrics", "kl") &&
+          at(at(set, "guidelines", NULL), "healthy", "kl_below")->valuedouble == 0.3);
+    CHECK(!strcmp(at(j, "candidate", "configuration")->valuestring, "unconverted (FP32 of the checkpoint)") &&
+          cJSON_GetArraySize(at(j, "candidate", "files")) == 1 && at(j, "candidate", "alpha")->valuedouble == 1);
+    CHECK(!strcmp(at(j, "label", NULL)->valuestring, label));
+    CHECK(at(j, "summary", "kl_mean")->valuedouble == 0 && at(j, "summary", "match_rate")->valuedouble == 1 &&
+          at(j, "summary", "scored_steps")->valueint == 15 &&
+          !strcmp(at(at(j, "summary", NULL), "verdict", "kl")->valuestring, "healthy"));
+    const cJSON *prompts = at(j, "prompts", NULL);
+    CHECK(cJSON_GetArraySize(prompts) == 5 && !at(j, "chunks", NULL));
+    const cJSON *p0 = cJSON_GetArrayItem(prompts, 0);
+    CHECK(p0 && cJSON_GetArraySize(at(p0, "prompt_ids", NULL)) == 4 &&
+          cJSON_GetArraySize(at(p0, "tokens", NULL)) == 3 && cJSON_IsNull(at(p0, "line", NULL)) &&
+          cJSON_IsNull(at(p0, "first_divergence", NULL)) && cJSON_IsFalse(at(p0, "steps_capped", NULL)));
+    CHECKF(l.starts == 1 && l.ends == 1 && l.results == 5 && !l.text && !strcmp(l.label, label),
+           "phases: %d starts, %d ends, %d results", l.starts, l.ends, l.results);
+    cJSON_Delete(j);
+
+    /* the text protocol: chunks with perplexities; the chunk asked for, clipped to the context */
+    char ids[] = "/tmp/anemll_test_eval_XXXXXX";
+    int fd = mkstemp(ids);
+    CHECK(fd >= 0 && write(fd, "2 10 20 30 40 50 60 70 80 90\n", 29) == 29);
+    if (fd >= 0) close(fd);
+    eval_plan_init(&p);
+    p.candidate = p.reference = dir;
+    p.text_ids_file = ids;
+    p.chunk = 600;
+    j = run_json(&p);
+    unlink(ids);
+    CHECK(j != NULL);
+    if (!j) return;
+    set = at(j, "settings", NULL);
+    CHECK(!strcmp(at(set, "protocol", NULL)->valuestring, "text") && cJSON_IsNull(at(set, "command_line", NULL)) &&
+          at(set, "chunk", NULL)->valueint == 512 && at(set, "chunk_requested", NULL)->valueint == 600 &&
+          at(set, "steps", NULL)->valueint == 0 && !at(set, "prompts", NULL));
+    CHECK(cJSON_GetArraySize(at(j, "chunks", NULL)) == 1 && !at(j, "prompts", NULL) &&
+          at(j, "summary", "scored_steps")->valueint == 9 && at(j, "summary", "top5_agreement")->valuedouble == 1 &&
+          cJSON_IsNumber(at(j, "summary", "ppl_reference")));
+    cJSON_Delete(j);
+}
+
 int main(void) {
     RUN(test_identical_logits);
     RUN(test_hand_worked);
@@ -401,5 +535,7 @@ int main(void) {
     RUN(test_prompt_files);
     RUN(test_golden_self);
     RUN(test_progress_reports);
+    RUN(test_plan_checks);
+    RUN(test_report_json);
     CHECK_EXIT();
 }

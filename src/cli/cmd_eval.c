@@ -16,394 +16,68 @@
  * a key left out = no LUT), converted with auto FP16 scale into a temporary folder ($TMPDIR or
  * /tmp) that is removed afterwards, also on error or Ctrl-C.
  * The table goes to stdout, progress to stderr, every number (and the settings) to --json. */
-#include <errno.h>
-#include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/chat_common.h"
 #include "cli/commands.h"
 #include "cli/progress_display.h"
 #include "cli/shipped.h"
-#include "convert/convert.h"
 #include "eval/eval.h"
+#include "model/model.h"
 #include "util/util.h"
 
 #define MAX_CONFIGS 32
 
 typedef struct {
-    const char *cand_dir, *ref_dir, *prompts_file, *text_file, *text_ids_file, *json_out, *driver, *precision;
-    const char *tokenizer, *label;
-    long steps, chunk, max_prompts;
-    int sweep, quiet;
+    EvalPlan plan;
+    const char *json_out;
+    int quiet;
     const char *configs[MAX_CONFIGS];
-    int n_configs;
     char cmdline[4096];
 } EvalFlags;
-
-/* What is scored: prompts (generate protocol) or one token sequence (text protocol). */
-typedef struct {
-    int text;           /* text protocol */
-    EvalPrompt *prompts;
-    int n_prompts;
-    int *ids;           /* text protocol */
-    int n_ids;
-    const char *kind;   /* "file" | "builtin" | "random" | "text" | "text-ids" */
-    char source[1024];  /* where the prompts came from, in words */
-    int chat_template;  /* text prompts were chat-templated */
-} Inputs;
-
-typedef struct {
-    char label[256];
-    EvalSummary sum;
-    EvalPromptResult *res;
-    int n_res;
-    const EvalPrompt *prompts; /* generate: the prompts scored, [n_res] */
-    int skipped;               /* built-in prompts longer than the context */
-    int context;
-    double seconds;
-} RunOut;
 
 /* ---------------------------------------------------------------- progress */
 
 static volatile sig_atomic_t stop_signal;
 static void on_stop(int sig) { stop_signal = sig; }
 
+/* The display of the phase under way. */
+typedef struct {
+    ProgressDisplay pd;
+    int quiet;
+} EvalDisplay;
+
 /* The display, with Ctrl-C (or SIGTERM) as a request to stop. */
 static int eval_progress(void *ctx, const char *stage, const char *unit, long done, long total) {
-    progress_display_fn(ctx, stage, unit, done, total);
+    EvalDisplay *d = ctx;
+    progress_display_fn(&d->pd, stage, unit, done, total);
     return stop_signal != 0;
 }
 
-/* ---------------------------------------------------------------- inputs */
-
-/* data/eval_prompts.jsonl from the build tree or the installed share/anemll (cli/shipped.h). */
-static char *builtin_prompts_path(void) { return shipped_path("eval_prompts.jsonl"); }
-
-/* --tokenizer FILE, else tokenizer.json of the candidate, else of the reference; NULL (no error)
- * when there is none. *failed on a load error. */
-static Tokenizer *find_tokenizer(const EvalFlags *f, int *failed) {
-    *failed = 0;
-    if (f->tokenizer) {
-        Tokenizer *t = tok_load(f->tokenizer);
-        *failed = !t;
-        return t;
-    }
-    const char *dirs[2] = {f->cand_dir, f->ref_dir};
-    for (int i = 0; i < 2; i++) {
-        if (!dirs[i]) continue;
-        char *p = path_join(dirs[i], "tokenizer.json");
-        if (file_exists(p)) {
-            Tokenizer *t = tok_load(p);
-            free(p);
-            *failed = !t;
-            return t;
-        }
-        free(p);
-    }
-    return NULL;
-}
-
-static int load_inputs(const EvalFlags *f, const ModelConfig *cfg, int context, Inputs *in) {
-    memset(in, 0, sizeof *in);
-    int failed;
-    int need_tok = !f->text_ids_file;
-    Tokenizer *tok = need_tok ? find_tokenizer(f, &failed) : NULL;
-    if (need_tok && failed) return -1;
-    int rc = 0;
-    if (f->text_file || f->text_ids_file) {
-        in->text = 1;
-        if (f->text_file) {
-            in->kind = "text";
-            if (!tok) {
-                err_set("--text needs a tokenizer (none found: give --tokenizer FILE, or --text-ids FILE)");
-                rc = -1;
-            } else {
-                size_t len;
-                char *text = read_user_text(f->text_file, (size_t)1 << 30, &len);
-                if (!text) {
-                    rc = -1;
-                } else {
-                    tok_encode(tok, text, len, 1, &in->ids, &in->n_ids);
-                    free(text);
-                }
-            }
-            snprintf(in->source, sizeof in->source, "%s (tokenized with BOS, no chat template)", f->text_file);
+/* Each phase gets its own display: "convert LABEL" after a line naming it, "eval LABEL". */
+static int eval_phase(void *ctx, const EvalPhase *ph) {
+    EvalDisplay *d = ctx;
+    if (!ph->end) {
+        char title[300];
+        if (ph->kind == EVAL_PHASE_CONVERT) {
+            if (!d->quiet) fprintf(stderr, "eval: converting %s (%d/%d)\n", ph->label, ph->index, ph->count);
+            snprintf(title, sizeof title, "convert %s", ph->label);
         } else {
-            in->kind = "text-ids";
-            in->ids = read_ids_file(f->text_ids_file, &in->n_ids);
-            if (!in->ids) rc = -1;
-            snprintf(in->source, sizeof in->source, "%s (token ids as given)", f->text_ids_file);
+            snprintf(title, sizeof title, "eval %s", ph->label);
         }
-        for (int i = 0; rc == 0 && i < in->n_ids; i++)
-            if (in->ids[i] < 0 || in->ids[i] >= cfg->vocab_size) {
-                err_set("%s: token id %d at position %d is outside the vocabulary (0..%d)",
-                        f->text_file ? f->text_file : f->text_ids_file, in->ids[i], i, cfg->vocab_size - 1);
-                rc = -1;
-            }
-    } else if (f->prompts_file) {
-        in->kind = "file";
-        rc = eval_prompts_read(f->prompts_file, tok, cfg->vocab_size, &in->prompts, &in->n_prompts);
-        snprintf(in->source, sizeof in->source, "%s", f->prompts_file);
-    } else if (tok) {
-        in->kind = "builtin";
-        char *path = builtin_prompts_path();
-        if (!path) {
-            err_set("the built-in prompt set data/eval_prompts.jsonl was not found (set ANEMLL_DATA to its folder, "
-                    "or give --prompts FILE)");
-            rc = -1;
-        } else {
-            rc = eval_prompts_read(path, tok, cfg->vocab_size, &in->prompts, &in->n_prompts);
-            char *real = realpath(path, NULL);
-            snprintf(in->source, sizeof in->source, "built-in prompt set %s", real ? real : path);
-            free(real);
-            free(path);
-        }
-    } else {
-        in->kind = "random";
-        char desc[512];
-        in->prompts = eval_prompts_random(cfg, context - 1 > 1 ? context - 1 : 1, &in->n_prompts, desc, sizeof desc);
-        snprintf(in->source, sizeof in->source, "built-in pseudo-random ids (no tokenizer): %s", desc);
-    }
-    if (rc == 0 && !in->text && f->max_prompts > 0 && in->n_prompts > f->max_prompts) {
-        for (int i = (int)f->max_prompts; i < in->n_prompts; i++) {
-            free(in->prompts[i].ids);
-            free(in->prompts[i].text);
-        }
-        in->n_prompts = (int)f->max_prompts;
-    }
-    if (rc == 0 && !in->text)
-        for (int i = 0; i < in->n_prompts; i++) in->chat_template |= in->prompts[i].text != NULL;
-    tok_free(tok);
-    return rc;
-}
-
-static void inputs_free(Inputs *in) {
-    eval_prompts_free(in->prompts, in->n_prompts);
-    free(in->ids);
-    memset(in, 0, sizeof *in);
-}
-
-/* ---------------------------------------------------------------- one evaluation */
-
-static int cand_batch(const Model *m) { return m->converted && m->meta.batch_size > 0 ? m->meta.batch_size : 64; }
-
-static int models_compatible(const Model *cand, const Model *ref) {
-    const ModelConfig *a = &cand->cfg, *b = &ref->cfg;
-    if (a->vocab_size != b->vocab_size || a->hidden_size != b->hidden_size || a->num_layers != b->num_layers) {
-        err_set("the candidate (vocab %d, hidden %d, %d layers) and the reference (vocab %d, hidden %d, %d layers) "
-                "are not the same model",
-                a->vocab_size, a->hidden_size, a->num_layers, b->vocab_size, b->hidden_size, b->num_layers);
+        progress_display_init(&d->pd, title, d->quiet);
         return 0;
     }
-    return 1;
-}
-
-static int eval_context(const Model *cand, const Model *ref) {
-    int c = model_default_context(cand);
-    return c < ref->cfg.max_position_embeddings ? c : ref->cfg.max_position_embeddings;
-}
-
-/* Tokens per chunk of the text protocol: --chunk, or the context, and never more than the context. */
-static int text_chunk(const EvalFlags *f, int context) {
-    return f->chunk && f->chunk < context ? (int)f->chunk : context;
-}
-
-static int run_one(const Model *cand, const Model *ref, const Inputs *in, const EvalFlags *f, const char *label,
-                   RunOut *out) {
-    memset(out, 0, sizeof *out);
-    snprintf(out->label, sizeof out->label, "%s", label);
-    if (!models_compatible(cand, ref)) return -1;
-    EvalOptions o;
-    memset(&o, 0, sizeof o);
-    o.steps = (int)f->steps;
-    o.driver_reference = !strcmp(f->driver, "reference");
-    o.cand_precision = f->precision;
-    o.cand_batch = cand_batch(cand);
-    o.ref_batch = 64;
-    o.context = eval_context(cand, ref);
-    o.chunk = text_chunk(f, o.context);
-    char title[300];
-    snprintf(title, sizeof title, "eval %s", label);
-    ProgressDisplay pd;
-    progress_display_init(&pd, title, f->quiet);
-    o.progress = (Progress){eval_progress, &pd};
-    out->context = o.context;
-    double t0 = now_seconds();
-    int rc;
-    if (in->text) {
-        rc = eval_text(cand, ref, in->ids, in->n_ids, &o, &out->res, &out->n_res);
-        if (rc == 0) eval_summarize(out->res, out->n_res, 1, &out->sum);
-    } else {
-        /* the built-in set keeps only the prompts that fit this context */
-        EvalPrompt *ps = xcalloc((size_t)in->n_prompts + 1, sizeof *ps);
-        int n = 0;
-        for (int i = 0; i < in->n_prompts; i++) {
-            if (!strcmp(in->kind, "builtin") && in->prompts[i].n > o.context)
-                out->skipped++;
-            else
-                ps[n++] = in->prompts[i];
-        }
-        if (n == 0) {
-            err_set("no prompt fits the context of %d tokens", o.context);
-            free(ps);
-            return -1;
-        }
-        out->prompts = ps;
-        out->n_res = n;
-        out->res = xcalloc((size_t)n, sizeof *out->res);
-        rc = eval_generate(cand, ref, ps, n, &o, out->res);
-        if (rc == 0) eval_summarize(out->res, n, 0, &out->sum);
-    }
-    progress_display_end(&pd);
-    out->seconds = now_seconds() - t0;
+    progress_display_end(&d->pd);
+    if (ph->kind == EVAL_PHASE_CONVERT) return stop_signal != 0; /* a conversion that ended despite Ctrl-C */
     /* a log gets one line per evaluation (a terminal keeps the display's last line) */
-    if (rc == 0 && pd.mode == DISPLAY_LOG)
-        fprintf(stderr, "eval: %s: %s %d/%d done (%d steps, %.1f s)\n", label, in->text ? "chunk" : "prompt",
-                out->n_res, out->n_res, out->sum.scored_steps, out->seconds);
-    return rc;
-}
-
-static void run_free(RunOut *r) {
-    for (int i = 0; i < r->n_res; i++) eval_result_free(&r->res[i]);
-    free(r->res);
-    free((void *)r->prompts);
-    memset(r, 0, sizeof *r);
-}
-
-/* ---------------------------------------------------------------- report */
-
-static void print_protocol(const EvalFlags *f, const Inputs *in, const RunOut *r, int V) {
-    if (in->text) {
-        printf("\nProtocol: text, %d chunk%s of up to %d tokens%s from %s, every position teacher-forced (%d "
-               "scored); reference FP32 %s; candidate %s; KL(reference||candidate) in nats over the full vocabulary "
-               "(%d), float64, T=1; means over all positions.\n",
-               r->n_res, r->n_res == 1 ? "" : "s", text_chunk(f, r->context),
-               f->chunk > r->context ? " (--chunk clipped to the context)" : "", in->source,
-               r->sum.scored_steps, f->ref_dir, f->precision, V);
-        printf("Perplexity: reference %.4f, candidate %.4f; top-5 agreement %.1f%%.\n", r->sum.ppl_ref,
-               r->sum.ppl_cand, 100 * r->sum.top5);
-        return;
-    }
-    printf("\nProtocol: %d prompt%s (%s%s), %ld greedy step%s each driven by the %s, both models teacher-forced, "
-           "scored from the last prompt token; reference FP32 %s; candidate %s; KL(reference||candidate) in nats "
-           "over the full vocabulary (%d), float64, T=1; unweighted means over prompts.\n",
-           r->n_res, r->n_res == 1 ? "" : "s", in->source, in->chat_template ? ", chat template" : "", f->steps,
-           f->steps == 1 ? "" : "s", f->driver, f->ref_dir, f->precision, V);
-    if (r->sum.capped)
-        printf("Steps capped by the context of %d tokens in %d prompt%s (%d steps scored in all).\n", r->context,
-               r->sum.capped, r->sum.capped == 1 ? "" : "s", r->sum.scored_steps);
-    if (r->skipped)
-        printf("Skipped %d built-in prompt%s longer than the context of %d tokens.\n", r->skipped,
-               r->skipped == 1 ? "" : "s", r->context);
-}
-
-static void json_str(FILE *f, const char *s) { tokjson_write_string(f, s, strlen(s)); }
-
-static void json_settings(FILE *j, const EvalFlags *f, const Inputs *in, const Model *ref, int context) {
-    fprintf(j, "\"settings\": {\"command_line\": ");
-    json_str(j, f->cmdline);
-    fprintf(j, ", \"reference\": ");
-    eval_json_model(j, ref, "fp32", 64);
-    fprintf(j, ", \"protocol\": \"%s\", \"driver\": \"%s\", \"candidate_precision\": \"%s\", \"steps\": %ld, "
-               "\"context\": %d",
-            in->text ? "text" : "generate", f->driver, f->precision, in->text ? 0L : f->steps, context);
-    if (in->text) fprintf(j, ", \"chunk\": %d", text_chunk(f, context));
-    if (in->text && f->chunk > context) fprintf(j, ", \"chunk_requested\": %ld", f->chunk);
-    fprintf(j, ", \"prompts_kind\": \"%s\", \"prompts_source\": ", in->kind);
-    json_str(j, in->source);
-    fprintf(j, ", \"chat_template\": %s", in->chat_template ? "true" : "false");
-    if (!in->text) fprintf(j, ", \"prompts\": %d", in->n_prompts);
-    if (f->max_prompts) fprintf(j, ", \"max_prompts\": %ld", f->max_prompts);
-    fprintf(j, ", \"metrics\": {\"kl\": \"sum_v p_v (ln(p_v + 1e-12) - ln(q_v + 1e-12)), p = softmax(reference), "
-               "q = softmax(candidate), float64, full vocabulary, T=1\", \"correlation\": \"Pearson of the raw "
-               "logits, population std; 1 if both are constant, 0 if one is\", \"match\": \"argmax(reference) == "
-               "argmax(candidate)\", \"entropy\": \"-sum_v q_v ln(q_v + 1e-12) (candidate)\", \"summary\": \"%s\"}",
-            in->text ? "means over all scored positions; min/max over chunks"
-                     : "unweighted means of the per-prompt means; min/max over prompts");
-    fprintf(j, ", \"guidelines\": {\"healthy\": {\"kl_below\": %g, \"corr_above\": %g, \"match_above\": %g}, "
-               "\"concerning\": {\"kl_above\": %g, \"corr_below\": %g, \"match_below\": %g}}}",
-            EVAL_KL_HEALTHY, EVAL_CORR_HEALTHY, EVAL_MATCH_HEALTHY, EVAL_KL_CONCERNING, EVAL_CORR_CONCERNING,
-            EVAL_MATCH_CONCERNING);
-}
-
-/* "label", "summary", "prompts" of one run (no braces). */
-static void json_run(FILE *j, const RunOut *r, const Inputs *in) {
-    fprintf(j, "\"label\": ");
-    json_str(j, r->label);
-    fprintf(j, ", \"context\": %d, \"prompts_skipped\": %d, \"seconds\": ", r->context, r->skipped);
-    eval_json_number(j, r->seconds);
-    fprintf(j, ", \"summary\": ");
-    eval_json_summary(j, &r->sum);
-    fprintf(j, ", \"%s\": [", in->text ? "chunks" : "prompts");
-    for (int i = 0; i < r->n_res; i++) {
-        fprintf(j, i ? ",\n    " : "\n    ");
-        eval_json_prompt(j, in->text ? NULL : &r->prompts[i], &r->res[i], i, in->text);
-    }
-    fprintf(j, "]");
-}
-
-/* ---------------------------------------------------------------- sweep */
-
-typedef struct {
-    LutInfo emb, ffn, lm;
-    char label[256];
-} SweepConfig;
-
-/* "lut2=4,4,lut3=6,4": keys lut1 (embeddings), lut2 (FFN), lut3 (LM head); a key left out means
- * no LUT there. */
-static int parse_config(const char *s, SweepConfig *c) {
-    memset(c, 0, sizeof *c);
-    char specs[3][64] = {"", "", ""};
-    int cur = -1;
-    const char *p = s;
-    while (*p) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        const char *eq = memchr(p, '=', len);
-        if (eq) {
-            size_t klen = (size_t)(eq - p);
-            cur = klen == 4 && !strncmp(p, "lut1", 4) ? 0 : klen == 4 && !strncmp(p, "lut2", 4) ? 1
-                : klen == 4 && !strncmp(p, "lut3", 4) ? 2 : -2;
-            if (cur == -2) {
-                err_set("--config '%s': unknown key '%.*s' (expected lut1, lut2, lut3)", s, (int)klen, p);
-                return -1;
-            }
-            snprintf(specs[cur], sizeof specs[cur], "%.*s", (int)(len - klen - 1), eq + 1);
-        } else if (cur >= 0) {
-            size_t k = strlen(specs[cur]);
-            snprintf(specs[cur] + k, sizeof specs[cur] - k, ",%.*s", (int)len, p);
-        } else {
-            err_set("--config '%s': expected lut1=...,lut2=...,lut3=...", s);
-            return -1;
-        }
-        p = end ? end + 1 : p + len;
-    }
-    LutInfo *l[3] = {&c->emb, &c->ffn, &c->lm};
-    for (int i = 0; i < 3; i++)
-        if (specs[i][0] && lut_spec_parse(specs[i], l[i])) {
-            char why[512];
-            snprintf(why, sizeof why, "%s", err_get());
-            err_set("--config '%s': %s", s, why);
-            return -1;
-        }
-    eval_luts_label(c->emb, c->ffn, c->lm, c->label, sizeof c->label);
-    return 0;
-}
-
-static int make_temp_dir(char *out, size_t n) {
-    const char *base = getenv("TMPDIR");
-    if (!base || !*base) base = "/tmp";
-    snprintf(out, n, "%s/anemll-eval-XXXXXX", base);
-    if (!mkdtemp(out)) {
-        err_set("%s: cannot create a temporary folder: %s", base, strerror(errno));
-        return -1;
-    }
+    if (ph->ok && d->pd.mode == DISPLAY_LOG)
+        fprintf(stderr, "eval: %s: %s %d/%d done (%d steps, %.1f s)\n", ph->label, ph->text ? "chunk" : "prompt",
+                ph->results, ph->results, ph->scored_steps, ph->seconds);
     return 0;
 }
 
@@ -458,222 +132,90 @@ const CommandSpec eval_spec = {
 
 static int read_flags(int argc, char **argv, EvalFlags *f) {
     memset(f, 0, sizeof *f);
+    EvalPlan *p = &f->plan;
+    eval_plan_init(p);
     snprintf(f->cmdline, sizeof f->cmdline, "anemll eval");
     for (int i = 0; i < argc; i++) {
         size_t k = strlen(f->cmdline);
         snprintf(f->cmdline + k, sizeof f->cmdline - k, " %s", argv[i]);
     }
+    p->command_line = f->cmdline;
     Args a;
     args_init(&a, &eval_spec, argc, argv);
-    f->n_configs = arg_list(&a, "--config", f->configs, MAX_CONFIGS);
-    f->cand_dir = arg_str(&a, "--model", NULL);
-    f->ref_dir = arg_str(&a, "--reference", NULL);
-    f->prompts_file = arg_str(&a, "--prompts", NULL);
-    f->text_file = arg_str(&a, "--text", NULL);
-    f->text_ids_file = arg_str(&a, "--text-ids", NULL);
+    p->n_configs = arg_list(&a, "--config", f->configs, MAX_CONFIGS);
+    p->configs = f->configs;
+    p->candidate = arg_str(&a, "--model", NULL);
+    p->reference = arg_str(&a, "--reference", NULL);
+    p->prompts_file = arg_str(&a, "--prompts", NULL);
+    p->text_file = arg_str(&a, "--text", NULL);
+    p->text_ids_file = arg_str(&a, "--text-ids", NULL);
     f->json_out = arg_str(&a, "--json", NULL);
-    f->driver = arg_str(&a, "--driver", "candidate");
-    f->precision = arg_str(&a, "--precision", "q8");
-    f->tokenizer = arg_str(&a, "--tokenizer", NULL);
-    f->label = arg_str(&a, "--label", NULL);
-    f->steps = arg_int(&a, "--steps", 100, 1, 1 << 24);
-    f->chunk = arg_int(&a, "--chunk", 0, 2, 1 << 24);
-    f->max_prompts = arg_int(&a, "--max-prompts", 0, 1, 1 << 24);
-    f->sweep = arg_flag(&a, "--sweep");
+    const char *driver = arg_str(&a, "--driver", "candidate");
+    p->precision = arg_str(&a, "--precision", "q8");
+    p->tokenizer = arg_str(&a, "--tokenizer", NULL);
+    p->label = arg_str(&a, "--label", NULL);
+    p->steps = (int)arg_int(&a, "--steps", 100, 1, 1 << 24);
+    p->chunk = (int)arg_int(&a, "--chunk", 0, 2, 1 << 24);
+    p->max_prompts = (int)arg_int(&a, "--max-prompts", 0, 1, 1 << 24);
+    p->sweep = arg_flag(&a, "--sweep");
     f->quiet = arg_flag(&a, "--quiet");
     int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 2;
-    if ((f->cand_dir && model_check_path(f->cand_dir)) || (f->ref_dir && model_check_path(f->ref_dir)) ||
-        check_input(f->prompts_file) || check_input(f->text_file) || check_input(f->text_ids_file) ||
-        check_input(f->tokenizer))
+    if ((p->candidate && model_check_path(p->candidate)) || (p->reference && model_check_path(p->reference)) ||
+        check_input(p->prompts_file) || check_input(p->text_file) || check_input(p->text_ids_file) ||
+        check_input(p->tokenizer))
         return fail_with_error();
     /* defaults: the shipped model, against the checkpoint it was converted from */
-    if (!f->sweep && !f->cand_dir && !(f->cand_dir = default_model_dir())) return fail_with_error();
-    if (!f->ref_dir && f->cand_dir) {
+    if (!p->sweep && !p->candidate && !(p->candidate = default_model_dir())) return fail_with_error();
+    if (!p->reference && p->candidate) {
         static ModelMeta meta;
-        char *mp = path_join(f->cand_dir, "meta.yaml");
+        char *mp = path_join(p->candidate, "meta.yaml");
         if (file_exists(mp) && meta_read(&meta, mp) == 0 && meta.source_checkpoint[0] &&
             dir_exists(meta.source_checkpoint))
-            f->ref_dir = meta.source_checkpoint;
+            p->reference = meta.source_checkpoint;
         free(mp);
     }
     const char *why = NULL;
-    if (!f->ref_dir)
+    if (!p->reference)
         why = "--reference HF_DIR is required (the candidate's meta.yaml names no source checkpoint that exists)";
-    else if (!f->sweep && !f->cand_dir)
+    else if (!p->sweep && !p->candidate)
         why = "--model CANDIDATE_DIR is required (or --sweep)";
-    else if (f->sweep && f->cand_dir)
+    else if (p->sweep && p->candidate)
         why = "--sweep converts the reference itself: give --model or --sweep, not both";
-    else if (!f->sweep && f->n_configs)
+    else if (!p->sweep && p->n_configs)
         why = "--config goes with --sweep";
-    else if (f->sweep && f->label)
+    else if (p->sweep && p->label)
         why = "--label names a single evaluation (the sweep names its rows)";
-    else if (strcmp(f->driver, "candidate") && strcmp(f->driver, "reference"))
+    else if (strcmp(driver, "candidate") && strcmp(driver, "reference"))
         why = "--driver: expected candidate or reference";
-    else if (strcmp(f->precision, "q8") && strcmp(f->precision, "fp32") && strcmp(f->precision, "fp16"))
+    else if (strcmp(p->precision, "q8") && strcmp(p->precision, "fp32") && strcmp(p->precision, "fp16"))
         why = "--precision: expected " PRECISION_NAMES;
-    else if (!!f->prompts_file + !!f->text_file + !!f->text_ids_file > 1)
+    else if (!!p->prompts_file + !!p->text_file + !!p->text_ids_file > 1)
         why = "give one of --prompts, --text and --text-ids";
     if (why) {
         err_set("%s", why);
         return fail_with_error();
     }
-    const char *inputs[] = {f->cand_dir, f->ref_dir, f->prompts_file, f->text_file, f->text_ids_file, f->tokenizer};
+    p->driver = strcmp(driver, "reference") ? EVAL_DRIVER_CANDIDATE : EVAL_DRIVER_REFERENCE;
+    const char *inputs[] = {p->candidate, p->reference, p->prompts_file, p->text_file, p->text_ids_file, p->tokenizer};
     if (check_output_apart("--json", f->json_out, inputs, 6)) return fail_with_error();
     return 0;
 }
 
-static int eval_single(const EvalFlags *f, const Model *ref, FILE *j) {
-    Model cand;
-    if (model_load(&cand, f->cand_dir)) return -1;
-    Inputs in;
-    int context = eval_context(&cand, ref);
-    if (!models_compatible(&cand, ref) || load_inputs(f, &ref->cfg, context, &in)) {
-        model_free(&cand);
+/* The JSON report, written whole or not at all. */
+static int write_json(const char *path, const EvalReport *r) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *j = open_memstream(&buf, &len);
+    if (!j) {
+        err_set("out of memory");
         return -1;
     }
-    char label[256];
-    if (f->label)
-        snprintf(label, sizeof label, "%s", f->label);
-    else
-        eval_config_label(&cand, label, sizeof label);
-    RunOut r;
-    int rc = run_one(&cand, ref, &in, f, label, &r);
-    if (rc == 0) {
-        EvalRow row = {r.label, &r.sum, strcmp(f->precision, "fp16") ? NULL : "FP16 activations"};
-        eval_print_table(stdout, &row, 1);
-        print_protocol(f, &in, &r, ref->cfg.vocab_size);
-        printf("Evaluated in %.1f s.\n", r.seconds);
-        fprintf(j, "{\"tool\": \"anemll eval\", ");
-        json_settings(j, f, &in, ref, r.context);
-        fprintf(j, ", \"candidate\": ");
-        eval_json_model(j, &cand, f->precision, cand_batch(&cand));
-        fprintf(j, ", ");
-        json_run(j, &r, &in);
-        fprintf(j, "}\n");
-    }
-    run_free(&r);
-    inputs_free(&in);
-    model_free(&cand);
-    return rc;
-}
-
-static int eval_sweep(const EvalFlags *f, const Model *ref, FILE *j) {
-    static const char *seed[4][2] = {{"none", "none"}, {"4,4", "6,4"}, {"4,8", "none"}, {"4,8", "6,4"}};
-    int nc = 4 + f->n_configs;
-    SweepConfig *cfgs = xcalloc((size_t)nc, sizeof *cfgs);
-    for (int i = 0; i < 4; i++) {
-        lut_spec_parse(seed[i][0], &cfgs[i].ffn);
-        lut_spec_parse(seed[i][1], &cfgs[i].lm);
-        eval_luts_label(cfgs[i].emb, cfgs[i].ffn, cfgs[i].lm, cfgs[i].label, sizeof cfgs[i].label);
-    }
-    for (int i = 0; i < f->n_configs; i++)
-        if (parse_config(f->configs[i], &cfgs[4 + i])) {
-            free(cfgs);
-            return -1;
-        }
-    Inputs in;
-    int context = eval_context(ref, ref);
-    if (load_inputs(f, &ref->cfg, context, &in)) {
-        free(cfgs);
-        return -1;
-    }
-    int n_calib;
-    char desc[512];
-    int *calib = calibration_ids(f->ref_dir, NULL, NULL, &n_calib, desc, sizeof desc);
-    char tmp[PATH_MAX];
-    if (!calib || make_temp_dir(tmp, sizeof tmp)) {
-        free(calib);
-        inputs_free(&in);
-        free(cfgs);
-        return -1;
-    }
-    RunOut *runs = xcalloc((size_t)nc, sizeof *runs);
-    EvalRow *rows = xcalloc((size_t)nc, sizeof *rows);
-    char (*notes)[64] = xcalloc((size_t)nc, sizeof *notes);
-    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
-    int rc = 0, done = 0;
-    fprintf(j, "{\"tool\": \"anemll eval\", \"sweep\": true, ");
-    json_settings(j, f, &in, ref, context);
-    fprintf(j, ", \"calibration\": ");
-    json_str(j, desc);
-    fprintf(j, ", \"configurations\": [");
-    for (int i = 0; rc == 0 && i < nc; i++) {
-        char out[PATH_MAX + 32];
-        snprintf(out, sizeof out, "%s/config%d", tmp, i + 1);
-        ConvertOptions o;
-        memset(&o, 0, sizeof o);
-        o.batch = 64;
-        o.chunks = ref->cfg.num_layers < 2 ? 1 : 2;
-        o.threads = nproc > 0 ? (int)nproc : 1;
-        o.lut_embeddings = cfgs[i].emb;
-        o.lut_ffn = cfgs[i].ffn;
-        o.lut_lmhead = cfgs[i].lm;
-        o.scale_mode = SCALE_AUTO;
-        o.calib_ids = calib;
-        o.n_calib = n_calib;
-        o.calib_desc = desc;
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "anemll eval --sweep (%s)", cfgs[i].label);
-        o.command_line = cmd;
-        if (!f->quiet) fprintf(stderr, "eval: converting %s (%d/%d)\n", cfgs[i].label, i + 1, nc);
-        char title[300];
-        snprintf(title, sizeof title, "convert %s", cfgs[i].label);
-        ProgressDisplay pd;
-        progress_display_init(&pd, title, f->quiet);
-        o.progress = (Progress){eval_progress, &pd};
-        ConvertReport cr;
-        rc = convert_model(f->ref_dir, out, &o, &cr);
-        progress_display_end(&pd);
-        if (rc == 0 && stop_signal) {
-            err_set("interrupted");
-            rc = -1;
-        }
-        Model cand;
-        if (rc == 0) rc = model_load(&cand, out);
-        if (rc) break;
-        rc = run_one(&cand, ref, &in, f, cfgs[i].label, &runs[i]);
-        if (rc == 0) {
-            fprintf(j, i ? ",\n  {" : "\n  {");
-            json_run(j, &runs[i], &in);
-            char s[32];
-            eval_lut_label(cfgs[i].emb, s, sizeof s);
-            fprintf(j, ", \"lut_embeddings\": \"%s\"", s);
-            eval_lut_label(cfgs[i].ffn, s, sizeof s);
-            fprintf(j, ", \"lut_ffn\": \"%s\"", s);
-            eval_lut_label(cfgs[i].lm, s, sizeof s);
-            fprintf(j, ", \"lut_lmhead\": \"%s\", \"alpha\": ", s);
-            eval_json_number(j, cr.alpha);
-            fprintf(j, ", \"conversion_seconds\": ");
-            eval_json_number(j, cr.seconds);
-            fprintf(j, ", \"candidate\": ");
-            eval_json_model(j, &cand, f->precision, cand_batch(&cand));
-            fprintf(j, "}");
-            rows[i] = (EvalRow){runs[i].label, &runs[i].sum, notes[i]};
-            snprintf(notes[i], sizeof notes[i], "alpha %.6g%s", cr.alpha,
-                     strcmp(f->precision, "fp16") ? "" : ", FP16 activations");
-            done++;
-        }
-        model_free(&cand);
-        eval_remove_tree(out);
-    }
-    fprintf(j, "]}\n");
-    eval_remove_tree(tmp);
-    if (rc == 0) {
-        eval_print_table(stdout, rows, done);
-        print_protocol(f, &in, &runs[0], ref->cfg.vocab_size);
-        double total = 0;
-        for (int i = 0; i < done; i++) total += runs[i].seconds;
-        printf("Converted with auto FP16 scale (calibration: %s); evaluated in %.1f s.\n", desc, total);
-    }
-    for (int i = 0; i < nc; i++) run_free(&runs[i]);
-    free(runs);
-    free(rows);
-    free(notes);
-    free(calib);
-    inputs_free(&in);
-    free(cfgs);
+    int rc = eval_report_write_json(j, r);
+    fclose(j);
+    if (rc == 0) rc = atomic_write_file(path, buf, len);
+    free(buf);
     return rc;
 }
 
@@ -681,34 +223,28 @@ int cmd_eval(int argc, char **argv) {
     EvalFlags f;
     int bad = read_flags(argc, argv, &f);
     if (bad) return bad;
-    Model ref;
-    if (model_load(&ref, f.ref_dir)) return fail_with_error();
-    if (ref.converted) {
-        model_free(&ref);
-        err_set("%s: the reference must be the unquantized Hugging Face checkpoint, not a converted model", f.ref_dir);
-        return fail_with_error();
-    }
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *j = open_memstream(&buf, &len);
-    if (!j) {
-        model_free(&ref);
-        err_set("out of memory");
-        return fail_with_error();
-    }
     struct sigaction sa, old_int, old_term;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop;
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     stop_signal = 0;
-    int rc = f.sweep ? eval_sweep(&f, &ref, j) : eval_single(&f, &ref, j);
+    EvalDisplay display = {.quiet = f.quiet};
+    f.plan.progress = (Progress){eval_progress, &display};
+    f.plan.phase = eval_phase;
+    /* data/eval_prompts.jsonl from the build tree or the installed share/anemll (cli/shipped.h) */
+    char *builtin_prompts = shipped_path("eval_prompts.jsonl");
+    f.plan.builtin_prompts = builtin_prompts;
+    EvalReport *report;
+    int rc = eval_run(&f.plan, &report);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    fclose(j);
-    if (rc == 0 && f.json_out) rc = atomic_write_file(f.json_out, buf, len);
-    free(buf);
-    model_free(&ref);
+    free(builtin_prompts);
+    if (rc == 0) {
+        eval_report_print_text(stdout, report);
+        if (f.json_out) rc = write_json(f.json_out, report);
+    }
+    eval_report_free(report);
     fflush(stdout);
     return rc ? fail_with_error() : 0;
 }
