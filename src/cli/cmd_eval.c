@@ -16,7 +16,6 @@
  * a key left out = no LUT), converted with auto FP16 scale into a temporary folder ($TMPDIR or
  * /tmp) that is removed afterwards, also on error or Ctrl-C.
  * The table goes to stdout, progress to stderr, every number (and the settings) to --json. */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +41,6 @@ typedef struct {
 
 /* ---------------------------------------------------------------- progress */
 
-static volatile sig_atomic_t stop_signal;
-static void on_stop(int sig) { stop_signal = sig; }
-
 /* The display of the phase under way. */
 typedef struct {
     ProgressDisplay pd;
@@ -55,7 +51,7 @@ typedef struct {
 static int eval_progress(void *ctx, const char *stage, const char *unit, long done, long total) {
     EvalDisplay *d = ctx;
     progress_display_fn(&d->pd, stage, unit, done, total);
-    return stop_signal != 0;
+    return stop_requested() != 0;
 }
 
 /* Each phase gets its own display: "convert LABEL" after a line naming it, "eval LABEL". */
@@ -73,7 +69,7 @@ static int eval_phase(void *ctx, const EvalPhase *ph) {
         return 0;
     }
     progress_display_end(&d->pd);
-    if (ph->kind == EVAL_PHASE_CONVERT) return stop_signal != 0; /* a conversion that ended despite Ctrl-C */
+    if (ph->kind == EVAL_PHASE_CONVERT) return stop_requested() != 0; /* a conversion that ended despite Ctrl-C */
     /* a log gets one line per evaluation (a terminal keeps the display's last line) */
     if (ph->ok && d->pd.mode == DISPLAY_LOG)
         fprintf(stderr, "eval: %s: %s %d/%d done (%d steps, %.1f s)\n", ph->label, ph->text ? "chunk" : "prompt",
@@ -223,12 +219,7 @@ int cmd_eval(int argc, char **argv) {
     EvalFlags f;
     int bad = read_flags(argc, argv, &f);
     if (bad) return bad;
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    stop_signal = 0;
+    stop_signals_catch(1); /* Ctrl-C or SIGTERM: the evaluation stops at its next report */
     EvalDisplay display = {.quiet = f.quiet};
     f.plan.progress = (Progress){eval_progress, &display};
     f.plan.phase = eval_phase;
@@ -237,8 +228,7 @@ int cmd_eval(int argc, char **argv) {
     f.plan.builtin_prompts = builtin_prompts;
     EvalReport *report;
     int rc = eval_run(&f.plan, &report);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    stop_signals_restore();
     free(builtin_prompts);
     if (rc == 0) {
         eval_report_print_text(stdout, report);
