@@ -408,8 +408,11 @@ static void test_plan_checks(void) {
     p.candidate = dir;
     CHECK(eval_run(&p, &r) != 0 && !r && strstr(err_get(), "no candidate goes with it"));
     p.sweep = 0;
-    p.precision = "int4";
-    CHECK(eval_run(&p, &r) != 0 && !r && strstr(err_get(), "'int4'"));
+    p.precision = (Precision)7; /* the CLI parses names once (precision_parse); a plan holds the enum */
+    CHECK(eval_run(&p, &r) != 0 && !r && strstr(err_get(), "not a precision"));
+    Precision q;
+    CHECK(precision_parse("int4", &q) != 0 && strstr(err_get(), "'int4'"));
+    CHECK(precision_parse("fp16", &q) == 0 && q == PRECISION_FP16 && !strcmp(precision_name(q), "fp16"));
 }
 
 /* Phases a run reports: starts and ends of each evaluation, what the last one scored. */

@@ -133,21 +133,18 @@ int anemll_chat_prompt_ids(const anemll_tokenizer *t, const char *system, const 
 
 /* ---- sessions ---- */
 
-static const char *const precision_names[] = {"q8", "fp32", "fp16"};
+_Static_assert(ANEMLL_PRECISION_Q8 == (int)PRECISION_Q8 && ANEMLL_PRECISION_FP32 == (int)PRECISION_FP32 &&
+                   ANEMLL_PRECISION_FP16 == (int)PRECISION_FP16,
+               "anemll_precision mirrors Precision");
 
 int anemll_precision_parse(const char *name, anemll_precision *out) {
-    for (int i = 0; i < 3; i++)
-        if (!strcmp(name, precision_names[i])) {
-            *out = (anemll_precision)i;
-            return 0;
-        }
-    err_set("precision '%s': expected " PRECISION_NAMES, name);
-    return -1;
+    Precision p;
+    if (precision_parse(name, &p)) return -1;
+    *out = (anemll_precision)p;
+    return 0;
 }
 
-const char *anemll_precision_name(anemll_precision p) {
-    return (unsigned)p < 3 ? precision_names[p] : "unknown";
-}
+const char *anemll_precision_name(anemll_precision p) { return precision_name((Precision)p); }
 
 void anemll_session_default_options(anemll_session_options *o) {
     memset(o, 0, sizeof *o);
@@ -177,7 +174,7 @@ int anemll_session_new(const anemll_model *m, const anemll_session_options *o, a
         free(s);
         return -1;
     }
-    runstate_set_precision(&s->ss.s, anemll_precision_name(o->precision));
+    runstate_set_precision(&s->ss.s, (Precision)o->precision);
     s->ss.s.overflow_continue = o->overflow_continue;
     *out = s;
     return 0;

@@ -61,6 +61,12 @@ int sampler_from_flags(int vocab, const SamplingFlags *f, anemll_sampler **out) 
     return anemll_sampler_new(vocab, (float)f->temp, (int)f->top_k, (float)f->top_p, (uint64_t)f->seed, out);
 }
 
+int precision_flag(const char *name, anemll_precision *out) {
+    if (anemll_precision_parse(name, out) == 0) return 0;
+    err_set("--precision '%s': expected " PRECISION_NAMES, name);
+    return -1;
+}
+
 const char *default_model_dir(void) {
     static char path[PATH_MAX];
     const char *env = getenv("ANEMLL_MODEL");

@@ -26,6 +26,9 @@ typedef struct {
 void read_sampling_flags(Args *a, SamplingFlags *f);
 int sampler_from_flags(int vocab, const SamplingFlags *f, anemll_sampler **out);
 
+/* --precision NAME, parsed once here ("--precision 'x': expected ..." otherwise). */
+int precision_flag(const char *name, anemll_precision *out);
+
 /* The model folder to use when a command gets no --model: $ANEMLL_MODEL, else the shipped
  * default model that `make` converts next to the binary (build/anemll-tiny). NULL + err_set if
  * neither exists. */

@@ -123,7 +123,8 @@ int cmd_bench(int argc, char **argv) {
     if (bad) return 2;
     if (!dir && !(dir = default_model_dir())) return fail_with_error();
     if (model_check_path(dir) || check_output_apart("--json", json, &dir, 1)) return fail_with_error();
-    if (precision_check(precision)) return fail_with_error();
+    anemll_precision prec;
+    if (precision_flag(precision, &prec)) return fail_with_error();
     int psz[MAX_PROMPT_SIZES], np = 0;
     for (const char *p = sizes; *p && np < MAX_PROMPT_SIZES;) {
         char *end;
@@ -154,7 +155,7 @@ int cmd_bench(int argc, char **argv) {
         model_free(&m);
         return fail_with_error();
     }
-    runstate_set_precision(&s, precision);
+    runstate_set_precision(&s, (Precision)prec);
     s.overflow_continue = 1;
     double startup = now_seconds() - t0;
     int V = m.cfg.vocab_size;

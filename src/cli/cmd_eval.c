@@ -147,7 +147,9 @@ static int read_flags(int argc, char **argv, EvalFlags *f) {
     p->text_ids_file = arg_str(&a, "--text-ids", NULL);
     f->json_out = arg_str(&a, "--json", NULL);
     const char *driver = arg_str(&a, "--driver", "candidate");
-    p->precision = arg_str(&a, "--precision", "q8");
+    anemll_precision precision;
+    int bad_precision = precision_flag(arg_str(&a, "--precision", "q8"), &precision);
+    p->precision = (Precision)precision;
     p->tokenizer = arg_str(&a, "--tokenizer", NULL);
     p->label = arg_str(&a, "--label", NULL);
     p->steps = (int)arg_int(&a, "--steps", 100, 1, 1 << 24);
@@ -185,7 +187,7 @@ static int read_flags(int argc, char **argv, EvalFlags *f) {
         why = "--label names a single evaluation (the sweep names its rows)";
     else if (strcmp(driver, "candidate") && strcmp(driver, "reference"))
         why = "--driver: expected candidate or reference";
-    else if (strcmp(p->precision, "q8") && strcmp(p->precision, "fp32") && strcmp(p->precision, "fp16"))
+    else if (bad_precision)
         why = "--precision: expected " PRECISION_NAMES;
     else if (!!p->prompts_file + !!p->text_file + !!p->text_ids_file > 1)
         why = "give one of --prompts, --text and --text-ids";

@@ -46,7 +46,7 @@ typedef struct {
     const char *system;
     const char *tokenizer;
     int raw;                 /* --no-template */
-    const char *precision;   /* q8 (default) | fp32 | fp16 (runstate_set_precision) */
+    const char *precision;   /* q8 (default) | fp32 | fp16, parsed by precision_flag */
     const char *on_overflow; /* stop (default) | continue */
 } RunFlags;
 
@@ -104,10 +104,7 @@ static int open_run(RunFlags *f, Run *r, long n_new) {
     memset(r, 0, sizeof *r);
     anemll_session_options so;
     anemll_session_default_options(&so);
-    if (anemll_precision_parse(f->precision, &so.precision)) {
-        err_set("--precision '%s': expected " PRECISION_NAMES, f->precision);
-        return -1;
-    }
+    if (precision_flag(f->precision, &so.precision)) return -1;
     if (strcmp(f->on_overflow, "stop") && strcmp(f->on_overflow, "continue")) {
         err_set("--on-overflow '%s': expected stop or continue", f->on_overflow);
         return -1;

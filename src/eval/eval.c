@@ -15,7 +15,7 @@ void eval_plan_init(EvalPlan *p) {
     memset(p, 0, sizeof *p);
     p->steps = 100;
     p->driver = EVAL_DRIVER_CANDIDATE;
-    p->precision = "q8";
+    p->precision = PRECISION_Q8;
 }
 
 const char *eval_driver_name(EvalDriver d) { return d == EVAL_DRIVER_REFERENCE ? "reference" : "candidate"; }
@@ -40,7 +40,7 @@ static int eval_single(const EvalPlan *p, const Model *ref, EvalReport **out) {
     r->n_entries = 1;
     EvalEntry *e = &r->entries[0];
     int rc = eval_score(&cand, ref, &r->inputs, p, label, &e->scores);
-    if (rc == 0) eval_model_info(&cand, p->precision, eval_candidate_batch(&cand), &e->candidate);
+    if (rc == 0) eval_model_info(&cand, precision_name(p->precision), eval_candidate_batch(&cand), &e->candidate);
     model_free(&cand);
     if (rc) {
         eval_report_free(r);
@@ -61,7 +61,11 @@ static int plan_check(const EvalPlan *p) {
                          : "no candidate model to evaluate");
         return -1;
     }
-    return precision_check(p->precision);
+    if ((unsigned)p->precision > PRECISION_FP16) {
+        err_set("precision %d: not a precision", (int)p->precision);
+        return -1;
+    }
+    return 0;
 }
 
 int eval_run(const EvalPlan *p, EvalReport **out) {

@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 
+#include "model/model.h"
 #include "util/progress.h"
 
 /* Which model picks the greedy tokens that both are teacher-forced on (generate protocol). */
@@ -50,7 +51,7 @@ typedef struct {
     int steps;                   /* generate protocol: greedy steps per prompt */
     int chunk;                   /* text protocol: tokens per chunk; 0: the context */
     EvalDriver driver;
-    const char *precision;    /* the candidate's activations: "q8" | "fp32" | "fp16" */
+    Precision precision;      /* the candidate's activations */
     const char *label;        /* the configuration's name; NULL: from the candidate's LUTs */
     const char *command_line; /* recorded in the JSON */
     Progress progress;        /* the stages of each phase: a conversion's, then "scoring" */

@@ -61,7 +61,7 @@ int eval_generate(const Model *cand, const Model *ref, const EvalPrompt *prompts
         session_free(&sc);
         return -1;
     }
-    if (o->cand_precision) runstate_set_precision(&sc.s, o->cand_precision);
+    runstate_set_precision(&sc.s, o->cand_precision);
     int rc = progress_report(&o->progress, "scoring", "steps", 0, total);
     for (int i = 0; rc == 0 && i < n; i++) {
         double t0 = now_seconds();
@@ -135,7 +135,7 @@ int eval_text(const Model *cand, const Model *ref, const int *ids, int n, const 
         free(res);
         return -1;
     }
-    if (o->cand_precision) runstate_set_precision(&sc, o->cand_precision);
+    runstate_set_precision(&sc, o->cand_precision);
     B = sc.max_batch < sr.max_batch ? sc.max_batch : sr.max_batch;
     float *lc = xmalloc(sizeof(float) * (size_t)B * (size_t)V);
     float *lr = xmalloc(sizeof(float) * (size_t)B * (size_t)V);

@@ -25,7 +25,7 @@
 typedef struct {
     int steps;            /* generate: steps per prompt */
     int driver_reference; /* the reference picks the tokens instead of the candidate */
-    const char *cand_precision; /* the candidate's --precision (runstate_set_precision); NULL = q8 */
+    Precision cand_precision;   /* the candidate's activations */
     int cand_batch, ref_batch;
     int context;          /* positions: steps capped so that prompt + steps - 1 <= context */
     int chunk;            /* text: tokens per chunk (<= context) */

@@ -130,7 +130,7 @@ EvalReport *eval_report_new(const EvalPlan *p, const Model *ref, EvalInputs *in,
     r->command_line = dup_or_null(p->command_line);
     r->reference_dir = xstrdup(p->reference);
     r->driver = p->driver;
-    snprintf(r->precision, sizeof r->precision, "%s", p->precision);
+    snprintf(r->precision, sizeof r->precision, "%s", precision_name(p->precision));
     r->steps = p->steps;
     r->chunk = p->chunk;
     r->max_prompts = p->max_prompts;

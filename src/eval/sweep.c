@@ -168,7 +168,7 @@ int eval_sweep(const EvalPlan *p, const Model *ref, EvalReport **out) {
             e->lut_lmhead = cfgs[i].lm;
             e->alpha = cr.alpha;
             e->conversion_seconds = cr.seconds;
-            eval_model_info(&cand, p->precision, eval_candidate_batch(&cand), &e->candidate);
+            eval_model_info(&cand, precision_name(p->precision), eval_candidate_batch(&cand), &e->candidate);
         }
         model_free(&cand);
         remove_tree(dir);

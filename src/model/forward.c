@@ -57,7 +57,7 @@ int runstate_init(RunState *s, const Model *m, int context, int max_batch) {
     s->rope_sin_global = xmalloc(sizeof(float) * B * hd / 2);
     s->n_layers = c->num_layers;
     s->sliding_window = c->sliding_window;
-    s->act_q8 = 1;
+    s->precision = PRECISION_Q8;
     return 0;
 }
 
@@ -87,18 +87,21 @@ void runstate_free(RunState *s) {
     memset(s, 0, sizeof *s);
 }
 
-int precision_check(const char *name) {
-    if (!strcmp(name, "q8") || !strcmp(name, "fp32") || !strcmp(name, "fp16")) return 0;
-    err_set("--precision '%s': expected " PRECISION_NAMES, name);
+static const char *const precision_names[] = {"q8", "fp32", "fp16"};
+
+int precision_parse(const char *name, Precision *out) {
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(name, precision_names[i])) {
+            *out = (Precision)i;
+            return 0;
+        }
+    err_set("precision '%s': expected " PRECISION_NAMES, name);
     return -1;
 }
 
-int runstate_set_precision(RunState *s, const char *name) {
-    if (precision_check(name)) return -1;
-    s->fp16 = !strcmp(name, "fp16");
-    s->act_q8 = !strcmp(name, "q8");
-    return 0;
-}
+const char *precision_name(Precision p) { return (unsigned)p < 3 ? precision_names[p] : "unknown"; }
+
+void runstate_set_precision(RunState *s, Precision p) { s->precision = p; }
 
 void runstate_reset(RunState *s) { s->pos = 0; }
 
@@ -202,7 +205,7 @@ static void quantize_task(void *ctx, int i, int n) {
  * or NULL when they take FP32 (not LUT, --precision fp32 / fp16).  Quantized once for all
  * matrices sharing an input. */
 static const QActs *quantize_input(RunState *s, const QMatrix *w, const float *x, int T, int cols) {
-    if (!s->act_q8 || s->fp16 || !w->lut_q8) return NULL;
+    if (s->precision != PRECISION_Q8 || !w->lut_q8) return NULL;
     qacts_resize(&s->xq, T, cols);
     QuantJob j = {&s->xq, x};
     pool_run(quantize_task, &j, T >= 8 ? pool_threads() : 1); /* a prefill batch: by inputs */
@@ -241,7 +244,7 @@ static int overflow(RunState *s, int layer, const char *op) {
 }
 
 static int act(RunState *s, float *v, size_t n, int layer, const char *op) {
-    return s->fp16 && round_to_f16(v, n) ? overflow(s, layer, op) : 0;
+    return s->precision == PRECISION_FP16 && round_to_f16(v, n) ? overflow(s, layer, op) : 0;
 }
 
 /* A NaN becomes the peak and stays: a plain max skips NaN, and would report the finite rest. */
@@ -284,14 +287,14 @@ static void attention_task(void *ctx, int task, int n_tasks) {
                                       : kc + (size_t)(j % cap) * kvd + (size_t)kh * hd;
             sc[j - lo] = softcap(vec_dot(q, k, hd) * scale, c->attn_logit_softcapping);
         }
-        if (s->fp16) job->bad_scores[task] |= round_to_f16(sc, (size_t)nk);
+        if (s->precision == PRECISION_FP16) job->bad_scores[task] |= round_to_f16(sc, (size_t)nk);
         float maxv = -INFINITY;
         for (int j = 0; j < nk; j++)
             if (sc[j] > maxv) maxv = sc[j];
         double sum = vec_exp_shift(sc, maxv, nk);
         float inv = (float)(1.0 / sum);
         for (int j = 0; j < nk; j++) sc[j] *= inv;
-        if (s->fp16) job->bad_probs[task] |= round_to_f16(sc, (size_t)nk);
+        if (s->precision == PRECISION_FP16) job->bad_probs[task] |= round_to_f16(sc, (size_t)nk);
         float *out = s->att + (size_t)t * nh * hd + (size_t)h * hd;
         memset(out, 0, sizeof(float) * (size_t)hd);
         for (int j = lo; j <= qpos; j++) {

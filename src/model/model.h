@@ -79,6 +79,17 @@ void meta_file_names(ModelMeta *meta);
 int meta_read(ModelMeta *meta, const char *path);
 void model_free(Model *m);
 
+/* Activation precision. The values are those of anemll_precision (include/anemll.h). */
+typedef enum {
+    PRECISION_Q8,   /* the default: LUT matmuls read their input as 8-bit codes per 32 columns, the rest FP32 */
+    PRECISION_FP32, /* FP32 activations throughout: the exact reference of the stored weights */
+    PRECISION_FP16, /* strict FP16: every activation rounded to FP16 after each op; a non-finite one fails */
+} Precision;
+#define PRECISION_NAMES "q8, fp32 or fp16"
+/* "q8" | "fp32" | "fp16" -> *out, parsed once at the edge; -1 + err_set for another name. */
+int precision_parse(const char *name, Precision *out);
+const char *precision_name(Precision p);
+
 /* Per-sequence state: KV cache and scratch buffers for batches of up to max_batch tokens. */
 typedef struct {
     int context;   /* positions the cache holds */
@@ -106,8 +117,7 @@ typedef struct {
     int sliding_window;
 
     /* options */
-    int fp16;              /* strict FP16: every activation rounded to FP16 after each op */
-    int act_q8;            /* LUT matmuls read their input as 8-bit codes (default 1; not with fp16) */
+    Precision precision;   /* of the activations (default PRECISION_Q8) */
     QActs xq;              /* the 8-bit codes of the matmul input under way */
     int overflow_continue; /* FP16 non-finite values: report once and go on instead of failing */
     float *layer_peaks;    /* NULL, or [num_layers]: running max |residual| after each layer (NaN once one is) */
@@ -117,13 +127,7 @@ typedef struct {
 } RunState;
 
 int runstate_init(RunState *s, const Model *m, int context, int max_batch);
-/* Activation precision, the --precision flag: "q8" (the default: LUT matmuls read their input as
- * 8-bit codes per 32 columns, everything else FP32), "fp32" (FP32 activations throughout: the exact
- * reference of the stored weights) or "fp16" (strict FP16, see RunState.fp16).  precision_check
- * validates a name; both return -1 with err_set for an unknown one. */
-#define PRECISION_NAMES "q8, fp32 or fp16"
-int precision_check(const char *name);
-int runstate_set_precision(RunState *s, const char *name);
+void runstate_set_precision(RunState *s, Precision p);
 void runstate_free(RunState *s);
 void runstate_reset(RunState *s); /* forget the sequence; the cache is reused */
 /* Keep only positions < pos; -1 when the rings no longer hold their window (then reset and
