@@ -56,6 +56,9 @@ typedef struct {
     double alpha;          /* the FP16 residual scale baked into the weights (1 = none) */
 } anemll_model_info;
 ANEMLL_API void anemll_model_get_info(const anemll_model *m, anemll_model_info *out);
+/* The Hugging Face checkpoint a converted folder records as its source (*source: anemll_free),
+ * without loading the model; -1 when the folder records none or is not a conversion. */
+ANEMLL_API int anemll_model_source(const char *dir, char **source);
 /* 0 when every id lies in the vocabulary and n tokens fit context positions. */
 ANEMLL_API int anemll_model_check_tokens(const anemll_model *m, const int *ids, int n, int context);
 
@@ -93,6 +96,7 @@ typedef enum {
     ANEMLL_PRECISION_FP32, /* FP32 activations throughout: the exact reference of the stored weights */
     ANEMLL_PRECISION_FP16, /* strict FP16: every activation rounded to FP16; a non-finite one is an error */
 } anemll_precision;
+#define ANEMLL_PRECISION_NAMES "q8, fp32 or fp16"
 /* "q8" | "fp32" | "fp16" -> *out; -1 for any other name. */
 ANEMLL_API int anemll_precision_parse(const char *name, anemll_precision *out);
 ANEMLL_API const char *anemll_precision_name(anemll_precision p);
@@ -223,6 +227,56 @@ ANEMLL_API int anemll_convert(const char *hf_dir, const char *out_dir, const ane
 #define ANEMLL_SYNTH_SHAPES "tiny, gemma3-270m, gemma3-1b, gemma3-4b"
 ANEMLL_API int anemll_synth(const char *shape, const char *out_dir, int vocab, uint64_t seed,
                             anemll_progress_fn progress, void *progress_ctx);
+
+/* ---- quality report: a converted model against its original ---- */
+
+typedef enum { ANEMLL_EVAL_CANDIDATE_DRIVES, ANEMLL_EVAL_REFERENCE_DRIVES } anemll_eval_driver;
+
+/* A phase of a run, reported when it starts (end 0) and ends (end 1): each conversion of a sweep
+ * (kind 0) and each evaluation (kind 1). */
+typedef struct {
+    int kind;               /* 0: a conversion, 1: an evaluation */
+    int end, ok;            /* ended; and then whether it succeeded */
+    const char *label;      /* the configuration */
+    int index, count;       /* conversion: its number (from 1) of count */
+    int text;               /* evaluation ended: chunks of a text were scored, not prompts */
+    int results, scored_steps;
+    double seconds;
+} anemll_eval_phase;
+/* Non-zero asks the run to stop. */
+typedef int (*anemll_eval_phase_fn)(void *ctx, const anemll_eval_phase *phase);
+
+typedef struct {
+    const char *candidate;        /* the model to evaluate (NULL with sweep) */
+    const char *reference;        /* the unquantized Hugging Face checkpoint, run in FP32 */
+    int sweep;                    /* convert the reference under the seed's configurations and configs */
+    const char *const *configs;   /* sweep: more, "lut1=SPEC,lut2=SPEC,lut3=SPEC" */
+    int n_configs;
+    const char *prompts_file;     /* JSON lines of prompts (generate protocol) */
+    const char *text_file;        /* text protocol: this text */
+    const char *text_ids_file;    /* text protocol: these ids */
+    const char *builtin_prompts;  /* the built-in prompt set, used when none of the three is given */
+    const char *tokenizer;        /* NULL: the candidate's, else the reference's */
+    int max_prompts, steps, chunk;
+    anemll_eval_driver driver;
+    anemll_precision precision;   /* the candidate's activations */
+    const char *label;            /* the configuration's name; NULL: from its LUTs */
+    const char *command_line;     /* recorded in the JSON */
+    anemll_progress_fn progress;  /* the stages of each phase (a conversion's, then "scoring") */
+    anemll_eval_phase_fn phase;   /* called with progress_ctx too */
+    void *progress_ctx;
+} anemll_eval_options;
+/* 100 steps, the candidate drives, q8 activations, nothing else set. */
+ANEMLL_API void anemll_eval_default_options(anemll_eval_options *o);
+
+typedef struct anemll_eval_report anemll_eval_report;
+/* KL divergence, correlation, match rate (and entropy, first divergence, perplexity with a text)
+ * per prompt and summarised, with the seed's healthy/concerning verdicts. */
+ANEMLL_API int anemll_eval(const anemll_eval_options *o, anemll_eval_report **out);
+/* The table with the guidelines and the protocol in words / every number as JSON (anemll_free). */
+ANEMLL_API int anemll_eval_report_text(const anemll_eval_report *r, char **text, size_t *len);
+ANEMLL_API int anemll_eval_report_json(const anemll_eval_report *r, char **json, size_t *len);
+ANEMLL_API void anemll_eval_report_free(anemll_eval_report *r);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,7 @@
 
 #include "convert/convert.h"
 #include "convert/synth.h"
+#include "eval/eval.h"
 #include "generate/conversation.h"
 #include "model/model.h"
 #include "model/sampler.h"
@@ -67,6 +68,18 @@ void anemll_model_get_info(const anemll_model *m, anemll_model_info *out) {
     out->sliding_window = c->sliding_window;
     out->default_context = model_default_context(&m->m);
     out->alpha = m->m.converted ? m->m.meta.alpha : 1.0;
+}
+
+int anemll_model_source(const char *dir, char **source) {
+    *source = NULL;
+    char *mp = path_join(dir, "meta.yaml");
+    ModelMeta *meta = xmalloc(sizeof *meta);
+    int ok = file_exists(mp) && meta_read(meta, mp) == 0 && meta->source_checkpoint[0];
+    if (ok) *source = xstrdup(meta->source_checkpoint);
+    else err_set("%s: records no source checkpoint", dir);
+    free(meta);
+    free(mp);
+    return ok ? 0 : -1;
 }
 
 int anemll_model_check_tokens(const anemll_model *m, const int *ids, int n, int context) {
@@ -413,4 +426,105 @@ int anemll_synth(const char *shape, const char *out_dir, int vocab, uint64_t see
                  void *progress_ctx) {
     Progress p = {progress, progress_ctx};
     return synth_write(shape, out_dir, vocab, seed, &p);
+}
+
+/* ---- quality report ---- */
+
+_Static_assert(ANEMLL_EVAL_CANDIDATE_DRIVES == (int)EVAL_DRIVER_CANDIDATE &&
+                   ANEMLL_EVAL_REFERENCE_DRIVES == (int)EVAL_DRIVER_REFERENCE,
+               "anemll_eval_driver mirrors EvalDriver");
+
+struct anemll_eval_report {
+    EvalReport *r;
+};
+
+void anemll_eval_default_options(anemll_eval_options *o) {
+    EvalPlan p;
+    eval_plan_init(&p);
+    memset(o, 0, sizeof *o);
+    o->steps = p.steps;
+    o->driver = (anemll_eval_driver)p.driver;
+    o->precision = (anemll_precision)p.precision;
+}
+
+/* The caller's phase callback, given the public form of a phase. */
+typedef struct {
+    const anemll_eval_options *o;
+} PhaseRelay;
+
+static int relay_phase(void *ctx, const EvalPhase *ph) {
+    const anemll_eval_options *o = ((PhaseRelay *)ctx)->o;
+    anemll_eval_phase p = {ph->kind == EVAL_PHASE_SCORE, ph->end, ph->ok, ph->label, ph->index, ph->count,
+                           ph->text, ph->results, ph->scored_steps, ph->seconds};
+    return o->phase(o->progress_ctx, &p);
+}
+
+static int relay_progress(void *ctx, const char *stage, const char *unit, long done, long total) {
+    const anemll_eval_options *o = ((PhaseRelay *)ctx)->o;
+    return o->progress(o->progress_ctx, stage, unit, done, total);
+}
+
+int anemll_eval(const anemll_eval_options *o, anemll_eval_report **out) {
+    *out = NULL;
+    PhaseRelay relay = {o};
+    EvalPlan p;
+    eval_plan_init(&p);
+    p.candidate = o->candidate;
+    p.reference = o->reference;
+    p.sweep = o->sweep;
+    p.configs = o->configs;
+    p.n_configs = o->n_configs;
+    p.prompts_file = o->prompts_file;
+    p.text_file = o->text_file;
+    p.text_ids_file = o->text_ids_file;
+    p.builtin_prompts = o->builtin_prompts;
+    p.tokenizer = o->tokenizer;
+    p.max_prompts = o->max_prompts;
+    p.steps = o->steps;
+    p.chunk = o->chunk;
+    p.driver = (EvalDriver)o->driver;
+    p.precision = (Precision)o->precision;
+    p.label = o->label;
+    p.command_line = o->command_line;
+    if (o->progress) p.progress = (Progress){relay_progress, &relay};
+    if (o->phase) {
+        p.phase = relay_phase;
+        p.progress.ctx = &relay;
+    }
+    EvalReport *r;
+    if (eval_run(&p, &r)) return -1;
+    *out = xmalloc(sizeof **out);
+    (*out)->r = r;
+    return 0;
+}
+
+/* What a FILE* writer produced, as one allocation. */
+static int to_text(const anemll_eval_report *r, int json, char **text, size_t *len) {
+    size_t n = 0;
+    *text = NULL;
+    FILE *f = open_memstream(text, &n);
+    if (!f) {
+        err_set("out of memory");
+        return -1;
+    }
+    int rc = 0;
+    if (json) rc = eval_report_write_json(f, r->r);
+    else eval_report_print_text(f, r->r);
+    if (fclose(f) != 0) rc = -1;
+    if (rc) {
+        free(*text);
+        *text = NULL;
+        return -1;
+    }
+    if (len) *len = n;
+    return 0;
+}
+
+int anemll_eval_report_text(const anemll_eval_report *r, char **text, size_t *len) { return to_text(r, 0, text, len); }
+int anemll_eval_report_json(const anemll_eval_report *r, char **json, size_t *len) { return to_text(r, 1, json, len); }
+
+void anemll_eval_report_free(anemll_eval_report *r) {
+    if (!r) return;
+    eval_report_free(r->r);
+    free(r);
 }

@@ -20,23 +20,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "anemll.h"
 #include "cli/args.h"
 #include "cli/chat_common.h"
 #include "cli/commands.h"
 #include "cli/progress_display.h"
 #include "cli/shipped.h"
-#include "eval/eval.h"
-#include "model/model.h"
 #include "util/util.h"
 
 #define MAX_CONFIGS 32
 
 typedef struct {
-    EvalPlan plan;
+    anemll_eval_options plan;
     const char *json_out;
     int quiet;
     const char *configs[MAX_CONFIGS];
     char cmdline[4096];
+    char *source; /* the reference the candidate records (anemll_model_source) */
 } EvalFlags;
 
 /* ---------------------------------------------------------------- progress */
@@ -55,11 +55,11 @@ static int eval_progress(void *ctx, const char *stage, const char *unit, long do
 }
 
 /* Each phase gets its own display: "convert LABEL" after a line naming it, "eval LABEL". */
-static int eval_phase(void *ctx, const EvalPhase *ph) {
+static int eval_phase(void *ctx, const anemll_eval_phase *ph) {
     EvalDisplay *d = ctx;
     if (!ph->end) {
         char title[300];
-        if (ph->kind == EVAL_PHASE_CONVERT) {
+        if (ph->kind == 0) {
             if (!d->quiet) fprintf(stderr, "eval: converting %s (%d/%d)\n", ph->label, ph->index, ph->count);
             snprintf(title, sizeof title, "convert %s", ph->label);
         } else {
@@ -69,7 +69,7 @@ static int eval_phase(void *ctx, const EvalPhase *ph) {
         return 0;
     }
     progress_display_end(&d->pd);
-    if (ph->kind == EVAL_PHASE_CONVERT) return stop_requested() != 0; /* a conversion that ended despite Ctrl-C */
+    if (ph->kind == 0) return stop_requested() != 0; /* a conversion that ended despite Ctrl-C */
     /* a log gets one line per evaluation (a terminal keeps the display's last line) */
     if (ph->ok && d->pd.mode == DISPLAY_LOG)
         fprintf(stderr, "eval: %s: %s %d/%d done (%d steps, %.1f s)\n", ph->label, ph->text ? "chunk" : "prompt",
@@ -128,8 +128,8 @@ const CommandSpec eval_spec = {
 
 static int read_flags(int argc, char **argv, EvalFlags *f) {
     memset(f, 0, sizeof *f);
-    EvalPlan *p = &f->plan;
-    eval_plan_init(p);
+    anemll_eval_options *p = &f->plan;
+    anemll_eval_default_options(p);
     snprintf(f->cmdline, sizeof f->cmdline, "anemll eval");
     for (int i = 0; i < argc; i++) {
         size_t k = strlen(f->cmdline);
@@ -147,9 +147,7 @@ static int read_flags(int argc, char **argv, EvalFlags *f) {
     p->text_ids_file = arg_str(&a, "--text-ids", NULL);
     f->json_out = arg_str(&a, "--json", NULL);
     const char *driver = arg_str(&a, "--driver", "candidate");
-    anemll_precision precision;
-    int bad_precision = precision_flag(arg_str(&a, "--precision", "q8"), &precision);
-    p->precision = (Precision)precision;
+    int bad_precision = precision_flag(arg_str(&a, "--precision", "q8"), &p->precision);
     p->tokenizer = arg_str(&a, "--tokenizer", NULL);
     p->label = arg_str(&a, "--label", NULL);
     p->steps = (int)arg_int(&a, "--steps", 100, 1, 1 << 24);
@@ -166,14 +164,9 @@ static int read_flags(int argc, char **argv, EvalFlags *f) {
         return fail_with_error();
     /* defaults: the shipped model, against the checkpoint it was converted from */
     if (!p->sweep && !p->candidate && !(p->candidate = default_model_dir())) return fail_with_error();
-    if (!p->reference && p->candidate) {
-        static ModelMeta meta;
-        char *mp = path_join(p->candidate, "meta.yaml");
-        if (file_exists(mp) && meta_read(&meta, mp) == 0 && meta.source_checkpoint[0] &&
-            dir_exists(meta.source_checkpoint))
-            p->reference = meta.source_checkpoint;
-        free(mp);
-    }
+    if (!p->reference && p->candidate && anemll_model_source(p->candidate, &f->source) == 0 &&
+        dir_exists(f->source))
+        p->reference = f->source;
     const char *why = NULL;
     if (!p->reference)
         why = "--reference HF_DIR is required (the candidate's meta.yaml names no source checkpoint that exists)";
@@ -188,55 +181,49 @@ static int read_flags(int argc, char **argv, EvalFlags *f) {
     else if (strcmp(driver, "candidate") && strcmp(driver, "reference"))
         why = "--driver: expected candidate or reference";
     else if (bad_precision)
-        why = "--precision: expected " PRECISION_NAMES;
+        why = "--precision: expected " ANEMLL_PRECISION_NAMES;
     else if (!!p->prompts_file + !!p->text_file + !!p->text_ids_file > 1)
         why = "give one of --prompts, --text and --text-ids";
     if (why) {
         err_set("%s", why);
         return fail_with_error();
     }
-    p->driver = strcmp(driver, "reference") ? EVAL_DRIVER_CANDIDATE : EVAL_DRIVER_REFERENCE;
+    p->driver = strcmp(driver, "reference") ? ANEMLL_EVAL_CANDIDATE_DRIVES : ANEMLL_EVAL_REFERENCE_DRIVES;
     const char *inputs[] = {p->candidate, p->reference, p->prompts_file, p->text_file, p->text_ids_file, p->tokenizer};
     if (check_output_apart("--json", f->json_out, inputs, 6)) return fail_with_error();
     return 0;
 }
 
-/* The JSON report, written whole or not at all. */
-static int write_json(const char *path, const EvalReport *r) {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *j = open_memstream(&buf, &len);
-    if (!j) {
-        err_set("out of memory");
-        return -1;
-    }
-    int rc = eval_report_write_json(j, r);
-    fclose(j);
-    if (rc == 0) rc = atomic_write_file(path, buf, len);
-    free(buf);
-    return rc;
-}
-
 int cmd_eval(int argc, char **argv) {
     EvalFlags f;
     int bad = read_flags(argc, argv, &f);
-    if (bad) return bad;
+    if (bad) {
+        anemll_free(f.source);
+        return bad;
+    }
     stop_signals_catch(1); /* Ctrl-C or SIGTERM: the evaluation stops at its next report */
     EvalDisplay display = {.quiet = f.quiet};
-    f.plan.progress = (Progress){eval_progress, &display};
+    f.plan.progress = eval_progress;
     f.plan.phase = eval_phase;
+    f.plan.progress_ctx = &display;
     /* data/eval_prompts.jsonl from the build tree or the installed share/anemll (cli/shipped.h) */
     char *builtin_prompts = shipped_path("eval_prompts.jsonl");
     f.plan.builtin_prompts = builtin_prompts;
-    EvalReport *report;
-    int rc = eval_run(&f.plan, &report);
+    anemll_eval_report *report;
+    int rc = anemll_eval(&f.plan, &report);
     stop_signals_restore();
     free(builtin_prompts);
-    if (rc == 0) {
-        eval_report_print_text(stdout, report);
-        if (f.json_out) rc = write_json(f.json_out, report);
+    char *text = NULL;
+    size_t len = 0;
+    if (rc == 0 && (rc = anemll_eval_report_text(report, &text, &len)) == 0) fwrite(text, 1, len, stdout);
+    anemll_free(text);
+    /* the JSON report, written whole or not at all */
+    if (rc == 0 && f.json_out && (rc = anemll_eval_report_json(report, &text, &len)) == 0) {
+        rc = atomic_write_file(f.json_out, text, len);
+        anemll_free(text);
     }
-    eval_report_free(report);
+    anemll_eval_report_free(report);
+    anemll_free(f.source);
     fflush(stdout);
     return rc ? fail_with_error() : 0;
 }

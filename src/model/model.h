@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "anemll.h"
 #include "io/safetensors.h"
 #include "model/config.h"
 #include "quant/matrix.h"
@@ -85,7 +86,7 @@ typedef enum {
     PRECISION_FP32, /* FP32 activations throughout: the exact reference of the stored weights */
     PRECISION_FP16, /* strict FP16: every activation rounded to FP16 after each op; a non-finite one fails */
 } Precision;
-#define PRECISION_NAMES "q8, fp32 or fp16"
+#define PRECISION_NAMES ANEMLL_PRECISION_NAMES
 /* "q8" | "fp32" | "fp16" -> *out, parsed once at the edge; -1 + err_set for another name. */
 int precision_parse(const char *name, Precision *out);
 const char *precision_name(Precision p);
