@@ -56,6 +56,25 @@ typedef struct {
     double alpha;          /* the FP16 residual scale baked into the weights (1 = none) */
 } anemll_model_info;
 ANEMLL_API void anemll_model_get_info(const anemll_model *m, anemll_model_info *out);
+/* A few lines for people: folder, shape, layer types, files and sizes; for a conversion its
+ * context, LUT specs and FP16 scale (*text: anemll_free). */
+ANEMLL_API int anemll_model_describe(const anemll_model *m, char **text, size_t *len);
+
+/* The residual stream's peak |value| after the embedding and each layer, over a calibration
+ * sequence run in FP32: what the FP16 scale alpha is chosen from. */
+typedef struct {
+    int num_layers;
+    float *layer_peaks;      /* [num_layers] (anemll_free); a NaN or inf met stays there */
+    double peak;             /* over everything */
+    double alpha;            /* the scale `auto` would choose: largest multiple of 1/64 <= target_peak / peak */
+    double target_peak;      /* 50000 */
+    char calibration[512];   /* where the sequence came from */
+} anemll_activations;
+/* calib_text / calib_ids: as anemll_convert_options' (NULL: the built-in prompts with the model's
+ * tokenizer, else pseudo-random ids). */
+ANEMLL_API int anemll_measure_activations(const anemll_model *m, const char *calib_text, const char *calib_ids,
+                                          anemll_activations *out);
+
 /* The Hugging Face checkpoint a converted folder records as its source (*source: anemll_free),
  * without loading the model; -1 when the folder records none or is not a conversion. */
 ANEMLL_API int anemll_model_source(const char *dir, char **source);

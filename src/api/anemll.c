@@ -70,6 +70,53 @@ void anemll_model_get_info(const anemll_model *m, anemll_model_info *out) {
     out->alpha = m->m.converted ? m->m.meta.alpha : 1.0;
 }
 
+/* What a FILE* writer produced, as one allocation. */
+static int capture(int (*write)(const void *obj, FILE *f), const void *obj, char **text, size_t *len) {
+    size_t n = 0;
+    *text = NULL;
+    FILE *f = open_memstream(text, &n);
+    if (!f) {
+        err_set("out of memory");
+        return -1;
+    }
+    int bad = write(obj, f) != 0;
+    bad |= ferror(f) != 0;
+    if (fclose(f) != 0 || bad) {
+        free(*text);
+        *text = NULL;
+        return -1;
+    }
+    if (len) *len = n;
+    return 0;
+}
+
+static int describe(const void *m, FILE *f) {
+    model_describe(&((const anemll_model *)m)->m, f);
+    return 0;
+}
+
+int anemll_model_describe(const anemll_model *m, char **text, size_t *len) { return capture(describe, m, text, len); }
+
+int anemll_measure_activations(const anemll_model *m, const char *calib_text, const char *calib_ids,
+                               anemll_activations *out) {
+    memset(out, 0, sizeof *out);
+    int n;
+    int *ids = calibration_ids(m->m.dir, calib_text, calib_ids, &n, out->calibration, sizeof out->calibration);
+    if (!ids) return -1;
+    out->num_layers = m->m.cfg.num_layers;
+    out->layer_peaks = xcalloc((size_t)out->num_layers, sizeof(float));
+    int rc = measure_residual_peaks(&m->m, ids, n, 64, out->layer_peaks, &out->peak, NULL, NULL);
+    free(ids);
+    if (rc) {
+        free(out->layer_peaks);
+        out->layer_peaks = NULL;
+        return -1;
+    }
+    out->alpha = alpha_for_peak(out->peak);
+    out->target_peak = FP16_SCALE_TARGET;
+    return 0;
+}
+
 int anemll_model_source(const char *dir, char **source) {
     *source = NULL;
     char *mp = path_join(dir, "meta.yaml");
@@ -498,30 +545,20 @@ int anemll_eval(const anemll_eval_options *o, anemll_eval_report **out) {
     return 0;
 }
 
-/* What a FILE* writer produced, as one allocation. */
-static int to_text(const anemll_eval_report *r, int json, char **text, size_t *len) {
-    size_t n = 0;
-    *text = NULL;
-    FILE *f = open_memstream(text, &n);
-    if (!f) {
-        err_set("out of memory");
-        return -1;
-    }
-    int rc = 0;
-    if (json) rc = eval_report_write_json(f, r->r);
-    else eval_report_print_text(f, r->r);
-    if (fclose(f) != 0) rc = -1;
-    if (rc) {
-        free(*text);
-        *text = NULL;
-        return -1;
-    }
-    if (len) *len = n;
+static int report_text(const void *r, FILE *f) {
+    eval_report_print_text(f, ((const anemll_eval_report *)r)->r);
     return 0;
 }
 
-int anemll_eval_report_text(const anemll_eval_report *r, char **text, size_t *len) { return to_text(r, 0, text, len); }
-int anemll_eval_report_json(const anemll_eval_report *r, char **json, size_t *len) { return to_text(r, 1, json, len); }
+static int report_json(const void *r, FILE *f) { return eval_report_write_json(f, ((const anemll_eval_report *)r)->r); }
+
+int anemll_eval_report_text(const anemll_eval_report *r, char **text, size_t *len) {
+    return capture(report_text, r, text, len);
+}
+
+int anemll_eval_report_json(const anemll_eval_report *r, char **json, size_t *len) {
+    return capture(report_json, r, json, len);
+}
 
 void anemll_eval_report_free(anemll_eval_report *r) {
     if (!r) return;

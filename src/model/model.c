@@ -389,3 +389,43 @@ int model_check_tokens(const Model *m, const int *tokens, int n, int context) {
         }
     return 0;
 }
+
+static void lut_str(char *buf, size_t n, LutInfo l) {
+    if (!l.bits)
+        snprintf(buf, n, "none (FP16)");
+    else if (l.per_channel)
+        snprintf(buf, n, "LUT%d, per_channel %d", l.bits, l.per_channel);
+    else
+        snprintf(buf, n, "LUT%d, one table per tensor", l.bits);
+}
+
+void model_describe(const Model *m, FILE *f) {
+    const ModelConfig *c = &m->cfg;
+    char line[512];
+    config_describe(c, line, sizeof line);
+    fprintf(f, "model: %s (%s)\n", m->dir, m->converted ? "anemll conversion" : "Hugging Face checkpoint");
+    fprintf(f, "shape: %s\n", line);
+    fprintf(f, "layer types:");
+    for (int l = 0; l < c->num_layers; l++) fprintf(f, " %c", c->layer_types[l] == LAYER_FULL ? 'G' : 's');
+    fprintf(f, "   (G global, s sliding)\n");
+    size_t total = 0;
+    fprintf(f, "files:\n");
+    for (int i = 0; i < m->st.n_files; i++) {
+        const char *slash = strrchr(m->st.files[i].path, '/');
+        fprintf(f, "  %-48s %10.1f MB (%.1f MiB)\n", slash ? slash + 1 : m->st.files[i].path,
+                m->st.files[i].size / 1e6, m->st.files[i].size / 1048576.0);
+        total += m->st.files[i].size;
+    }
+    fprintf(f, "  %-48s %10.1f MB (%.1f MiB)\n", "total", total / 1e6, total / 1048576.0);
+    if (m->converted) {
+        char e[64], ff[64], h[64];
+        lut_str(e, sizeof e, m->meta.lut_embeddings);
+        lut_str(ff, sizeof ff, m->meta.lut_ffn);
+        lut_str(h, sizeof h, m->meta.lut_lmhead);
+        fprintf(f, "context %d, batch %d, %d chunks\n", m->meta.context_length, m->meta.batch_size,
+                m->meta.num_chunks);
+        fprintf(f, "embeddings: %s; attention+MLP: %s; LM head: %s\n", e, ff, h);
+        fprintf(f, "fp16 scale alpha: %.6g (calibration peak |residual| before %.6g, after %.6g)\n", m->meta.alpha,
+                m->meta.peak_before, m->meta.peak_after);
+    }
+}

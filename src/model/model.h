@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include <stdio.h>
+
 #include "anemll.h"
 #include "io/safetensors.h"
 #include "model/config.h"
@@ -147,6 +149,10 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsM
 typedef int (*LogitsSink)(void *ctx, const float *logits, int first, int n_rows);
 int model_prefill(const Model *m, RunState *s, const int *tokens, int n, LogitsMode mode, float *last_logits,
                   LogitsSink sink, void *sink_ctx);
+
+/* What inspect shows: folder, shape, layer types, files and sizes; for a conversion its context,
+ * LUTs and FP16 scale. */
+void model_describe(const Model *m, FILE *f);
 
 /* Default context: a converted model's context_length, else min(max_position_embeddings, 4096). */
 int model_default_context(const Model *m);
