@@ -46,6 +46,9 @@ typedef struct anemll_model anemll_model;
 /* A Hugging Face Gemma 3 checkpoint folder (config.json + safetensors) or a converted folder
  * (meta.yaml; a path to the meta.yaml works too). Weights are memory-mapped, never copied. */
 ANEMLL_API int anemll_model_load(const char *path, anemll_model **out);
+/* The first check of anemll_model_load, without loading: path names an existing folder (or a
+ * meta.yaml in one) that is not a conversion's unfinished temporary folder. */
+ANEMLL_API int anemll_model_check(const char *path);
 ANEMLL_API void anemll_model_free(anemll_model *m);
 
 typedef struct {

@@ -52,6 +52,8 @@ int anemll_model_load(const char *path, anemll_model **out) {
     return 0;
 }
 
+int anemll_model_check(const char *path) { return model_check_path(path); }
+
 void anemll_model_free(anemll_model *m) {
     if (!m) return;
     model_free(&m->m);

@@ -83,6 +83,12 @@ const char *default_model_dir(void) {
     return NULL;
 }
 
+int model_arg(const char *given, const char **dir) {
+    if (!given && !(given = default_model_dir())) return -1;
+    *dir = given;
+    return anemll_model_check(given);
+}
+
 int check_input(const char *path) {
     if (!path || access(path, F_OK) == 0) return 0;
     err_set("%s: cannot open: %s", path, strerror(errno));

@@ -29,6 +29,10 @@ int sampler_from_flags(int vocab, const SamplingFlags *f, anemll_sampler **out);
 /* --precision NAME, parsed once here ("--precision 'x': expected ..." otherwise). */
 int precision_flag(const char *name, anemll_precision *out);
 
+/* The one meaning of --model (alias --meta DIR/meta.yaml): the folder given, else the default
+ * below; *dir is set and 0 returned when it names an existing model folder, else -1 + err_set. */
+int model_arg(const char *given, const char **dir);
+
 /* The model folder to use when a command gets no --model: $ANEMLL_MODEL, else the shipped
  * default model that `make` converts next to the binary (build/anemll-tiny). NULL + err_set if
  * neither exists. */

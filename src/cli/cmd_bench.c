@@ -121,8 +121,7 @@ int cmd_bench(int argc, char **argv) {
     int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 2;
-    if (!dir && !(dir = default_model_dir())) return fail_with_error();
-    if (model_check_path(dir) || check_output_apart("--json", json, &dir, 1)) return fail_with_error();
+    if (model_arg(dir, &dir) || check_output_apart("--json", json, &dir, 1)) return fail_with_error();
     anemll_precision prec;
     if (precision_flag(precision, &prec)) return fail_with_error();
     int psz[MAX_PROMPT_SIZES], np = 0;

@@ -102,8 +102,7 @@ int cmd_chat(int argc, char **argv) {
     int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 2;
-    if (!dir && !(dir = default_model_dir())) return fail_with_error();
-    if (model_check_path(dir) || check_input(tok_path)) return fail_with_error();
+    if (model_arg(dir, &dir) || check_input(tok_path)) return fail_with_error();
     anemll_model *m = NULL;
     anemll_tokenizer *tok = NULL;
     anemll_session *s = NULL;

@@ -78,7 +78,7 @@ int cmd_convert(int argc, char **argv) {
     }
     if (!in && npos >= 1) in = pos[0];
     if (!out && npos >= 1) out = pos[npos - 1];
-    if ((in && model_check_path(in)) || check_input(o.calib_text) || check_input(o.calib_ids))
+    if ((in && anemll_model_check(in)) || check_input(o.calib_text) || check_input(o.calib_ids))
         return fail_with_error();
     if (!in || !out || in == out) {
         err_set("usage: anemll convert HF_DIR OUT_DIR [--lut2 4,4 --lut3 6,4 --chunk 2 --fp16-scale auto ...]");

@@ -158,12 +158,12 @@ static int read_flags(int argc, char **argv, EvalFlags *f) {
     int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 2;
-    if ((p->candidate && model_check_path(p->candidate)) || (p->reference && model_check_path(p->reference)) ||
+    if ((p->candidate && anemll_model_check(p->candidate)) || (p->reference && anemll_model_check(p->reference)) ||
         check_input(p->prompts_file) || check_input(p->text_file) || check_input(p->text_ids_file) ||
         check_input(p->tokenizer))
         return fail_with_error();
     /* defaults: the shipped model, against the checkpoint it was converted from */
-    if (!p->sweep && !p->candidate && !(p->candidate = default_model_dir())) return fail_with_error();
+    if (!p->sweep && !p->candidate && model_arg(NULL, &p->candidate)) return fail_with_error();
     if (!p->reference && p->candidate && anemll_model_source(p->candidate, &f->source) == 0 &&
         dir_exists(f->source))
         p->reference = f->source;

@@ -40,8 +40,7 @@ int cmd_inspect(int argc, char **argv) {
     int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 2;
-    if (!dir && !(dir = default_model_dir())) return fail_with_error();
-    if (model_check_path(dir) || check_input(calib_text) || check_input(calib_ids)) return fail_with_error();
+    if (model_arg(dir, &dir) || check_input(calib_text) || check_input(calib_ids)) return fail_with_error();
     anemll_model *m;
     if (anemll_model_load(dir, &m)) return fail_with_error();
     char *text;

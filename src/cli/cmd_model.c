@@ -76,8 +76,7 @@ static void read_run_flags(Args *a, RunFlags *f) {
 
 /* The model folder (the default one when not given) and the tokenizer file exist. */
 static int check_run_inputs(RunFlags *f) {
-    if (!f->model_dir && !(f->model_dir = default_model_dir())) return -1;
-    return model_check_path(f->model_dir) || check_input(f->tokenizer) ? -1 : 0;
+    return model_arg(f->model_dir, &f->model_dir) || check_input(f->tokenizer) ? -1 : 0;
 }
 
 /* What logits and generate run on. */
@@ -176,7 +175,7 @@ int cmd_logits(int argc, char **argv) {
         err_set("--out FILE is required");
         return fail_with_error();
     }
-    const char *inputs[] = {f.model_dir ? f.model_dir : default_model_dir(), f.tokenizer};
+    const char *inputs[] = {f.model_dir, f.tokenizer};
     if (check_output_apart("--out", out, inputs, 2)) return fail_with_error();
     Run r;
     if (open_run(&f, &r, 0)) return fail_with_error();

@@ -83,7 +83,7 @@ static void read_tokenizer_flags(Args *a, TokenizerFlags *f) {
 }
 
 static Tokenizer *open_tokenizer(const TokenizerFlags *f) {
-    if ((f->model_dir && model_check_path(f->model_dir)) || check_input(f->file)) return NULL;
+    if ((f->model_dir && anemll_model_check(f->model_dir)) || check_input(f->file)) return NULL;
     if (f->file && f->model_dir) {
         err_set("give --tokenizer FILE or --model DIR, not both");
         return NULL;
