@@ -107,6 +107,10 @@ typedef struct {
  * add_generation_prompt. */
 ANEMLL_API int anemll_chat_template(const anemll_message *msgs, int n, int add_generation_prompt, char **text,
                                     size_t *len);
+/* The same for a request as Hugging Face's apply_chat_template takes it, as JSON:
+ * {"messages": [{"role": ..., "content": "..." | [{"type": "text", "text": ...}, {"type": "image"}]}],
+ *  "add_generation_prompt": true|false}. */
+ANEMLL_API int anemll_chat_template_json(const char *json, size_t len, char **text, size_t *text_len);
 /* The ids of a one-turn chat prompt: the template over (system, user) with the model turn opened. */
 ANEMLL_API int anemll_chat_prompt_ids(const anemll_tokenizer *t, const char *system, const char *user, int **ids,
                                       int *n);

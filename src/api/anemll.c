@@ -189,6 +189,25 @@ int anemll_chat_template(const anemll_message *msgs, int n, int add_generation_p
     return *text ? 0 : -1;
 }
 
+int anemll_chat_template_json(const char *json, size_t len, char **text, size_t *text_len) {
+    *text = NULL;
+    TokJson *v = tokjson_parse(json, len);
+    if (!v) return -1;
+    const TokJson *agp = tokjson_get(v, "add_generation_prompt");
+    ChatMessage *msgs;
+    int n;
+    if (v->type != TJ_OBJECT)
+        err_set("expected {\"messages\": [...], \"add_generation_prompt\": true|false}");
+    else if (agp && agp->type != TJ_BOOL)
+        err_set("\"add_generation_prompt\" must be true or false");
+    else if (chat_messages_from_json(tokjson_get(v, "messages"), &msgs, &n) == 0) {
+        *text = chat_render(msgs, n, agp ? agp->boolean : 0, text_len);
+        chat_messages_free(msgs, n);
+    }
+    tokjson_free(v);
+    return *text ? 0 : -1;
+}
+
 int anemll_chat_prompt_ids(const anemll_tokenizer *t, const char *system, const char *user, int **ids, int *n) {
     return chat_encode_prompt(t->t, system, user, 0, ids, n);
 }

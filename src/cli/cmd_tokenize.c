@@ -12,10 +12,11 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "anemll.h"
 #include "cli/args.h"
 #include "cli/chat_common.h"
 #include "cli/commands.h"
-#include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer.h" /* TokJson: the project's JSON reader, for the JSON lines */
 #include "util/util.h"
 
 typedef struct {
@@ -82,7 +83,7 @@ static void read_tokenizer_flags(Args *a, TokenizerFlags *f) {
     f->model_dir = arg_str(a, "--model", NULL);
 }
 
-static Tokenizer *open_tokenizer(const TokenizerFlags *f) {
+static anemll_tokenizer *open_tokenizer(const TokenizerFlags *f) {
     if ((f->model_dir && anemll_model_check(f->model_dir)) || check_input(f->file)) return NULL;
     if (f->file && f->model_dir) {
         err_set("give --tokenizer FILE or --model DIR, not both");
@@ -92,11 +93,11 @@ static Tokenizer *open_tokenizer(const TokenizerFlags *f) {
         err_set("--tokenizer FILE (or --model DIR) is required");
         return NULL;
     }
-    if (f->file) return tok_load(f->file);
-    char *path = path_join(f->model_dir, "tokenizer.json");
-    Tokenizer *t = tok_load(path);
+    char *path = f->file ? xstrdup(f->file) : path_join(f->model_dir, "tokenizer.json");
+    anemll_tokenizer *t;
+    int rc = anemll_tokenizer_load(path, &t);
     free(path);
-    return t;
+    return rc ? NULL : t;
 }
 
 static void write_ids(const int *ids, int n) {
@@ -116,10 +117,12 @@ static int get_bool(const TokJson *obj, const char *key, int def, int *out) {
     return 0;
 }
 
-typedef int (*LineFn)(const Tokenizer *t, const TokJson *line, void *ctx);
+/* A line as text and parsed (NULL when fn parses it itself). */
+typedef int (*LineFn)(const anemll_tokenizer *t, const char *text, size_t len, const TokJson *line, void *ctx);
 
-/* Runs fn on each non-blank line of stdin parsed as JSON; flushes the output after each. */
-static int for_each_line(const Tokenizer *t, LineFn fn, void *ctx) {
+/* Runs fn on each non-blank line of stdin (parsed as JSON unless parse is 0); flushes the output
+ * after each. */
+static int for_each_line(const anemll_tokenizer *t, int parse, LineFn fn, void *ctx) {
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
@@ -128,8 +131,8 @@ static int for_each_line(const Tokenizer *t, LineFn fn, void *ctx) {
     while (rc == 0 && (len = getline(&line, &cap, stdin)) >= 0) {
         number++;
         if (strspn(line, " \t\r\n") == (size_t)len) continue;
-        TokJson *v = tokjson_parse(line, (size_t)len);
-        if (!v || fn(t, v, ctx) != 0) {
+        TokJson *v = parse ? tokjson_parse(line, (size_t)len) : NULL;
+        if ((parse && !v) || fn(t, line, (size_t)len, v, ctx) != 0) {
             char why[512];
             snprintf(why, sizeof why, "%s", err_get());
             err_set("stdin line %ld: %s", number, why);
@@ -146,7 +149,9 @@ static int for_each_line(const Tokenizer *t, LineFn fn, void *ctx) {
     return rc;
 }
 
-static int tokenize_line(const Tokenizer *t, const TokJson *line, void *ctx) {
+static int tokenize_line(const anemll_tokenizer *t, const char *raw, size_t raw_len, const TokJson *line, void *ctx) {
+    (void)raw;
+    (void)raw_len;
     const TokJson *text = tokjson_get(line, "text");
     int add_bos;
     if (!text || text->type != TJ_STRING) {
@@ -155,25 +160,26 @@ static int tokenize_line(const Tokenizer *t, const TokJson *line, void *ctx) {
     }
     if (get_bool(line, "add_bos", *(const int *)ctx, &add_bos) != 0) return -1;
     int *ids, n;
-    tok_encode(t, text->str, text->len, add_bos, &ids, &n);
+    if (anemll_tokenize(t, text->str, text->len, add_bos, &ids, &n)) return -1;
     write_ids(ids, n);
     putchar('\n');
-    free(ids);
+    anemll_free(ids);
     return 0;
 }
 
 /* All of stdin as one text. */
-static int tokenize_stdin(const Tokenizer *t, int add_bos) {
+static int tokenize_stdin(const anemll_tokenizer *t, int add_bos) {
     size_t len = 0, cap = 1 << 16;
     char *text = xmalloc(cap);
     for (size_t got; (got = fread(text + len, 1, cap - len, stdin)) > 0;)
         if ((len += got) == cap) text = xrealloc(text, cap *= 2);
     int *ids, n;
-    tok_encode(t, text, len, add_bos, &ids, &n);
+    int rc = anemll_tokenize(t, text, len, add_bos, &ids, &n);
+    free(text);
+    if (rc) return -1;
     write_ids(ids, n);
     putchar('\n');
-    free(ids);
-    free(text);
+    anemll_free(ids);
     fflush(stdout);
     if (ferror(stdin) || ferror(stdout)) {
         err_set("cannot read the input or write the output");
@@ -192,14 +198,17 @@ int cmd_tokenize(int argc, char **argv) {
     int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 2;
-    Tokenizer *t = open_tokenizer(&f);
+    anemll_tokenizer *t = open_tokenizer(&f);
     if (!t) return fail_with_error();
-    int rc = jsonl ? for_each_line(t, tokenize_line, &add_bos) : tokenize_stdin(t, add_bos);
-    tok_free(t);
+    int rc = jsonl ? for_each_line(t, 1, tokenize_line, &add_bos) : tokenize_stdin(t, add_bos);
+    anemll_tokenizer_free(t);
     return rc ? fail_with_error() : 0;
 }
 
-static int detokenize_line(const Tokenizer *t, const TokJson *line, void *ctx) {
+static int detokenize_line(const anemll_tokenizer *t, const char *raw, size_t raw_len, const TokJson *line,
+                           void *ctx) {
+    (void)raw;
+    (void)raw_len;
     if (line->type != TJ_ARRAY) {
         err_set("expected a JSON array of token ids");
         return -1;
@@ -216,12 +225,13 @@ static int detokenize_line(const Tokenizer *t, const TokJson *line, void *ctx) {
         ids[i] = (int)v->number;
     }
     size_t len;
-    char *text = tok_decode(t, ids, line->n, *(const int *)ctx, &len);
+    char *text;
+    int rc = anemll_detokenize(t, ids, line->n, *(const int *)ctx, &text, &len);
     free(ids);
-    if (!text) return -1;
+    if (rc) return -1;
     tokjson_write_string(stdout, text, len);
     putchar('\n');
-    free(text);
+    anemll_free(text);
     return 0;
 }
 
@@ -235,37 +245,32 @@ int cmd_detokenize(int argc, char **argv) {
     int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 2;
-    Tokenizer *t = open_tokenizer(&f);
+    anemll_tokenizer *t = open_tokenizer(&f);
     if (!t) return fail_with_error();
-    int rc = for_each_line(t, detokenize_line, &skip_special);
-    tok_free(t);
+    int rc = for_each_line(t, 1, detokenize_line, &skip_special);
+    anemll_tokenizer_free(t);
     return rc ? fail_with_error() : 0;
 }
 
-static int template_line(const Tokenizer *t, const TokJson *line, void *ctx) {
+/* The request goes to the library as it is: anemll_chat_template_json parses it. */
+static int template_line(const anemll_tokenizer *t, const char *raw, size_t raw_len, const TokJson *line, void *ctx) {
+    (void)line;
     (void)ctx;
-    ChatMessage *msgs;
-    int n, add_prompt;
-    if (line->type != TJ_OBJECT) {
-        err_set("expected {\"messages\": [...], \"add_generation_prompt\": true|false}");
+    char *prompt;
+    size_t len;
+    int *ids, n_ids;
+    if (anemll_chat_template_json(raw, raw_len, &prompt, &len)) return -1;
+    if (anemll_tokenize(t, prompt, len, 0, &ids, &n_ids)) {
+        anemll_free(prompt);
         return -1;
     }
-    if (get_bool(line, "add_generation_prompt", 0, &add_prompt) != 0 ||
-        chat_messages_from_json(tokjson_get(line, "messages"), &msgs, &n) != 0)
-        return -1;
-    size_t len;
-    char *prompt = chat_render(msgs, n, add_prompt, &len);
-    chat_messages_free(msgs, n);
-    if (!prompt) return -1;
-    int *ids, n_ids;
-    tok_encode(t, prompt, len, 0, &ids, &n_ids);
     fputs("{\"prompt\":", stdout);
     tokjson_write_string(stdout, prompt, len);
     fputs(",\"ids\":", stdout);
     write_ids(ids, n_ids);
     fputs("}\n", stdout);
-    free(ids);
-    free(prompt);
+    anemll_free(ids);
+    anemll_free(prompt);
     return 0;
 }
 
@@ -278,9 +283,9 @@ int cmd_template(int argc, char **argv) {
     int bad = args_finish(&a);
     args_free(&a);
     if (bad) return 2;
-    Tokenizer *t = open_tokenizer(&f);
+    anemll_tokenizer *t = open_tokenizer(&f);
     if (!t) return fail_with_error();
-    int rc = for_each_line(t, template_line, NULL);
-    tok_free(t);
+    int rc = for_each_line(t, 0, template_line, NULL);
+    anemll_tokenizer_free(t);
     return rc ? fail_with_error() : 0;
 }
