@@ -63,7 +63,7 @@ int sampler_from_flags(int vocab, const SamplingFlags *f, anemll_sampler **out) 
 
 int precision_flag(const char *name, anemll_precision *out) {
     if (anemll_precision_parse(name, out) == 0) return 0;
-    err_set("--precision '%s': expected " PRECISION_NAMES, name);
+    err_set("--precision '%s': expected " ANEMLL_PRECISION_NAMES, name);
     return -1;
 }
 
@@ -162,17 +162,5 @@ void remove_on_signal(const char *path) {
     sa.sa_handler = remove_and_die;
     sigaction(SIGINT, &sa, &saved_int);
     sigaction(SIGTERM, &sa, &saved_term);
-}
-
-Tokenizer *load_model_tokenizer(const Model *m, const char *override_path) {
-    if (override_path) return tok_load(override_path);
-    char *p = path_join(m->dir, "tokenizer.json");
-    Tokenizer *t = NULL;
-    if (file_exists(p))
-        t = tok_load(p);
-    else
-        err_set("%s: no tokenizer.json in the model folder (give one with --tokenizer FILE)", m->dir);
-    free(p);
-    return t;
 }
 

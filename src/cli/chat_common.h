@@ -6,10 +6,6 @@
 
 #include "anemll.h"
 #include "cli/args.h"
-#include "model/model.h"
-#include "generate/generate.h"
-#include "model/sampler.h"
-#include "tokenizer/tokenizer.h"
 
 /* Flag tables of the shared groups (see args.h). */
 extern const ArgSpec model_args[];     /* --model DIR (alias --meta): chat logits generate inspect bench */
@@ -59,8 +55,5 @@ void stop_signals_reraise(void);
 /* Until called again with NULL, SIGINT and SIGTERM first remove `path` (an output's temporary
  * file), then end the process as the signal would have. NULL: the handlers are restored. */
 void remove_on_signal(const char *path);
-
-/* --tokenizer FILE when given, else tokenizer.json beside the model's config.json. */
-Tokenizer *load_model_tokenizer(const Model *m, const char *override_path);
 
 #endif

@@ -9,6 +9,7 @@
 #include "cli/chat_common.h"
 #include "cli/commands.h"
 #include "model/model.h"
+#include "tokenizer/tokenizer.h"
 #include "util/pool.h"
 #include "util/util.h"
 
