@@ -150,6 +150,8 @@ ANEMLL_API int anemll_session_truncate(anemll_session *s, int n);
 /* [vocab_size] logits after the last token fed; valid until the next call on s. */
 ANEMLL_API const float *anemll_session_logits(const anemll_session *s);
 ANEMLL_API int anemll_session_length(const anemll_session *s); /* positions the cache holds */
+/* With overflow_continue: where the first non-finite FP16 value was met ("layer L, OP"), or NULL. */
+ANEMLL_API const char *anemll_session_overflow(const anemll_session *s);
 ANEMLL_API int anemll_session_context(const anemll_session *s);
 /* Tokens the last anemll_session_set actually ran (the rest came from the cache), and its time. */
 ANEMLL_API int anemll_session_last_prefilled(const anemll_session *s);

@@ -281,6 +281,7 @@ int anemll_session_truncate(anemll_session *s, int n) {
 
 const float *anemll_session_logits(const anemll_session *s) { return s->ss.logits; }
 int anemll_session_length(const anemll_session *s) { return s->ss.s.pos; }
+const char *anemll_session_overflow(const anemll_session *s) { return s->ss.s.overflowed ? s->ss.s.overflow_where : NULL; }
 int anemll_session_context(const anemll_session *s) { return s->ss.s.context; }
 int anemll_session_last_prefilled(const anemll_session *s) { return s->ss.prefilled; }
 double anemll_session_last_prefill_seconds(const anemll_session *s) { return s->ss.prefill_seconds; }

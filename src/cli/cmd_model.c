@@ -90,6 +90,8 @@ typedef struct {
 } Run;
 
 static void close_run(Run *r) {
+    const char *where = r->s ? anemll_session_overflow(r->s) : NULL;
+    if (where) fprintf(stderr, "anemll: warning: FP16 overflow (non-finite value) at %s\n", where);
     anemll_session_free(r->s);
     anemll_tokenizer_free(r->tok);
     anemll_model_free(r->m);

@@ -221,30 +221,40 @@ static void matmul(const QMatrix *w, const float *x, const QActs *xq, int T, flo
     pool_run(matmul_task, &j, n);
 }
 
-/* Strict-FP16 emulation: round an op's output to FP16 as the Neural Engine would store it, and
- * stop at the first value that is not finite (an FP16 overflow), naming the layer and op. */
+/* Strict-FP16 emulation: round an op's output to FP16 as the Neural Engine would store it. The
+ * first value that is not finite (an FP16 overflow) is recorded with its layer, op and positions;
+ * block_done, once per block, then fails the run (or, with overflow_continue, notes it and goes on). */
 static int round_to_f16(float *v, size_t n) { return vec_round_f16(v, n); }
 
-static int overflow(RunState *s, int layer, const char *op) {
-    char where[64];
+static void note_overflow(RunState *s, int layer, const char *op) {
+    if (s->overflow_pending) return;
+    s->overflow_pending = 1;
+    if (s->overflowed) return; /* continuing: the first one met is the one reported */
     if (layer < 0)
-        snprintf(where, sizeof where, "%s", op);
+        snprintf(s->overflow_where, sizeof s->overflow_where, "%s", op);
     else
-        snprintf(where, sizeof where, "layer %d, %s", layer, op);
+        snprintf(s->overflow_where, sizeof s->overflow_where, "layer %d, %s", layer, op);
+    s->overflow_first = s->rows_first;
+    s->overflow_last = s->rows_last;
+}
+
+static void act(RunState *s, float *v, size_t n, int layer, const char *op) {
+    if (s->precision == PRECISION_FP16 && round_to_f16(v, n)) note_overflow(s, layer, op);
+}
+
+static int block_done(RunState *s) {
+    if (!s->overflow_pending) return 0;
+    s->overflow_pending = 0;
     if (s->overflow_continue) {
-        if (!s->overflowed) fprintf(stderr, "anemll: warning: FP16 overflow (non-finite value) at %s\n", where);
         s->overflowed = 1;
         return 0;
     }
-    if (s->rows_first == s->rows_last)
-        err_set("FP16 overflow: non-finite value at %s (position %d)", where, s->rows_first);
+    if (s->overflow_first == s->overflow_last)
+        err_set("FP16 overflow: non-finite value at %s (position %d)", s->overflow_where, s->overflow_first);
     else
-        err_set("FP16 overflow: non-finite value at %s (positions %d..%d)", where, s->rows_first, s->rows_last);
+        err_set("FP16 overflow: non-finite value at %s (positions %d..%d)", s->overflow_where, s->overflow_first,
+                s->overflow_last);
     return -1;
-}
-
-static int act(RunState *s, float *v, size_t n, int layer, const char *op) {
-    return s->precision == PRECISION_FP16 && round_to_f16(v, n) ? overflow(s, layer, op) : 0;
 }
 
 /* A NaN becomes the peak and stays: a plain max skips NaN, and would report the finite rest. */
@@ -305,14 +315,14 @@ static void attention_task(void *ctx, int task, int n_tasks) {
     }
 }
 
-static int attention(const ModelConfig *c, RunState *s, int l, int pos, int n) {
+static void attention(const ModelConfig *c, RunState *s, int l, int pos, int n) {
     int hd = c->head_dim, nh = c->num_heads, kvd = c->num_kv_heads * hd, cap = s->cache_cap[l];
     AttnJob job = {.c = c, .s = s, .l = l, .pos = pos, .n = n};
     int tasks = s->n_threads < n * nh ? s->n_threads : n * nh;
     pool_run(attention_task, &job, tasks);
     for (int i = 0; i < tasks; i++) {
-        if (job.bad_scores[i] && overflow(s, l, "attention scores")) return -1;
-        if (job.bad_probs[i] && overflow(s, l, "attention probabilities")) return -1;
+        if (job.bad_scores[i]) note_overflow(s, l, "attention scores");
+        if (job.bad_probs[i]) note_overflow(s, l, "attention probabilities");
     }
     /* Append this batch to the cache; a ring keeps only the last `cap` positions. */
     int first = n > cap ? n - cap : 0;
@@ -330,12 +340,12 @@ static void rmsnorm_rows(float *out, const float *x, const float *gain, int n, i
 }
 
 /* x += post_norm(p): a sublayer's output joins the residual stream. */
-static int residual_add(RunState *s, float *x, float *p, const float *gain, int n, int H, float eps, int l,
-                        const char *norm_op) {
+static void residual_add(RunState *s, float *x, float *p, const float *gain, int n, int H, float eps, int l,
+                         const char *norm_op) {
     rmsnorm_rows(p, p, gain, n, H, eps);
-    if (act(s, p, (size_t)n * H, l, norm_op)) return -1;
+    act(s, p, (size_t)n * H, l, norm_op);
     for (size_t i = 0; i < (size_t)n * H; i++) x[i] += p[i];
-    return act(s, x, (size_t)n * H, l, "residual add");
+    act(s, x, (size_t)n * H, l, "residual add");
 }
 
 int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsMode mode, float *logits) {
@@ -367,7 +377,8 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsM
         qmat_row(&w->embed, tokens[t], x);
         for (int i = 0; i < H; i++) x[i] *= w->embed_scale;
     }
-    if (act(s, s->x, (size_t)n * H, -1, "embeddings")) return -1;
+    act(s, s->x, (size_t)n * H, -1, "embeddings");
+    if (block_done(s)) return -1;
     if (s->layer_peaks) track_peak(&s->embed_peak, s->x, (size_t)n * H);
     for (int t = 0; t < n; t++) {
         size_t o = (size_t)t * hd / 2;
@@ -384,44 +395,47 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsM
 
         /* attention block: x += post_attn_norm(o_proj(attn(rope(norm(q)), rope(norm(k)), v))) */
         rmsnorm_rows(s->xn, s->x, lw->input_norm, n, H, eps);
-        if (act(s, s->xn, (size_t)n * H, l, "input norm")) return -1;
+        act(s, s->xn, (size_t)n * H, l, "input norm");
         const QActs *xq = quantize_input(s, &lw->q, s->xn, n, H);
         matmul(&lw->q, s->xn, xq, n, s->q);
         matmul(&lw->k, s->xn, xq, n, s->k);
         matmul(&lw->v, s->xn, xq, n, s->v);
-        if (act(s, s->q, (size_t)n * nh * hd, l, "q_proj") || act(s, s->k, (size_t)n * kvh * hd, l, "k_proj") ||
-            act(s, s->v, (size_t)n * kvh * hd, l, "v_proj"))
-            return -1;
+        act(s, s->q, (size_t)n * nh * hd, l, "q_proj");
+        act(s, s->k, (size_t)n * kvh * hd, l, "k_proj");
+        act(s, s->v, (size_t)n * kvh * hd, l, "v_proj");
         rmsnorm_rows(s->q, s->q, lw->q_norm, n * nh, hd, eps);
         rmsnorm_rows(s->k, s->k, lw->k_norm, n * kvh, hd, eps);
-        if (act(s, s->q, (size_t)n * nh * hd, l, "q_norm") || act(s, s->k, (size_t)n * kvh * hd, l, "k_norm"))
-            return -1;
+        act(s, s->q, (size_t)n * nh * hd, l, "q_norm");
+        act(s, s->k, (size_t)n * kvh * hd, l, "k_norm");
         for (int t = 0; t < n; t++) {
             const float *cs = rc + (size_t)t * hd / 2, *sn = rs + (size_t)t * hd / 2;
             for (int h = 0; h < nh; h++) rope_apply(s->q + ((size_t)t * nh + h) * hd, cs, sn, hd);
             for (int h = 0; h < kvh; h++) rope_apply(s->k + ((size_t)t * kvh + h) * hd, cs, sn, hd);
         }
-        if (act(s, s->q, (size_t)n * nh * hd, l, "rope q") || act(s, s->k, (size_t)n * kvh * hd, l, "rope k"))
-            return -1;
-        if (attention(c, s, l, pos, n)) return -1;
+        act(s, s->q, (size_t)n * nh * hd, l, "rope q");
+        act(s, s->k, (size_t)n * kvh * hd, l, "rope k");
+        attention(c, s, l, pos, n);
         matmul(&lw->o, s->att, quantize_input(s, &lw->o, s->att, n, nh * hd), n, s->proj);
-        if (act(s, s->proj, (size_t)n * H, l, "o_proj")) return -1;
-        if (residual_add(s, s->x, s->proj, lw->post_attn_norm, n, H, eps, l, "post-attention norm")) return -1;
+        act(s, s->proj, (size_t)n * H, l, "o_proj");
+        residual_add(s, s->x, s->proj, lw->post_attn_norm, n, H, eps, l, "post-attention norm");
+        if (block_done(s)) return -1;
 
         /* MLP block: x += post_ff_norm(down(gelu(gate(norm(x))) * up(norm(x)))) */
         rmsnorm_rows(s->xn, s->x, lw->pre_ff_norm, n, H, eps);
-        if (act(s, s->xn, (size_t)n * H, l, "pre-feedforward norm")) return -1;
+        act(s, s->xn, (size_t)n * H, l, "pre-feedforward norm");
         xq = quantize_input(s, &lw->gate, s->xn, n, H);
         matmul(&lw->gate, s->xn, xq, n, s->gate);
         matmul(&lw->up, s->xn, xq, n, s->up);
-        if (act(s, s->gate, (size_t)n * I, l, "gate_proj") || act(s, s->up, (size_t)n * I, l, "up_proj")) return -1;
+        act(s, s->gate, (size_t)n * I, l, "gate_proj");
+        act(s, s->up, (size_t)n * I, l, "up_proj");
         gelu(s->gate, (size_t)n * I, c->activation);
-        if (act(s, s->gate, (size_t)n * I, l, "gelu")) return -1;
+        act(s, s->gate, (size_t)n * I, l, "gelu");
         for (size_t i = 0; i < (size_t)n * I; i++) s->gate[i] *= s->up[i];
-        if (act(s, s->gate, (size_t)n * I, l, "gelu * up")) return -1;
+        act(s, s->gate, (size_t)n * I, l, "gelu * up");
         matmul(&lw->down, s->gate, quantize_input(s, &lw->down, s->gate, n, I), n, s->proj);
-        if (act(s, s->proj, (size_t)n * H, l, "down_proj")) return -1;
-        if (residual_add(s, s->x, s->proj, lw->post_ff_norm, n, H, eps, l, "post-feedforward norm")) return -1;
+        act(s, s->proj, (size_t)n * H, l, "down_proj");
+        residual_add(s, s->x, s->proj, lw->post_ff_norm, n, H, eps, l, "post-feedforward norm");
+        if (block_done(s)) return -1;
         if (s->layer_peaks) track_peak(&s->layer_peaks[l], s->x, (size_t)n * H);
     }
     s->pos += n;
@@ -430,11 +444,12 @@ int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsM
     int first = mode == LOGITS_LAST ? n - 1 : 0, rows = n - first;
     s->rows_first = pos + first;
     rmsnorm_rows(s->xn, s->x + (size_t)first * H, w->final_norm, rows, H, eps);
-    if (act(s, s->xn, (size_t)rows * H, -1, "final norm")) return -1;
+    act(s, s->xn, (size_t)rows * H, -1, "final norm");
     matmul(&w->lm_head, s->xn, quantize_input(s, &w->lm_head, s->xn, rows, H), rows, logits);
     if (c->final_logit_softcapping > 0)
         for (size_t i = 0; i < (size_t)rows * V; i++) logits[i] = softcap(logits[i], c->final_logit_softcapping);
-    return act(s, logits, (size_t)rows * V, -1, "lm_head logits");
+    act(s, logits, (size_t)rows * V, -1, "lm_head logits");
+    return block_done(s);
 }
 
 int model_prefill(const Model *m, RunState *s, const int *tokens, int n, LogitsMode mode, float *last_logits,

@@ -126,6 +126,9 @@ typedef struct {
     float *layer_peaks;    /* NULL, or [num_layers]: running max |residual| after each layer (NaN once one is) */
     float embed_peak;      /* running max |residual| after the embedding (with layer_peaks) */
     int overflowed;        /* a non-finite FP16 value was met (with overflow_continue) */
+    int overflow_pending;  /* met in the block under way (checked once per block) */
+    char overflow_where[96]; /* the first one: "layer L, OP" (or "OP"), at positions first..last */
+    int overflow_first, overflow_last;
     int rows_first, rows_last; /* positions of the rows the op under way computes (for its overflow) */
 } RunState;
 
