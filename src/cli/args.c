@@ -11,10 +11,9 @@
 #define HELP_WIDTH 80
 #define HELP_COLUMN 30 /* where a flag's meaning starts */
 
-static char first_error[512];
 
 static void arg_error(Args *a, const char *fmt, const char *x, const char *y) {
-    if (!a->error) snprintf(first_error, sizeof first_error, fmt, x, y);
+    if (!a->error) snprintf(a->first_error, sizeof a->first_error, fmt, x, y);
     a->error = 1;
 }
 
@@ -193,7 +192,7 @@ int args_positionals(Args *a, const char **out, int max) {
 int args_finish(Args *a) {
     for (int i = 0; i < a->argc && !a->error; i++)
         if (!a->used[i]) arg_error(a, "unknown argument '%s' for '%s'", a->argv[i], a->spec->name);
-    if (a->error) fprintf(stderr, "anemll: error: %s\n", first_error);
+    if (a->error) fprintf(stderr, "anemll: error: %s\n", a->first_error);
     return a->error ? -1 : 0;
 }
 

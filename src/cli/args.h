@@ -37,6 +37,7 @@ typedef struct {
     char **argv;
     unsigned char *used;
     int error;
+    char first_error[512]; /* the message of the first bad flag, printed by args_finish */
 } Args;
 
 void args_init(Args *a, const CommandSpec *spec, int argc, char **argv);

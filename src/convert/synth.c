@@ -38,17 +38,19 @@ typedef struct {
     uint64_t rng;
     const Progress *progress;
     long done, total;
+    uint16_t *buf; /* [SYNTH_CHUNK] BF16 values on their way to the file */
 } Out;
+
+enum { SYNTH_CHUNK = 1 << 16 };
 
 /* One tensor of uniform weights of the given standard deviation (uniform on [-a, a] has std
  * a/sqrt(3)), plus a constant offset (norm gains), streamed as BF16 in chunks. */
 static int write_random(Out *o, size_t count, double std, double offset) {
-    enum { CHUNK = 1 << 16 };
-    static uint16_t buf[CHUNK];
+    uint16_t *buf = o->buf;
     double a = std * sqrt(3.0);
     o->done += (long)count;
     while (count) {
-        size_t n = count < CHUNK ? count : CHUNK;
+        size_t n = count < SYNTH_CHUNK ? count : SYNTH_CHUNK;
         for (size_t i = 0; i < n; i++) {
             double u = (double)(rng_next(&o->rng) >> 11) * (1.0 / 9007199254740992.0); /* [0,1) */
             buf[i] = f32_to_bf16((float)(offset + a * (2 * u - 1)));
@@ -120,7 +122,8 @@ int synth_write(const char *shape_name, const char *out_dir, int vocab, uint64_t
     StWriter *w = st_writer_new(path);
     free(path);
     /* total: the embeddings and the final norm, then each layer's tensors as they are declared */
-    Out o = {w, seed * 0x2545F4914F6CDD1Dull + 1, progress, 0, (long)vocab * H + H};
+    Out o = {w, seed * 0x2545F4914F6CDD1Dull + 1, progress, 0, (long)vocab * H + H,
+             xmalloc(sizeof(uint16_t) * SYNTH_CHUNK)};
     st_writer_metadata(w, "format", "pt");
     char name[256];
     /* declaration order = write order */
@@ -158,6 +161,7 @@ int synth_write(const char *shape_name, const char *out_dir, int vocab, uint64_t
         double offset[6] = {0, 3.0, 0, 3.0, 0, 0};
         for (int i = 0; rc == 0 && i < 6; i++) rc = write_random(&o, (size_t)norms[i], 0.1, offset[i]);
     }
+    free(o.buf);
     if (rc) {
         st_writer_abort(w);
         return -1;
