@@ -423,20 +423,6 @@ static void new_model_id(char *out, size_t n) {
     for (size_t i = 0; i < sizeof b && 2 * i + 2 < n; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
-/* Remove a folder we created and the plain files in it. */
-static void remove_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    while (d && (de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
-        char *p = path_join(dir, de->d_name);
-        unlink(p);
-        free(p);
-    }
-    if (d) closedir(d);
-    rmdir(dir);
-}
-
 /* What --force may replace: a folder holding a converted model, nothing else. */
 static int replaceable(const char *out_dir) {
     char *meta = path_join(out_dir, "meta.yaml");

@@ -2,7 +2,6 @@
 #include "eval/sweep.h"
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,17 +68,6 @@ static int make_temp_dir(char *out, size_t n) {
     }
     return 0;
 }
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-/* Remove a folder and everything under it. */
-static void remove_tree(const char *dir) { nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 /* The seed's four configurations, then each of p->configs; NULL and err_set on a bad one. */
 static SweepConfig *sweep_configs(const EvalPlan *p, int *n) {

@@ -51,6 +51,9 @@ int *parse_ids(const char *text, const char *separators, const char *what, int *
 char *path_join(const char *dir, const char *name);
 int file_exists(const char *path);
 int dir_exists(const char *path);
+/* Remove a folder and everything under it, links as links (never followed): only for folders
+ * this program made, or verified as its own (a converted model's meta.yaml). */
+void remove_tree(const char *dir);
 /* Whether two paths name the same file or folder, or one lies inside the other (links resolved;
  * a path that does not exist yet counts by its existing parent). An output must never overlap an
  * input: writing it would destroy what is being read. */
