@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "quant/lut.h"
+#include "quant/lut_format.h"
 #include "quant/matrix_kernels.h"
 #include "util/cpu.h"
 #include "util/util.h"

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/lut.h"
+#include "quant/lut_format.h"
 #include "quant/matrix_kernels.h"
 #include "util/util.h"
 
