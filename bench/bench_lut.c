@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/lut.h"
+#include "convert/palettize.h"
+#include "quant/lut_format.h"
 #include "quant/matrix.h"
 #include "util/util.h"
 

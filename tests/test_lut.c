@@ -6,7 +6,8 @@
 
 #include "check.h"
 #include "rng.h"
-#include "quant/lut.h"
+#include "convert/palettize.h"
+#include "quant/lut_format.h"
 #include "quant/matrix.h"
 #include "util/util.h"
 

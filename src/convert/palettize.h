@@ -1,8 +1,8 @@
 /* LUT palettization (ANEMLL's recipe, coremltools mode="kmeans"): fits each group's table of
  * 2^bits FP16 centroids by 1-D k-means and stores every weight as the index of its nearest
  * centroid, in the packed format of quant/lut_format.h. */
-#ifndef ANEMLL_LUT_H
-#define ANEMLL_LUT_H
+#ifndef ANEMLL_PALETTIZE_H
+#define ANEMLL_PALETTIZE_H
 
 #include <stddef.h>
 #include <stdint.h>

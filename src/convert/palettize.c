@@ -1,4 +1,4 @@
-#include "quant/lut.h"
+#include "convert/palettize.h"
 
 #include <math.h>
 #include <pthread.h>
