@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include "convert/palettize.h"
+#include "kernels/kernels.h"
 #include "quant/lut_format.h"
+#include "quant/matmul.h"
 #include "quant/matrix.h"
 #include "util/util.h"
 

@@ -7,7 +7,9 @@
 #include "check.h"
 #include "rng.h"
 #include "convert/palettize.h"
+#include "kernels/kernels.h"
 #include "quant/lut_format.h"
+#include "quant/matmul.h"
 #include "quant/matrix.h"
 #include "util/util.h"
 
