@@ -6,8 +6,8 @@
  *   T == 1 (decode, memory bound): fused load + FMA against x, each packed byte read once;
  *   (LUT4 reads a copy of x permuted to the order its lookups produce, lut4_permute_x, so the
  *   nibbles need no interleave: ~1.3x less CPU per weight than load32);
- *   T > 1 (prefill): a 4-row x 512-column tile is expanded to FP32 once into a stack buffer and
- *   reused for all T inputs, so the index decode is amortised over T.
+ *   T > 1 (prefill): the tiling driver (tiling.h) has a 4-row x 512-column tile expanded to FP32
+ *   once and reused for all T inputs, so the index decode is amortised over T.
  * Functions are specialised per format through always_inline + a constant `fmt` argument, so
  * there is one copy of each loop in the source and no format branch inside the hot loops.
  *
@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/tiling.h"
 #include "kernels/vec_math.h"
 #include "quant/lut_format.h"
 #include "util/cpu.h"
@@ -57,6 +58,7 @@ enum {
  * group the current row belongs to. */
 typedef struct {
     const QMatrix *w;
+    int fmt;
     int vec32_cols; /* columns [0, vec32_cols) go 32 at a time (load32), */
     int vec_cols;   /* then up to vec_cols 8 at a time (load8), the rest one by one */
     __m256i shuf, shift, mask; /* load8's index decoder */
@@ -74,9 +76,28 @@ static int lut_fmt(int bits) {
     return bits <= 3 ? FMT_LUT_PERM8 : bits == 4 ? FMT_LUT4 : bits == 6 ? FMT_LUT6 : FMT_LUT_GATHER;
 }
 
-static void reader_init(Reader *rd, const QMatrix *w) {
+static int matrix_fmt(const QMatrix *w) {
+    return w->kind == QM_F32 ? FMT_F32 : w->kind == QM_F16 ? FMT_F16 : w->kind == QM_BF16 ? FMT_BF16 : lut_fmt(w->bits);
+}
+
+/* fn(..., fmt) with fmt as a constant, so that fn and the always-inline loops it calls are
+ * specialised per format. */
+#define WITH_FMT(fmt, fn, ...)                                 \
+    switch (fmt) {                                             \
+    case FMT_F32: fn(__VA_ARGS__, FMT_F32); break;             \
+    case FMT_F16: fn(__VA_ARGS__, FMT_F16); break;             \
+    case FMT_BF16: fn(__VA_ARGS__, FMT_BF16); break;           \
+    case FMT_LUT_PERM8: fn(__VA_ARGS__, FMT_LUT_PERM8); break; \
+    case FMT_LUT4: fn(__VA_ARGS__, FMT_LUT4); break;           \
+    case FMT_LUT6: fn(__VA_ARGS__, FMT_LUT6); break;           \
+    default: fn(__VA_ARGS__, FMT_LUT_GATHER); break;           \
+    }
+
+static void reader_init(void *reader, const QMatrix *w) {
+    Reader *rd = reader;
     memset(rd, 0, sizeof *rd);
     rd->w = w;
+    rd->fmt = matrix_fmt(w);
     rd->group = -1;
     rd->vec_cols = w->cols & ~7;
     rd->vec32_cols = w->cols & ~31;
@@ -160,7 +181,7 @@ ALWAYS_INLINE __m256 load8(const Reader *rd, const void *row, int c, int fmt) {
         return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
     }
     default: {
-        const uint8_t *p = (const uint8_t *)row + (size_t)(c / 8) * (size_t)rd->w->bits;
+        const uint8_t *p = (const uint8_t *)row + (size_t)c / 8 * (size_t)rd->w->bits;
         __m256i bytes = _mm256_broadcastsi128_si256(_mm_loadl_epi64((const __m128i *)p));
         __m256i idx = _mm256_and_si256(
             _mm256_srlv_epi32(_mm256_shuffle_epi8(bytes, rd->shuf), rd->shift), rd->mask);
@@ -198,7 +219,7 @@ ALWAYS_INLINE F32x32 fp16_planes_to_f32(__m256i lo, __m256i hi) {
 ALWAYS_INLINE F32x32 load32(const Reader *rd, const void *row, int c, int fmt) {
     if (fmt == FMT_LUT4) {
         /* 16 bytes = 32 nibbles; index 2j is the low nibble of byte j */
-        __m128i raw = _mm_loadu_si128((const __m128i *)((const uint8_t *)row + c / 2));
+        __m128i raw = _mm_loadu_si128((const __m128i *)((const uint8_t *)row + (size_t)c / 2));
         __m128i nib = _mm_set1_epi8(0x0f);
         __m128i lo = _mm_and_si128(raw, nib), hi = _mm_and_si128(_mm_srli_epi16(raw, 4), nib);
         __m256i idx = _mm256_set_m128i(_mm_unpackhi_epi8(lo, hi), _mm_unpacklo_epi8(lo, hi));
@@ -258,7 +279,7 @@ ALWAYS_INLINE float hsum8(__m256 v) {
  * vectors hold columns {0,2,..,14}, {1,3,..,15}, {16,18,..,30}, {17,19,..,31} of the block,
  * which is the order lut4_permute_x gives x. */
 ALWAYS_INLINE F32x32 load32_lut4_perm(const Reader *rd, const void *row, int c) {
-    __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)((const uint8_t *)row + c / 2)));
+    __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)((const uint8_t *)row + (size_t)c / 2)));
     __m256i idx = _mm256_and_si256(_mm256_srlv_epi32(raw, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)),
                                    _mm256_set1_epi8(0x0f));
     __m256i lo = _mm256_shuffle_epi8(rd->t16_lo[0], idx), hi = _mm256_shuffle_epi8(rd->t16_hi[0], idx);
@@ -303,9 +324,9 @@ ALWAYS_INLINE float dot_row(const Reader *rd, const void *row, const float *x32,
     return s;
 }
 
-/* Row columns [c0, c1) to FP32 in out[0, c1 - c0); c0 a multiple of 32. */
-ALWAYS_INLINE void decode_range(const Reader *rd, const void *row, int c0, int c1, float *out,
-                                int fmt) {
+/* Row r's columns [c0, c1) to FP32 in out[0, c1 - c0); c0 a multiple of 32. */
+ALWAYS_INLINE void decode_range(Reader *rd, int r, int c0, int c1, float *restrict out, int fmt) {
+    const void *row = reader_row(rd, r, fmt);
     int c = c0;
     for (; c + 32 <= c1 && c < rd->vec32_cols; c += 32) {
         F32x32 w = load32(rd, row, c, fmt);
@@ -318,25 +339,22 @@ ALWAYS_INLINE void decode_range(const Reader *rd, const void *row, int c0, int c
     for (; c < c1; c++) out[c - c0] = load1(rd, row, c, fmt);
 }
 
-#define TILE_ROWS 4
-#define TILE_COLS 512 /* 4 rows x 512 FP32 = 8 KiB: stays in L1 while all T inputs pass over it */
-
-/* acc[t][i][0..8) (8 partial sums each) += tile row i . x[t] over n columns, for t < T.  x has row
+/* acc[t][i][0..8) (8 partial sums each) += rows[i] . x[t] over n columns, for t < T.  x has row
  * stride ldx.  Two inputs at a time: 8 accumulators hide the FMA latency, and each tile load
  * feeds two FMAs. */
-static void tile_fma(const float *const tile[TILE_ROWS], int n, const float *x, size_t ldx, int T,
-                     float *acc) {
+static void tile_fma(const void *const rows[TILE_ROWS], int n, const float *x, size_t ldx, int T, float *acc) {
+    const float *w0 = rows[0], *w1 = rows[1], *w2 = rows[2], *w3 = rows[3];
     int nv = n & ~7;
     __m256i tail = first_lanes(n - nv);
 #define LOAD_FULL(p) _mm256_loadu_ps(p)
 #define LOAD_TAIL(p) _mm256_maskload_ps(p, tail) /* never touches memory past column n */
-#define TILE_STEP(LOAD)                                                                      \
-    do {                                                                                     \
-        __m256 u = LOAD(x0 + c), v = LOAD(x1 + c), w;                                        \
-        w = LOAD(tile[0] + c), a0 = _mm256_fmadd_ps(w, u, a0), b0 = _mm256_fmadd_ps(w, v, b0); \
-        w = LOAD(tile[1] + c), a1 = _mm256_fmadd_ps(w, u, a1), b1 = _mm256_fmadd_ps(w, v, b1); \
-        w = LOAD(tile[2] + c), a2 = _mm256_fmadd_ps(w, u, a2), b2 = _mm256_fmadd_ps(w, v, b2); \
-        w = LOAD(tile[3] + c), a3 = _mm256_fmadd_ps(w, u, a3), b3 = _mm256_fmadd_ps(w, v, b3); \
+#define TILE_STEP(LOAD)                                                                   \
+    do {                                                                                  \
+        __m256 u = LOAD(x0 + c), v = LOAD(x1 + c), w;                                     \
+        w = LOAD(w0 + c), a0 = _mm256_fmadd_ps(w, u, a0), b0 = _mm256_fmadd_ps(w, v, b0); \
+        w = LOAD(w1 + c), a1 = _mm256_fmadd_ps(w, u, a1), b1 = _mm256_fmadd_ps(w, v, b1); \
+        w = LOAD(w2 + c), a2 = _mm256_fmadd_ps(w, u, a2), b2 = _mm256_fmadd_ps(w, v, b2); \
+        w = LOAD(w3 + c), a3 = _mm256_fmadd_ps(w, u, a3), b3 = _mm256_fmadd_ps(w, v, b3); \
     } while (0)
     for (int t = 0; t < T; t += 2) {
         const float *x0 = x + (size_t)t * ldx;
@@ -359,69 +377,38 @@ static void tile_fma(const float *const tile[TILE_ROWS], int n, const float *x, 
 #undef LOAD_FULL
 }
 
-ALWAYS_INLINE void rows_fmt(const QMatrix *w, const float *x, int T, float *y, int r0, int r1,
-                            int fmt) {
-    /* one reader per tile row: rows of a tile may belong to different LUT groups */
-    Reader rd[TILE_ROWS];
-    size_t ldy = (size_t)w->rows, cols = (size_t)w->cols;
-    if (T == 1 && fmt == FMT_LUT4) {
-        reader_init(&rd[0], w);
-        float *xp = xmalloc(sizeof(float) * ((size_t)rd[0].vec32_cols + 1));
-        lut4_permute_x(x, rd[0].vec32_cols, xp);
-        for (int r = r0; r < r1; r++) y[r] = dot_row(&rd[0], reader_row(&rd[0], r, fmt), xp, x, fmt, 1);
+/* T == 1: one fused pass over each row. */
+ALWAYS_INLINE void dot_rows(Reader *rd, const float *x, float *y, int r0, int r1, int fmt) {
+    if (fmt == FMT_LUT4) {
+        float *xp = xmalloc(sizeof(float) * ((size_t)rd->vec32_cols + 1));
+        lut4_permute_x(x, rd->vec32_cols, xp);
+        for (int r = r0; r < r1; r++) y[r] = dot_row(rd, reader_row(rd, r, fmt), xp, x, fmt, 1);
         free(xp);
         return;
     }
-    if (T == 1) {
-        reader_init(&rd[0], w);
-        for (int r = r0; r < r1; r++) y[r] = dot_row(&rd[0], reader_row(&rd[0], r, fmt), x, x, fmt, 0);
-        return;
+    for (int r = r0; r < r1; r++) y[r] = dot_row(rd, reader_row(rd, r, fmt), x, x, fmt, 0);
+}
+
+static void fp32_dot_rows(void *reader, const float *x, float *y, int r0, int r1) {
+    WITH_FMT(((Reader *)reader)->fmt, dot_rows, reader, x, y, r0, r1);
+}
+
+static void fp32_decode(void *readers, int r, int nr, int c0, int c1, float *restrict buf) {
+    Reader *rd = readers;
+    for (int i = 0; i < nr; i++) {
+        WITH_FMT(rd[i].fmt, decode_range, &rd[i], r + i, c0, c1, buf + (size_t)i * F32_TILE_COLS);
     }
-    for (int i = 0; i < TILE_ROWS; i++) reader_init(&rd[i], w);
-    _Alignas(32) float buf[TILE_ROWS][TILE_COLS];
-    float *acc = xmalloc(sizeof(float) * 8 * TILE_ROWS * (size_t)T);
-    for (int r = r0; r < r1; r += TILE_ROWS) {
-        int nr = r1 - r < TILE_ROWS ? r1 - r : TILE_ROWS;
-        const void *row[TILE_ROWS];
-        for (int i = 0; i < nr; i++) row[i] = reader_row(&rd[i], r + i, fmt);
-        memset(acc, 0, sizeof(float) * 8 * TILE_ROWS * (size_t)T);
-        for (int c0 = 0; c0 < w->cols; c0 += TILE_COLS) {
-            int c1 = c0 + TILE_COLS < w->cols ? c0 + TILE_COLS : w->cols;
-            const float *tile[TILE_ROWS];
-            for (int i = 0; i < TILE_ROWS; i++) {
-                if (i >= nr) {
-                    tile[i] = tile[0]; /* short last tile: repeat row 0, drop its sums */
-                } else if (fmt == FMT_F32) {
-                    tile[i] = (const float *)row[i] + c0;
-                } else {
-                    decode_range(&rd[i], row[i], c0, c1, buf[i], fmt);
-                    tile[i] = buf[i];
-                }
-            }
-            tile_fma(tile, c1 - c0, x + c0, cols, T, acc);
-        }
-        for (int t = 0; t < T; t++)
-            for (int i = 0; i < nr; i++)
-                y[(size_t)t * ldy + (size_t)(r + i)] =
-                    hsum8(_mm256_loadu_ps(acc + ((size_t)t * TILE_ROWS + (size_t)i) * 8));
-    }
-    free(acc);
+}
+
+static void fp32_reduce(const float *acc, int nr, float *y) {
+    for (int i = 0; i < nr; i++) y[i] = hsum8(_mm256_loadu_ps(acc + 8 * i));
 }
 
 static void qmat_rows_avx2(const QMatrix *w, const float *x, int T, float *y, int r0, int r1) {
-    switch (w->kind) {
-    case QM_F32: rows_fmt(w, x, T, y, r0, r1, FMT_F32); break;
-    case QM_F16: rows_fmt(w, x, T, y, r0, r1, FMT_F16); break;
-    case QM_BF16: rows_fmt(w, x, T, y, r0, r1, FMT_BF16); break;
-    case QM_LUT:
-        switch (lut_fmt(w->bits)) {
-        case FMT_LUT_PERM8: rows_fmt(w, x, T, y, r0, r1, FMT_LUT_PERM8); break;
-        case FMT_LUT4: rows_fmt(w, x, T, y, r0, r1, FMT_LUT4); break;
-        case FMT_LUT6: rows_fmt(w, x, T, y, r0, r1, FMT_LUT6); break;
-        default: rows_fmt(w, x, T, y, r0, r1, FMT_LUT_GATHER); break;
-        }
-        break;
-    }
+    static const Fp32Tiling tiling = {sizeof(Reader), 8, reader_init, fp32_dot_rows, fp32_decode, tile_fma,
+                                      fp32_reduce};
+    Reader rd[TILE_ROWS];
+    tile_matmul_f32(&tiling, rd, w, x, T, y, r0, r1);
 }
 
 /* ---- 8-bit activations (qmat_matmul_q8_rows) ----
@@ -529,13 +516,19 @@ static void decode_q8_range(const QMatrix *w, const uint8_t *row, const int8_t *
     for (; c < c0 + span; c++) out[c - c0] = 0;
 }
 
-#define Q8_TILE_ROWS 4
 #define Q8_TILE_COLS 1024 /* 4 rows x 1024 x (w, |w|) = 8 KiB of L1 reused by every input */
+
+/* A tile row: its codes and, for widths other than 4, their absolute values (maddubs' unsigned
+ * side). */
+typedef struct {
+    _Alignas(32) int8_t q[Q8_TILE_COLS];
+    _Alignas(32) int8_t abs[Q8_TILE_COLS];
+} Q8TileRow;
 
 /* acc[t][i] (8 partial sums) += tile row i . x[t] over n columns (a multiple of 64) from column
  * c0 of x, for t < T; two inputs at a time so each weight load feeds two dots. */
-ALWAYS_INLINE void tile_q8(const int8_t (*wq)[Q8_TILE_COLS], const int8_t (*wa)[Q8_TILE_COLS], int n,
-                           const QActs *x, int c0, float *acc, int nib) {
+ALWAYS_INLINE void tile_q8(const void *const rows[TILE_ROWS], int n, const QActs *x, int c0, float *acc, int nib) {
+    const Q8TileRow *w0 = rows[0], *w1 = rows[1], *w2 = rows[2], *w3 = rows[3];
     size_t ld = (size_t)x->ld, ldd = ld / QACT_BLOCK;
     for (int t = 0; t < x->T; t += 2) {
         int two = t + 1 < x->T;
@@ -543,7 +536,7 @@ ALWAYS_INLINE void tile_q8(const int8_t (*wq)[Q8_TILE_COLS], const int8_t (*wa)[
         /* nib: d_pair, 8 floats per 64 columns; else d, one per 32: the same offset either way */
         const float *d0 = (nib ? x->d_pair + (size_t)t * ldd * 4 + c0 / 8 : x->d + (size_t)t * ldd + c0 / QACT_BLOCK);
         const float *d1 = two ? d0 + (nib ? ldd * 4 : ldd) : d0;
-        float *a = acc + (size_t)t * Q8_TILE_ROWS * 8, *b = two ? a + Q8_TILE_ROWS * 8 : a;
+        float *a = acc + (size_t)t * TILE_ROWS * 8, *b = two ? a + TILE_ROWS * 8 : a;
         __m256 a0 = _mm256_loadu_ps(a), a1 = _mm256_loadu_ps(a + 8);
         __m256 a2 = _mm256_loadu_ps(a + 16), a3 = _mm256_loadu_ps(a + 24);
         __m256 e0 = _mm256_loadu_ps(b), e1 = _mm256_loadu_ps(b + 8);
@@ -554,8 +547,8 @@ ALWAYS_INLINE void tile_q8(const int8_t (*wq)[Q8_TILE_COLS], const int8_t (*wa)[
             __m256i u1 = _mm256_loadu_si256((const __m256i *)(q0 + c + 32));
             __m256i v0 = _mm256_loadu_si256((const __m256i *)(q1 + c));
             __m256i v1 = _mm256_loadu_si256((const __m256i *)(q1 + c + 32));
-#define W(i, k) _mm256_load_si256((const __m256i *)(wq[i] + c + (k)))
-#define A(i, k) _mm256_load_si256((const __m256i *)(wa[i] + c + (k)))
+#define W(i, k) _mm256_load_si256((const __m256i *)(w##i->q + c + (k)))
+#define A(i, k) _mm256_load_si256((const __m256i *)(w##i->abs + c + (k)))
 #define ROW(i, ACC, DOT0, DOT1, D)                                                                          \
     do {                                                                                                    \
         if (nib) {                                                                                          \
@@ -621,39 +614,42 @@ __attribute__((noinline)) static float dot_row_q8_lut6(const QMatrix *w, const u
     return hsum8(acc);
 }
 
-ALWAYS_INLINE void rows_q8(const QMatrix *w, const QActs *x, float *y, int r0, int r1, int nib) {
-    int n = 1 << w->bits, T = x->T;
-    size_t ldy = (size_t)w->rows;
-    _Alignas(32) int8_t wq[Q8_TILE_ROWS][Q8_TILE_COLS], wa[Q8_TILE_ROWS][Q8_TILE_COLS];
-    float *acc = xmalloc(sizeof(float) * 8 * Q8_TILE_ROWS * (size_t)T);
-    for (int r = r0; r < r1; r += Q8_TILE_ROWS) {
-        int nr = r1 - r < Q8_TILE_ROWS ? r1 - r : Q8_TILE_ROWS;
-        memset(acc, 0, sizeof(float) * 8 * Q8_TILE_ROWS * (size_t)T);
-        for (int c0 = 0; c0 < x->ld; c0 += Q8_TILE_COLS) {
-            int span = x->ld - c0 < Q8_TILE_COLS ? x->ld - c0 : Q8_TILE_COLS;
-            for (int i = 0; i < Q8_TILE_ROWS; i++) {
-                if (i < nr) {
-                    int ri = r + i;
-                    decode_q8_range(w, (const uint8_t *)w->data + (size_t)ri * w->row_bytes,
-                                    w->lut_q8 + (size_t)(ri / w->group) * (size_t)n, c0, span, wq[i]);
-                } else {
-                    memcpy(wq[i], wq[0], (size_t)span); /* short last tile: sums dropped */
-                }
-                for (int c = 0; c < span && !nib; c += 32) /* 4-bit: unsigned codes need no |w| */
-                    _mm256_store_si256((__m256i *)(wa[i] + c),
-                                       _mm256_abs_epi8(_mm256_load_si256((const __m256i *)(wq[i] + c))));
-            }
-            tile_q8((const int8_t(*)[Q8_TILE_COLS])wq, (const int8_t(*)[Q8_TILE_COLS])wa, span, x, c0, acc, nib);
-        }
-        for (int t = 0; t < T; t++)
-            for (int i = 0; i < nr; i++)
-                y[(size_t)t * ldy + (size_t)(r + i)] =
-                    (hsum8(_mm256_loadu_ps(acc + ((size_t)t * Q8_TILE_ROWS + (size_t)i) * 8)) -
-                     (nib ? LUT4_OFFSET * x->qsum[t] : 0.0f)) *
-                    w->lut_q8_scale[(r + i) / w->group];
+/* T > 1, or widths without a fused T == 1 path: tile_matmul's state. */
+typedef struct {
+    const QMatrix *w;
+    const QActs *x;
+    int nib; /* 4-bit: codes + LUT4_OFFSET in nibble order */
+    Q8TileRow rows[TILE_ROWS];
+} Q8Tiles;
+
+static void q8_decode(void *ctx, int r, int nr, int c0, int c1, const void *rows[TILE_ROWS]) {
+    Q8Tiles *q = ctx;
+    const QMatrix *w = q->w;
+    for (int i = 0; i < nr; i++) {
+        Q8TileRow *o = &q->rows[i];
+        decode_q8_range(w, (const uint8_t *)w->data + (size_t)(r + i) * w->row_bytes,
+                        w->lut_q8 + (size_t)((r + i) / w->group) * ((size_t)1 << w->bits), c0, c1 - c0, o->q);
+        for (int c = 0; c < c1 - c0 && !q->nib; c += 32) /* 4-bit: unsigned codes need no |w| */
+            _mm256_store_si256((__m256i *)(o->abs + c),
+                               _mm256_abs_epi8(_mm256_load_si256((const __m256i *)(o->q + c))));
+        rows[i] = o;
     }
-    free(acc);
 }
+
+static void q8_tile(void *ctx, const void *const rows[TILE_ROWS], int c0, int c1, float *acc) {
+    const Q8Tiles *q = ctx;
+    if (q->nib) tile_q8(rows, c1 - c0, q->x, c0, acc, 1);
+    else tile_q8(rows, c1 - c0, q->x, c0, acc, 0);
+}
+
+static void q8_finish(void *ctx, const float *acc, int t, int r, int nr, float *y) {
+    const Q8Tiles *q = ctx;
+    for (int i = 0; i < nr; i++)
+        y[r + i] = (hsum8(_mm256_loadu_ps(acc + 8 * i)) - (q->nib ? LUT4_OFFSET * q->x->qsum[t] : 0.0f)) *
+                   q->w->lut_q8_scale[(r + i) / q->w->group];
+}
+
+static const TileKernel q8_tiles = {Q8_TILE_COLS, 8, q8_decode, q8_tile, q8_finish};
 
 static void qmat_rows_q8_avx2(const QMatrix *w, const QActs *x, float *y, int r0, int r1) {
     int n = 1 << w->bits, g = -1;
@@ -672,8 +668,9 @@ static void qmat_rows_q8_avx2(const QMatrix *w, const QActs *x, float *y, int r0
         }
         return;
     }
-    if (w->bits == 4) rows_q8(w, x, y, r0, r1, 1);
-    else rows_q8(w, x, y, r0, r1, 0);
+    Q8Tiles q;
+    q.w = w, q.x = x, q.nib = w->bits == 4;
+    tile_matmul(&q8_tiles, &q, x->T, x->ld, y, (size_t)w->rows, r0, r1);
 }
 
 /* ---- vector loops (ops/vec.h) ---- */

@@ -2,9 +2,10 @@
  * of quant/matmul.h and the vector loops of ops/vec.h.
  *
  * Matmuls: the same shape as kernels_avx2.c: one primitive, load16 (16 consecutive weights of a
- * row as FP32), used by a fused decode-dot for T == 1 and by a 4-row x 512-column tile expanded
- * once and reused for every input when T > 1.  LUT lookups of any width are table instructions
- * on the FP16 entries split into low/high byte planes: TBL covers 64 entries, TBX extends to 256.
+ * row as FP32), used by a fused decode-dot for T == 1 and, when T > 1, by the tiling driver's
+ * 4-row x 512-column tiles (tiling.h), expanded once and reused for every input.  LUT lookups of
+ * any width are table instructions on the FP16 entries split into low/high byte planes: TBL
+ * covers 64 entries, TBX extends to 256.
  *
  * Vector loops: the same algorithms and constants as kernels_avx2.c (see there): own vector exp
  * with Cody-Waite reduction, GELU in double (2 lanes per register), tails through a zero-padded
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/tiling.h"
 #include "kernels/vec_math.h"
 #include "quant/lut_format.h"
 #include "util/cpu.h"
@@ -38,15 +40,35 @@ enum {
 
 typedef struct {
     const QMatrix *w;
+    int fmt;
     int nblocks; /* LUT: 64-entry blocks of the table (1, 2 or 4) */
     int group;   /* whose table is loaded; -1 none yet */
     uint8x16x4_t t_lo[4], t_hi[4]; /* FP16 entries' low / high bytes, 64 per block */
     float table[1 << LUT_MAX_BITS];
 } Reader;
 
-static void reader_init(Reader *rd, const QMatrix *w) {
+static int matrix_fmt(const QMatrix *w) {
+    if (w->kind != QM_LUT) return w->kind == QM_F32 ? FMT_F32 : w->kind == QM_F16 ? FMT_F16 : FMT_BF16;
+    return w->bits == 4 ? FMT_LUT4 : w->bits == 8 ? FMT_LUT8 : FMT_LUT_N;
+}
+
+/* fn(..., fmt) with fmt as a constant, so that fn and the always-inline loops it calls are
+ * specialised per format. */
+#define WITH_FMT(fmt, fn, ...)                       \
+    switch (fmt) {                                   \
+    case FMT_F32: fn(__VA_ARGS__, FMT_F32); break;   \
+    case FMT_F16: fn(__VA_ARGS__, FMT_F16); break;   \
+    case FMT_BF16: fn(__VA_ARGS__, FMT_BF16); break; \
+    case FMT_LUT4: fn(__VA_ARGS__, FMT_LUT4); break; \
+    case FMT_LUT8: fn(__VA_ARGS__, FMT_LUT8); break; \
+    default: fn(__VA_ARGS__, FMT_LUT_N); break;      \
+    }
+
+static void reader_init(void *reader, const QMatrix *w) {
+    Reader *rd = reader;
     memset(rd, 0, sizeof *rd);
     rd->w = w;
+    rd->fmt = matrix_fmt(w);
     rd->group = -1;
     if (w->kind == QM_LUT) rd->nblocks = w->bits <= 6 ? 1 : 1 << (w->bits - 6);
 }
@@ -87,7 +109,7 @@ typedef struct {
 /* 16 table indices starting at column c (c + 16 <= cols), one per byte. */
 ALWAYS_INLINE uint8x16_t indices16(const Reader *rd, const uint8_t *row, int c, int fmt) {
     if (fmt == FMT_LUT4) { /* 8 bytes; index 2j is the low nibble of byte j */
-        uint8x8_t raw = vld1_u8(row + c / 2);
+        uint8x8_t raw = vld1_u8(row + (size_t)c / 2);
         uint8x8_t lo = vand_u8(raw, vdup_n_u8(0x0f)), hi = vshr_n_u8(raw, 4);
         return vcombine_u8(vzip1_u8(lo, hi), vzip2_u8(lo, hi));
     }
@@ -164,9 +186,9 @@ ALWAYS_INLINE float dot_row(const Reader *rd, const void *row, const float *x, i
     return s;
 }
 
-/* Row columns [c0, c1) to FP32 in out[0, c1 - c0). */
-ALWAYS_INLINE void decode_range(const Reader *rd, const void *row, int c0, int c1, float *out,
-                                int fmt) {
+/* Row r's columns [c0, c1) to FP32 in out[0, c1 - c0). */
+ALWAYS_INLINE void decode_range(Reader *rd, int r, int c0, int c1, float *restrict out, int fmt) {
+    const void *row = reader_row(rd, r, fmt);
     int c = c0;
     for (; c + 16 <= c1; c += 16) {
         F32x16 w = load16(rd, row, c, fmt);
@@ -176,80 +198,52 @@ ALWAYS_INLINE void decode_range(const Reader *rd, const void *row, int c0, int c
     for (; c < c1; c++) out[c - c0] = load1(rd, row, c, fmt);
 }
 
-#define TILE_ROWS 4
-#define TILE_COLS 512
-
 /* acc[t][i] += tile row i . x[t] over n columns, for t < T (x row stride ldx). */
-static void tile_fma(const float *const tile[TILE_ROWS], int n, const float *x, size_t ldx, int T,
-                     float *acc) {
+static void tile_fma(const void *const rows[TILE_ROWS], int n, const float *x, size_t ldx, int T, float *acc) {
+    const float *w0 = rows[0], *w1 = rows[1], *w2 = rows[2], *w3 = rows[3];
     for (int t = 0; t < T; t++) {
         const float *xt = x + (size_t)t * ldx;
         float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;
         int c = 0;
         for (; c + 4 <= n; c += 4) {
             float32x4_t u = vld1q_f32(xt + c);
-            a0 = vfmaq_f32(a0, vld1q_f32(tile[0] + c), u);
-            a1 = vfmaq_f32(a1, vld1q_f32(tile[1] + c), u);
-            a2 = vfmaq_f32(a2, vld1q_f32(tile[2] + c), u);
-            a3 = vfmaq_f32(a3, vld1q_f32(tile[3] + c), u);
+            a0 = vfmaq_f32(a0, vld1q_f32(w0 + c), u);
+            a1 = vfmaq_f32(a1, vld1q_f32(w1 + c), u);
+            a2 = vfmaq_f32(a2, vld1q_f32(w2 + c), u);
+            a3 = vfmaq_f32(a3, vld1q_f32(w3 + c), u);
         }
         float *a = acc + (size_t)t * TILE_ROWS;
         a[0] += vaddvq_f32(a0), a[1] += vaddvq_f32(a1);
         a[2] += vaddvq_f32(a2), a[3] += vaddvq_f32(a3);
         for (; c < n; c++)
-            for (int i = 0; i < TILE_ROWS; i++) a[i] += tile[i][c] * xt[c];
+            a[0] += w0[c] * xt[c], a[1] += w1[c] * xt[c], a[2] += w2[c] * xt[c], a[3] += w3[c] * xt[c];
     }
 }
 
-ALWAYS_INLINE void rows_fmt(const QMatrix *w, const float *x, int T, float *y, int r0, int r1,
-                            int fmt) {
-    Reader rd[TILE_ROWS]; /* one per tile row: rows of a tile may belong to different groups */
-    size_t ldy = (size_t)w->rows, cols = (size_t)w->cols;
-    for (int i = 0; i < TILE_ROWS; i++) reader_init(&rd[i], w);
-    if (T == 1) {
-        for (int r = r0; r < r1; r++) y[r] = dot_row(&rd[0], reader_row(&rd[0], r, fmt), x, fmt);
-        return;
-    }
-    float buf[TILE_ROWS][TILE_COLS];
-    float *acc = xmalloc(sizeof(float) * TILE_ROWS * (size_t)T);
-    for (int r = r0; r < r1; r += TILE_ROWS) {
-        int nr = r1 - r < TILE_ROWS ? r1 - r : TILE_ROWS;
-        const void *row[TILE_ROWS];
-        for (int i = 0; i < nr; i++) row[i] = reader_row(&rd[i], r + i, fmt);
-        memset(acc, 0, sizeof(float) * TILE_ROWS * (size_t)T);
-        for (int c0 = 0; c0 < w->cols; c0 += TILE_COLS) {
-            int c1 = c0 + TILE_COLS < w->cols ? c0 + TILE_COLS : w->cols;
-            const float *tile[TILE_ROWS];
-            for (int i = 0; i < TILE_ROWS; i++) {
-                if (i >= nr) {
-                    tile[i] = tile[0]; /* short last tile: repeat row 0, drop its sums */
-                } else if (fmt == FMT_F32) {
-                    tile[i] = (const float *)row[i] + c0;
-                } else {
-                    decode_range(&rd[i], row[i], c0, c1, buf[i], fmt);
-                    tile[i] = buf[i];
-                }
-            }
-            tile_fma(tile, c1 - c0, x + c0, cols, T, acc);
-        }
-        for (int t = 0; t < T; t++)
-            for (int i = 0; i < nr; i++)
-                y[(size_t)t * ldy + (size_t)(r + i)] = acc[(size_t)t * TILE_ROWS + (size_t)i];
-    }
-    free(acc);
+/* T == 1: one fused pass over each row. */
+ALWAYS_INLINE void dot_rows(Reader *rd, const float *x, float *y, int r0, int r1, int fmt) {
+    for (int r = r0; r < r1; r++) y[r] = dot_row(rd, reader_row(rd, r, fmt), x, fmt);
 }
+
+static void fp32_dot_rows(void *reader, const float *x, float *y, int r0, int r1) {
+    WITH_FMT(((Reader *)reader)->fmt, dot_rows, reader, x, y, r0, r1);
+}
+
+static void fp32_decode(void *readers, int r, int nr, int c0, int c1, float *restrict buf) {
+    Reader *rd = readers;
+    for (int i = 0; i < nr; i++) {
+        WITH_FMT(rd[i].fmt, decode_range, &rd[i], r + i, c0, c1, buf + (size_t)i * F32_TILE_COLS);
+    }
+}
+
+/* tile_fma sums its lanes itself */
+static void fp32_reduce(const float *acc, int nr, float *y) { memcpy(y, acc, sizeof(float) * (size_t)nr); }
 
 static void qmat_rows_neon(const QMatrix *w, const float *x, int T, float *y, int r0, int r1) {
-    switch (w->kind) {
-    case QM_F32: rows_fmt(w, x, T, y, r0, r1, FMT_F32); break;
-    case QM_F16: rows_fmt(w, x, T, y, r0, r1, FMT_F16); break;
-    case QM_BF16: rows_fmt(w, x, T, y, r0, r1, FMT_BF16); break;
-    case QM_LUT:
-        if (w->bits == 4) rows_fmt(w, x, T, y, r0, r1, FMT_LUT4);
-        else if (w->bits == 8) rows_fmt(w, x, T, y, r0, r1, FMT_LUT8);
-        else rows_fmt(w, x, T, y, r0, r1, FMT_LUT_N);
-        break;
-    }
+    static const Fp32Tiling tiling = {sizeof(Reader), 1, reader_init, fp32_dot_rows, fp32_decode, tile_fma,
+                                      fp32_reduce};
+    Reader rd[TILE_ROWS];
+    tile_matmul_f32(&tiling, rd, w, x, T, y, r0, r1);
 }
 
 /* ---- 8-bit activations (qmat_matmul_q8_rows) ----
@@ -366,7 +360,7 @@ ALWAYS_INLINE void decode64_q8(const QMatrix *w, const Q8Table *tb, const uint8_
     }
     size_t n = 4 * (size_t)(bits ? bits : tb->bits); /* bytes per 32 columns */
     for (int h = 0; h < 2; h++) {
-        int8x16x2_t b = decode32_q8(tb, q8_row_chunk(w, row, (size_t)(c / 32 + h) * n, n, tail), bits);
+        int8x16x2_t b = decode32_q8(tb, q8_row_chunk(w, row, ((size_t)c / 32 + (size_t)h) * n, n, tail), bits);
         v[2 * h] = b.val[0], v[2 * h + 1] = b.val[1];
     }
 }
@@ -422,20 +416,20 @@ ALWAYS_INLINE float dot_row_q8(const QMatrix *w, const Q8Table *tb, const uint8_
     return q8_hsum(acc);
 }
 
-#define Q8_TILE_ROWS 4
 #define Q8_TILE_COLS 1024 /* 4 rows x 1024 codes = 4 KiB of L1 reused by every input */
 
-/* acc[t][i] (a float32x4) += tile row i . x[t] over n columns (a multiple of 64) from column c0
+/* acc[t][i] (a float32x4) += rows[i] . x[t] over n columns (a multiple of 64) from column c0
  * of x, for inputs t and, if two, t + 1: each weight load feeds two dots.  Per row and input the
  * same q8_block sequence as q8_step.  The 4 rows x 2 inputs accumulators are named variables
  * (no array for the compiler to promote), and the loop body is one block, not a whole 64-column
  * step: with 64 columns of x codes for two inputs live, GCC and Clang both spill accumulators. */
-ALWAYS_INLINE void tile_q8_pair(const int8_t (*wq)[Q8_TILE_COLS], int n, const QActs *x, int c0, int t, float *acc,
+ALWAYS_INLINE void tile_q8_pair(const void *const rows[TILE_ROWS], int n, const QActs *x, int c0, int t, float *acc,
                                 int nib, int two) {
+    const int8_t *wq0 = rows[0], *wq1 = rows[1], *wq2 = rows[2], *wq3 = rows[3];
     size_t ld = (size_t)x->ld, ldd = ld / QACT_BLOCK;
     const int8_t *q0 = (nib ? x->q_nib : x->q) + (size_t)t * ld + c0, *q1 = q0 + ld;
     const float *d0 = x->d + (size_t)t * ldd + c0 / QACT_BLOCK, *d1 = d0 + ldd;
-    float *a = acc + (size_t)t * Q8_TILE_ROWS * 4, *b = a + Q8_TILE_ROWS * 4;
+    float *a = acc + (size_t)t * TILE_ROWS * 4, *b = a + TILE_ROWS * 4;
     float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4), a2 = vld1q_f32(a + 8), a3 = vld1q_f32(a + 12);
     float32x4_t b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     if (two) b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8), b3 = vld1q_f32(b + 12);
@@ -447,7 +441,7 @@ ALWAYS_INLINE void tile_q8_pair(const int8_t (*wq)[Q8_TILE_COLS], int n, const Q
             if (two) v0 = vld1q_s8(q1 + o0), v1 = vld1q_s8(q1 + o1);
 #define ROW(i)                                                         \
     do {                                                               \
-        int8x16_t w0 = vld1q_s8(wq[i] + o0), w1 = vld1q_s8(wq[i] + o1); \
+        int8x16_t w0 = vld1q_s8(wq##i + o0), w1 = vld1q_s8(wq##i + o1); \
         a##i = q8_block(a##i, w0, w1, u0, u1, du);                     \
         if (two) b##i = q8_block(b##i, w0, w1, v0, v1, dv);            \
     } while (0)
@@ -462,68 +456,91 @@ ALWAYS_INLINE void tile_q8_pair(const int8_t (*wq)[Q8_TILE_COLS], int n, const Q
     if (two) vst1q_f32(b, b0), vst1q_f32(b + 4, b1), vst1q_f32(b + 8, b2), vst1q_f32(b + 12, b3);
 }
 
-/* bits: the width when known at compile time (2, 4, 6, 8), else 0 (3, 5, 7: from the table). */
-ALWAYS_INLINE void rows_q8(const QMatrix *w, const QActs *x, float *y, int r0, int r1, int bits) {
-    int T = x->T, nib = bits == 4;
-    size_t ldy = (size_t)w->rows;
-    Q8Table tb[Q8_TILE_ROWS]; /* one per tile row: rows of a tile may belong to different groups */
-    int tg[Q8_TILE_ROWS];
-    for (int i = 0; i < Q8_TILE_ROWS; i++) tg[i] = -1;
-    if (T == 1) {
-        for (int r = r0; r < r1; r++) {
-            int g = r / w->group;
-            if (g != tg[0]) q8_table_init(&tb[0], w, g), tg[0] = g;
-            const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-            y[r] = dot_row_q8(w, &tb[0], row, x, bits) * w->lut_q8_scale[g];
-        }
-        return;
+/* fn(..., bits) with bits a constant where the width has paths of its own (2, 4, 6, 8), else 0
+ * (3, 5, 7: read from the table), so that fn and the always-inline loops it calls are
+ * specialised per width. */
+#define WITH_BITS(bits, fn, ...)        \
+    switch (bits) {                     \
+    case 2: fn(__VA_ARGS__, 2); break;  \
+    case 4: fn(__VA_ARGS__, 4); break;  \
+    case 6: fn(__VA_ARGS__, 6); break;  \
+    case 8: fn(__VA_ARGS__, 8); break;  \
+    default: fn(__VA_ARGS__, 0); break; \
     }
-    _Alignas(16) int8_t wq[Q8_TILE_ROWS][Q8_TILE_COLS];
-    float *acc = xmalloc(sizeof(float) * 4 * Q8_TILE_ROWS * (size_t)T);
-    for (int r = r0; r < r1; r += Q8_TILE_ROWS) {
-        int nr = r1 - r < Q8_TILE_ROWS ? r1 - r : Q8_TILE_ROWS;
-        for (int i = 0; i < nr; i++) {
-            int g = (r + i) / w->group;
-            if (g != tg[i]) q8_table_init(&tb[i], w, g), tg[i] = g;
-        }
-        memset(acc, 0, sizeof(float) * 4 * Q8_TILE_ROWS * (size_t)T);
-        for (int c0 = 0; c0 < x->ld; c0 += Q8_TILE_COLS) {
-            int span = x->ld - c0 < Q8_TILE_COLS ? x->ld - c0 : Q8_TILE_COLS;
-            for (int i = 0; i < Q8_TILE_ROWS; i++) {
-                if (i >= nr) { /* short last tile: repeat row 0, drop its sums */
-                    memcpy(wq[i], wq[0], (size_t)span);
-                    continue;
-                }
-                const uint8_t *row = (const uint8_t *)w->data + (size_t)(r + i) * w->row_bytes;
-                for (int c = 0; c < span; c += 64) {
-                    int8x16_t wv[4];
-                    decode64_q8(w, &tb[i], row, c0 + c, bits, wv);
-                    int8_t *o = wq[i] + c;
-                    vst1q_s8(o, wv[0]), vst1q_s8(o + 16, wv[1]), vst1q_s8(o + 32, wv[2]), vst1q_s8(o + 48, wv[3]);
-                }
-            }
-            const int8_t(*tile)[Q8_TILE_COLS] = (const int8_t(*)[Q8_TILE_COLS])wq;
-            int t = 0;
-            for (; t + 2 <= T; t += 2) tile_q8_pair(tile, span, x, c0, t, acc, nib, 1);
-            if (t < T) tile_q8_pair(tile, span, x, c0, t, acc, nib, 0);
-        }
-        for (int t = 0; t < T; t++)
-            for (int i = 0; i < nr; i++) {
-                const float *a = acc + ((size_t)t * Q8_TILE_ROWS + (size_t)i) * 4;
-                y[(size_t)t * ldy + (size_t)(r + i)] = q8_hsum(vld1q_f32(a)) * w->lut_q8_scale[(r + i) / w->group];
-            }
-    }
-    free(acc);
+
+/* One 8-bit matmul: tile_matmul's state, and the T == 1 pass's. */
+typedef struct {
+    const QMatrix *w;
+    const QActs *x;
+    Q8Table tb[TILE_ROWS]; /* one per tile row: rows of a tile may belong to different groups */
+    int tg[TILE_ROWS];     /* the group of tb[i]; -1 none yet */
+    _Alignas(16) int8_t wq[TILE_ROWS][Q8_TILE_COLS];
+} Q8Tiles;
+
+/* Tile row i's table, loaded for row r. */
+static const Q8Table *q8_table(Q8Tiles *q, int i, int r) {
+    int g = r / q->w->group;
+    if (g != q->tg[i]) q8_table_init(&q->tb[i], q->w, g), q->tg[i] = g;
+    return &q->tb[i];
 }
 
-static void qmat_rows_q8_neon(const QMatrix *w, const QActs *x, float *y, int r0, int r1) {
-    switch (w->bits) {
-    case 2: rows_q8(w, x, y, r0, r1, 2); break;
-    case 4: rows_q8(w, x, y, r0, r1, 4); break;
-    case 6: rows_q8(w, x, y, r0, r1, 6); break;
-    case 8: rows_q8(w, x, y, r0, r1, 8); break;
-    default: rows_q8(w, x, y, r0, r1, 0); break;
+/* bits: the width when known at compile time (2, 4, 6, 8), else 0 (3, 5, 7: from the table). */
+ALWAYS_INLINE void q8_dot_rows(Q8Tiles *q, float *y, int r0, int r1, int bits) {
+    const QMatrix *w = q->w;
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+        y[r] = dot_row_q8(w, q8_table(q, 0, r), row, q->x, bits) * w->lut_q8_scale[r / w->group];
     }
+}
+
+ALWAYS_INLINE void q8_decode_rows(Q8Tiles *q, int r, int nr, int c0, int c1, const void *rows[TILE_ROWS], int bits) {
+    const QMatrix *w = q->w;
+    for (int i = 0; i < nr; i++) {
+        const Q8Table *tb = q8_table(q, i, r + i);
+        const uint8_t *row = (const uint8_t *)w->data + (size_t)(r + i) * w->row_bytes;
+        for (int c = 0; c < c1 - c0; c += 64) {
+            int8x16_t wv[4];
+            decode64_q8(w, tb, row, c0 + c, bits, wv);
+            int8_t *o = q->wq[i] + c;
+            vst1q_s8(o, wv[0]), vst1q_s8(o + 16, wv[1]), vst1q_s8(o + 32, wv[2]), vst1q_s8(o + 48, wv[3]);
+        }
+        rows[i] = q->wq[i];
+    }
+}
+
+static void q8_decode(void *ctx, int r, int nr, int c0, int c1, const void *rows[TILE_ROWS]) {
+    WITH_BITS(((Q8Tiles *)ctx)->w->bits, q8_decode_rows, ctx, r, nr, c0, c1, rows);
+}
+
+ALWAYS_INLINE void q8_tile_bits(const Q8Tiles *q, const void *const rows[TILE_ROWS], int c0, int c1, float *acc,
+                                int bits) {
+    int T = q->x->T, nib = bits == 4, t = 0;
+    for (; t + 2 <= T; t += 2) tile_q8_pair(rows, c1 - c0, q->x, c0, t, acc, nib, 1);
+    if (t < T) tile_q8_pair(rows, c1 - c0, q->x, c0, t, acc, nib, 0);
+}
+
+static void q8_tile(void *ctx, const void *const rows[TILE_ROWS], int c0, int c1, float *acc) {
+    const Q8Tiles *q = ctx;
+    WITH_BITS(q->w->bits, q8_tile_bits, q, rows, c0, c1, acc);
+}
+
+static void q8_finish(void *ctx, const float *acc, int t, int r, int nr, float *y) {
+    const Q8Tiles *q = ctx;
+    (void)t;
+    for (int i = 0; i < nr; i++) y[r + i] = q8_hsum(vld1q_f32(acc + 4 * i)) * q->w->lut_q8_scale[(r + i) / q->w->group];
+}
+
+static const TileKernel q8_tiles = {Q8_TILE_COLS, 4, q8_decode, q8_tile, q8_finish};
+
+static void qmat_rows_q8_neon(const QMatrix *w, const QActs *x, float *y, int r0, int r1) {
+    Q8Tiles q;
+    q.w = w, q.x = x;
+    for (int i = 0; i < TILE_ROWS; i++) q.tg[i] = -1;
+    if (x->T == 1) {
+        WITH_BITS(w->bits, q8_dot_rows, &q, y, r0, r1);
+        return;
+    }
+    tile_matmul(&q8_tiles, &q, x->T, x->ld, y, (size_t)w->rows, r0, r1);
 }
 
 /* ---- vector loops (ops/vec.h) ---- */
