@@ -34,13 +34,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/simd_util.h"
 #include "kernels/tiling.h"
 #include "kernels/vec_math.h"
 #include "quant/lut_format.h"
 #include "util/cpu.h"
 #include "util/util.h"
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* ---- FP32 activations (qmat_matmul_rows) ---- */
 
@@ -264,13 +263,6 @@ ALWAYS_INLINE float load1(const Reader *rd, const void *row, int c, int fmt) {
     case FMT_BF16: return bf16_to_f32(((const uint16_t *)row)[c]);
     default: return rd->table[lut_get_index(row, c, rd->w->bits)];
     }
-}
-
-ALWAYS_INLINE float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 /* Decode (T == 1) of LUT4 with x pre-permuted (lut4_permute_x): the 16 packed bytes of 32

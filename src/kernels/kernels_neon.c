@@ -19,13 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/simd_util.h"
 #include "kernels/tiling.h"
 #include "kernels/vec_math.h"
 #include "quant/lut_format.h"
 #include "util/cpu.h"
 #include "util/util.h"
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /* ---- FP32 activations (qmat_matmul_rows) ---- */
 
