@@ -43,7 +43,7 @@
 
 /* ---- FP32 activations (qmat_matmul_rows) ---- */
 
-enum {
+enum { /* the LUT formats last */
     FMT_F32,
     FMT_F16,
     FMT_BF16,
@@ -75,6 +75,10 @@ static int lut_fmt(int bits) {
     return bits <= 3 ? FMT_LUT_PERM8 : bits == 4 ? FMT_LUT4 : bits == 6 ? FMT_LUT6 : FMT_LUT_GATHER;
 }
 
+ALWAYS_INLINE QMatKind fmt_kind(int fmt) {
+    return fmt == FMT_F32 ? QM_F32 : fmt == FMT_F16 ? QM_F16 : fmt == FMT_BF16 ? QM_BF16 : QM_LUT;
+}
+
 static int matrix_fmt(const QMatrix *w) {
     return w->kind == QM_F32 ? FMT_F32 : w->kind == QM_F16 ? FMT_F16 : w->kind == QM_BF16 ? FMT_BF16 : lut_fmt(w->bits);
 }
@@ -94,12 +98,7 @@ static int matrix_fmt(const QMatrix *w) {
 
 static void reader_init(void *reader, const QMatrix *w) {
     Reader *rd = reader;
-    memset(rd, 0, sizeof *rd);
-    rd->w = w;
-    rd->fmt = matrix_fmt(w);
-    rd->group = -1;
-    rd->vec_cols = w->cols & ~7;
-    rd->vec32_cols = w->cols & ~31;
+    *rd = (Reader){.w = w, .fmt = matrix_fmt(w), .group = -1, .vec_cols = w->cols & ~7, .vec32_cols = w->cols & ~31};
     if (w->kind != QM_LUT) return;
     /* Vector loads must stay inside the row.  Eight b-bit indices are b bytes and load8 reads
      * 8 bytes; 32 indices are 4b bytes and load32 reads load32_span bytes. */
@@ -155,18 +154,10 @@ static void reader_load_table(Reader *rd, int g) {
     rd->group = g;
 }
 
-/* Start of row r (packed bytes for LUT), making sure its group's table is loaded. */
+/* Start of row r's stored data, with its group's tables loaded for LUT formats. */
 ALWAYS_INLINE const void *reader_row(Reader *rd, int r, int fmt) {
-    const QMatrix *w = rd->w;
-    size_t off = (size_t)r * (size_t)w->cols;
-    switch (fmt) {
-    case FMT_F32: return (const float *)w->data + off;
-    case FMT_F16:
-    case FMT_BF16: return (const uint16_t *)w->data + off;
-    default:
-        if (r / w->group != rd->group) reader_load_table(rd, r / w->group);
-        return (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-    }
+    if (fmt >= FMT_LUT_PERM8 && r / rd->w->group != rd->group) reader_load_table(rd, r / rd->w->group);
+    return qmat_row_data(rd->w, r);
 }
 
 /* Weights c..c+7 of a row as FP32; c is a multiple of 8 below vec_cols. */
@@ -257,12 +248,7 @@ ALWAYS_INLINE F32x32 load32(const Reader *rd, const void *row, int c, int fmt) {
 
 /* Weight c of a row as FP32 (the columns past vec_cols). */
 ALWAYS_INLINE float load1(const Reader *rd, const void *row, int c, int fmt) {
-    switch (fmt) {
-    case FMT_F32: return ((const float *)row)[c];
-    case FMT_F16: return f16_to_f32(((const uint16_t *)row)[c]);
-    case FMT_BF16: return bf16_to_f32(((const uint16_t *)row)[c]);
-    default: return rd->table[lut_get_index(row, c, rd->w->bits)];
-    }
+    return qmat_weight(fmt_kind(fmt), row, c, rd->w->bits, rd->table);
 }
 
 /* Decode (T == 1) of LUT4 with x pre-permuted (lut4_permute_x): the 16 packed bytes of 32
@@ -316,19 +302,22 @@ ALWAYS_INLINE float dot_row(const Reader *rd, const void *row, const float *x32,
     return s;
 }
 
-/* Row r's columns [c0, c1) to FP32 in out[0, c1 - c0); c0 a multiple of 32. */
-ALWAYS_INLINE void decode_range(Reader *rd, int r, int c0, int c1, float *restrict out, int fmt) {
-    const void *row = reader_row(rd, r, fmt);
-    int c = c0;
-    for (; c + 32 <= c1 && c < rd->vec32_cols; c += 32) {
-        F32x32 w = load32(rd, row, c, fmt);
-        float *o = out + (c - c0);
-        _mm256_storeu_ps(o, w.v0), _mm256_storeu_ps(o + 8, w.v1);
-        _mm256_storeu_ps(o + 16, w.v2), _mm256_storeu_ps(o + 24, w.v3);
+/* Columns [c0, c1) of rows r .. r + nr - 1 to FP32, row r + i by reader rd[i] into
+ * buf + i * F32_TILE_COLS; c0 a multiple of 32. */
+ALWAYS_INLINE void decode_rows(Reader *rd, int r, int nr, int c0, int c1, float *restrict buf, int fmt) {
+    for (int i = 0; i < nr; i++, rd++, buf += F32_TILE_COLS) {
+        const void *row = reader_row(rd, r + i, fmt);
+        int c = c0;
+        for (; c + 32 <= c1 && c < rd->vec32_cols; c += 32) {
+            F32x32 w = load32(rd, row, c, fmt);
+            float *o = buf + (c - c0);
+            _mm256_storeu_ps(o, w.v0), _mm256_storeu_ps(o + 8, w.v1);
+            _mm256_storeu_ps(o + 16, w.v2), _mm256_storeu_ps(o + 24, w.v3);
+        }
+        for (; c + 8 <= c1 && c + 8 <= rd->vec_cols; c += 8)
+            _mm256_storeu_ps(buf + (c - c0), load8(rd, row, c, fmt));
+        for (; c < c1; c++) buf[c - c0] = load1(rd, row, c, fmt);
     }
-    for (; c + 8 <= c1 && c + 8 <= rd->vec_cols; c += 8)
-        _mm256_storeu_ps(out + (c - c0), load8(rd, row, c, fmt));
-    for (; c < c1; c++) out[c - c0] = load1(rd, row, c, fmt);
 }
 
 /* acc[t][i][0..8) (8 partial sums each) += rows[i] . x[t] over n columns, for t < T.  x has row
@@ -369,27 +358,27 @@ static void tile_fma(const void *const rows[TILE_ROWS], int n, const float *x, s
 #undef LOAD_FULL
 }
 
-/* T == 1: one fused pass over each row. */
-ALWAYS_INLINE void dot_rows(Reader *rd, const float *x, float *y, int r0, int r1, int fmt) {
-    if (fmt == FMT_LUT4) {
-        float *xp = xmalloc(sizeof(float) * ((size_t)rd->vec32_cols + 1));
-        lut4_permute_x(x, rd->vec32_cols, xp);
-        for (int r = r0; r < r1; r++) y[r] = dot_row(rd, reader_row(rd, r, fmt), xp, x, fmt, 1);
-        free(xp);
-        return;
-    }
-    for (int r = r0; r < r1; r++) y[r] = dot_row(rd, reader_row(rd, r, fmt), x, x, fmt, 0);
+/* T == 1: y[r] = row r . x for r in [r0, r1), x32 and perm as for dot_row. */
+ALWAYS_INLINE void dot_rows(Reader *rd, const float *x32, const float *x, int perm, float *y, int r0, int r1,
+                            int fmt) {
+    for (int r = r0; r < r1; r++) y[r] = dot_row(rd, reader_row(rd, r, fmt), x32, x, fmt, perm);
 }
 
+/* T == 1; LUT4 reads x permuted once to the order of its lookups. */
 static void fp32_dot_rows(void *reader, const float *x, float *y, int r0, int r1) {
-    WITH_FMT(((Reader *)reader)->fmt, dot_rows, reader, x, y, r0, r1);
+    Reader *rd = reader;
+    if (rd->fmt != FMT_LUT4) {
+        WITH_FMT(rd->fmt, dot_rows, rd, x, x, 0, y, r0, r1);
+        return;
+    }
+    float *xp = xmalloc(sizeof(float) * ((size_t)rd->vec32_cols + 1));
+    lut4_permute_x(x, rd->vec32_cols, xp);
+    dot_rows(rd, xp, x, 1, y, r0, r1, FMT_LUT4);
+    free(xp);
 }
 
 static void fp32_decode(void *readers, int r, int nr, int c0, int c1, float *restrict buf) {
-    Reader *rd = readers;
-    for (int i = 0; i < nr; i++) {
-        WITH_FMT(rd[i].fmt, decode_range, &rd[i], r + i, c0, c1, buf + (size_t)i * F32_TILE_COLS);
-    }
+    WITH_FMT(((Reader *)readers)->fmt, decode_rows, readers, r, nr, c0, c1, buf);
 }
 
 static void fp32_reduce(const float *acc, int nr, float *y) {
@@ -619,7 +608,7 @@ static void q8_decode(void *ctx, int r, int nr, int c0, int c1, const void *rows
     const QMatrix *w = q->w;
     for (int i = 0; i < nr; i++) {
         Q8TileRow *o = &q->rows[i];
-        decode_q8_range(w, (const uint8_t *)w->data + (size_t)(r + i) * w->row_bytes,
+        decode_q8_range(w, qmat_row_data(w, r + i),
                         w->lut_q8 + (size_t)((r + i) / w->group) * ((size_t)1 << w->bits), c0, c1 - c0, o->q);
         for (int c = 0; c < c1 - c0 && !q->nib; c += 32) /* 4-bit: unsigned codes need no |w| */
             _mm256_store_si256((__m256i *)(o->abs + c),
@@ -648,7 +637,7 @@ static void qmat_rows_q8_avx2(const QMatrix *w, const QActs *x, float *y, int r0
     if (x->T == 1 && (w->bits == 4 || w->bits == 6)) {
         __m256i t[4];
         for (int r = r0; r < r1; r++) {
-            const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+            const uint8_t *row = qmat_row_data(w, r);
             if (r / w->group != g) {
                 g = r / w->group;
                 const int8_t *tab = w->lut_q8 + (size_t)g * (size_t)n;
@@ -829,17 +818,10 @@ static int vec_round_f16_avx2(float *x, size_t n) {
     return !_mm256_testz_si256(bad, bad);
 }
 
-const KernelTable kernels_avx2 = {
-    .name = "avx2",
-    .cpu_runs = cpu_has_avx2_fma_f16c,
-    .matmul_rows = qmat_rows_avx2,
-    .matmul_q8_rows = qmat_rows_q8_avx2,
-    .dot = vec_dot_avx2,
-    .axpy = vec_axpy_avx2,
-    .gelu_tanh = vec_gelu_tanh_avx2,
-    .exp_shift = vec_exp_shift_avx2,
-    .round_f16 = vec_round_f16_avx2,
-};
+const KernelTable kernels_avx2 = {"avx2", cpu_has_avx2_fma_f16c,
+                                  qmat_rows_avx2, qmat_rows_q8_avx2,
+                                  vec_dot_avx2, vec_axpy_avx2, vec_gelu_tanh_avx2,
+                                  vec_exp_shift_avx2, vec_round_f16_avx2};
 
 #else
 const KernelTable kernels_avx2 = {.name = "avx2"}; /* not x86-64: known by name only */

@@ -28,7 +28,7 @@
 
 /* ---- FP32 activations (qmat_matmul_rows) ---- */
 
-enum {
+enum { /* the LUT formats last */
     FMT_F32,
     FMT_F16,
     FMT_BF16,
@@ -45,6 +45,10 @@ typedef struct {
     uint8x16x4_t t_lo[4], t_hi[4]; /* FP16 entries' low / high bytes, 64 per block */
     float table[1 << LUT_MAX_BITS];
 } Reader;
+
+ALWAYS_INLINE QMatKind fmt_kind(int fmt) {
+    return fmt == FMT_F32 ? QM_F32 : fmt == FMT_F16 ? QM_F16 : fmt == FMT_BF16 ? QM_BF16 : QM_LUT;
+}
 
 static int matrix_fmt(const QMatrix *w) {
     if (w->kind != QM_LUT) return w->kind == QM_F32 ? FMT_F32 : w->kind == QM_F16 ? FMT_F16 : FMT_BF16;
@@ -65,10 +69,7 @@ static int matrix_fmt(const QMatrix *w) {
 
 static void reader_init(void *reader, const QMatrix *w) {
     Reader *rd = reader;
-    memset(rd, 0, sizeof *rd);
-    rd->w = w;
-    rd->fmt = matrix_fmt(w);
-    rd->group = -1;
+    *rd = (Reader){.w = w, .fmt = matrix_fmt(w), .group = -1};
     if (w->kind == QM_LUT) rd->nblocks = w->bits <= 6 ? 1 : 1 << (w->bits - 6);
 }
 
@@ -88,17 +89,10 @@ static void reader_load_table(Reader *rd, int g) {
     rd->group = g;
 }
 
+/* Start of row r's stored data, with its group's table loaded for LUT formats. */
 ALWAYS_INLINE const void *reader_row(Reader *rd, int r, int fmt) {
-    const QMatrix *w = rd->w;
-    size_t off = (size_t)r * (size_t)w->cols;
-    switch (fmt) {
-    case FMT_F32: return (const float *)w->data + off;
-    case FMT_F16:
-    case FMT_BF16: return (const uint16_t *)w->data + off;
-    default:
-        if (r / w->group != rd->group) reader_load_table(rd, r / w->group);
-        return (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-    }
+    if (fmt >= FMT_LUT4 && r / rd->w->group != rd->group) reader_load_table(rd, r / rd->w->group);
+    return qmat_row_data(rd->w, r);
 }
 
 typedef struct {
@@ -161,13 +155,9 @@ ALWAYS_INLINE F32x16 load16(const Reader *rd, const void *row, int c, int fmt) {
     }
 }
 
+/* Weight c of a row as FP32 (the columns past the last 16). */
 ALWAYS_INLINE float load1(const Reader *rd, const void *row, int c, int fmt) {
-    switch (fmt) {
-    case FMT_F32: return ((const float *)row)[c];
-    case FMT_F16: return f16_to_f32(((const uint16_t *)row)[c]);
-    case FMT_BF16: return bf16_to_f32(((const uint16_t *)row)[c]);
-    default: return rd->table[lut_get_index(row, c, rd->w->bits)];
-    }
+    return qmat_weight(fmt_kind(fmt), row, c, rd->w->bits, rd->table);
 }
 
 ALWAYS_INLINE float dot_row(const Reader *rd, const void *row, const float *x, int fmt) {
@@ -185,16 +175,19 @@ ALWAYS_INLINE float dot_row(const Reader *rd, const void *row, const float *x, i
     return s;
 }
 
-/* Row r's columns [c0, c1) to FP32 in out[0, c1 - c0). */
-ALWAYS_INLINE void decode_range(Reader *rd, int r, int c0, int c1, float *restrict out, int fmt) {
-    const void *row = reader_row(rd, r, fmt);
-    int c = c0;
-    for (; c + 16 <= c1; c += 16) {
-        F32x16 w = load16(rd, row, c, fmt);
-        float *o = out + (c - c0);
-        vst1q_f32(o, w.v0), vst1q_f32(o + 4, w.v1), vst1q_f32(o + 8, w.v2), vst1q_f32(o + 12, w.v3);
+/* Columns [c0, c1) of rows r .. r + nr - 1 to FP32, row r + i by reader rd[i] into
+ * buf + i * F32_TILE_COLS. */
+ALWAYS_INLINE void decode_rows(Reader *rd, int r, int nr, int c0, int c1, float *restrict buf, int fmt) {
+    for (int i = 0; i < nr; i++, rd++, buf += F32_TILE_COLS) {
+        const void *row = reader_row(rd, r + i, fmt);
+        int c = c0;
+        for (; c + 16 <= c1; c += 16) {
+            F32x16 w = load16(rd, row, c, fmt);
+            float *o = buf + (c - c0);
+            vst1q_f32(o, w.v0), vst1q_f32(o + 4, w.v1), vst1q_f32(o + 8, w.v2), vst1q_f32(o + 12, w.v3);
+        }
+        for (; c < c1; c++) buf[c - c0] = load1(rd, row, c, fmt);
     }
-    for (; c < c1; c++) out[c - c0] = load1(rd, row, c, fmt);
 }
 
 /* acc[t][i] += tile row i . x[t] over n columns, for t < T (x row stride ldx). */
@@ -229,10 +222,7 @@ static void fp32_dot_rows(void *reader, const float *x, float *y, int r0, int r1
 }
 
 static void fp32_decode(void *readers, int r, int nr, int c0, int c1, float *restrict buf) {
-    Reader *rd = readers;
-    for (int i = 0; i < nr; i++) {
-        WITH_FMT(rd[i].fmt, decode_range, &rd[i], r + i, c0, c1, buf + (size_t)i * F32_TILE_COLS);
-    }
+    WITH_FMT(((Reader *)readers)->fmt, decode_rows, readers, r, nr, c0, c1, buf);
 }
 
 /* tile_fma sums its lanes itself */
@@ -487,7 +477,7 @@ static const Q8Table *q8_table(Q8Tiles *q, int i, int r) {
 ALWAYS_INLINE void q8_dot_rows(Q8Tiles *q, float *y, int r0, int r1, int bits) {
     const QMatrix *w = q->w;
     for (int r = r0; r < r1; r++) {
-        const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+        const uint8_t *row = qmat_row_data(w, r);
         y[r] = dot_row_q8(w, q8_table(q, 0, r), row, q->x, bits) * w->lut_q8_scale[r / w->group];
     }
 }
@@ -496,7 +486,7 @@ ALWAYS_INLINE void q8_decode_rows(Q8Tiles *q, int r, int nr, int c0, int c1, con
     const QMatrix *w = q->w;
     for (int i = 0; i < nr; i++) {
         const Q8Table *tb = q8_table(q, i, r + i);
-        const uint8_t *row = (const uint8_t *)w->data + (size_t)(r + i) * w->row_bytes;
+        const uint8_t *row = qmat_row_data(w, r + i);
         for (int c = 0; c < c1 - c0; c += 64) {
             int8x16_t wv[4];
             decode64_q8(w, tb, row, c0 + c, bits, wv);
@@ -681,17 +671,10 @@ static int vec_round_f16_neon(float *x, size_t n) {
     return any;
 }
 
-const KernelTable kernels_neon = {
-    .name = "neon",
-    .cpu_runs = cpu_has_neon,
-    .matmul_rows = qmat_rows_neon,
-    .matmul_q8_rows = qmat_rows_q8_neon,
-    .dot = vec_dot_neon,
-    .axpy = vec_axpy_neon,
-    .gelu_tanh = vec_gelu_tanh_neon,
-    .exp_shift = vec_exp_shift_neon,
-    .round_f16 = vec_round_f16_neon,
-};
+const KernelTable kernels_neon = {"neon", cpu_has_neon,
+                                  qmat_rows_neon, qmat_rows_q8_neon,
+                                  vec_dot_neon, vec_axpy_neon, vec_gelu_tanh_neon,
+                                  vec_exp_shift_neon, vec_round_f16_neon};
 
 #else
 const KernelTable kernels_neon = {.name = "neon"}; /* not aarch64: known by name only */

@@ -29,7 +29,7 @@ static void qmat_rows_q8_scalar(const QMatrix *w, const QActs *x, float *y, int 
     int n = 1 << w->bits, nb = x->nblocks;
     int8_t *wrow = xcalloc((size_t)x->ld, 1); /* the row's codes, zero past cols */
     for (int r = r0; r < r1; r++) {
-        const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+        const uint8_t *row = qmat_row_data(w, r);
         const int8_t *codes = w->lut_q8 + (size_t)(r / w->group) * (size_t)n;
         for (int c = 0; c < w->cols; c++) wrow[c] = codes[lut_get_index(row, c, w->bits)];
         for (int t = 0; t < x->T; t++) {
@@ -95,14 +95,7 @@ static int vec_round_f16_scalar(float *x, size_t n) {
 
 static int runs_everywhere(void) { return 1; }
 
-const KernelTable kernels_scalar = {
-    .name = "scalar",
-    .cpu_runs = runs_everywhere,
-    .matmul_rows = qmat_rows_scalar,
-    .matmul_q8_rows = qmat_rows_q8_scalar,
-    .dot = vec_dot_scalar,
-    .axpy = vec_axpy_scalar,
-    .gelu_tanh = vec_gelu_tanh_scalar,
-    .exp_shift = vec_exp_shift_scalar,
-    .round_f16 = vec_round_f16_scalar,
-};
+const KernelTable kernels_scalar = {"scalar", runs_everywhere,
+                                    qmat_rows_scalar, qmat_rows_q8_scalar,
+                                    vec_dot_scalar, vec_axpy_scalar, vec_gelu_tanh_scalar,
+                                    vec_exp_shift_scalar, vec_round_f16_scalar};

@@ -40,7 +40,7 @@ static void f32_decode(void *ctx, int r, int nr, int c0, int c1, const void *row
     const QMatrix *w = f->w;
     if (w->kind != QM_F32) f->k->decode(f->readers, r, nr, c0, c1, &f->buf[0][0]);
     for (int i = 0; i < nr; i++)
-        rows[i] = w->kind == QM_F32 ? (const float *)w->data + (size_t)(r + i) * (size_t)w->cols + c0 : f->buf[i];
+        rows[i] = w->kind == QM_F32 ? (const float *)qmat_row_data(w, r + i) + c0 : f->buf[i];
 }
 
 static void f32_tile(void *ctx, const void *const rows[TILE_ROWS], int c0, int c1, float *acc) {

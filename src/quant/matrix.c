@@ -9,23 +9,16 @@
 #include "util/util.h"
 
 void qmat_row(const QMatrix *w, int r, float *out) {
-    size_t off = (size_t)r * (size_t)w->cols;
+    const void *row = qmat_row_data(w, r);
     switch (w->kind) {
-    case QM_F32:
-        memcpy(out, (const float *)w->data + off, sizeof(float) * (size_t)w->cols);
+    case QM_F32: memcpy(out, row, sizeof(float) * (size_t)w->cols); break;
+    case QM_F16:
+        for (int c = 0; c < w->cols; c++) out[c] = f16_to_f32(((const uint16_t *)row)[c]);
         break;
-    case QM_F16: {
-        const uint16_t *p = (const uint16_t *)w->data + off;
-        for (int c = 0; c < w->cols; c++) out[c] = f16_to_f32(p[c]);
+    case QM_BF16:
+        for (int c = 0; c < w->cols; c++) out[c] = bf16_to_f32(((const uint16_t *)row)[c]);
         break;
-    }
-    case QM_BF16: {
-        const uint16_t *p = (const uint16_t *)w->data + off;
-        for (int c = 0; c < w->cols; c++) out[c] = bf16_to_f32(p[c]);
-        break;
-    }
     case QM_LUT: {
-        const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
         const uint16_t *lut = w->luts + (size_t)(r / w->group) * (1u << w->bits);
         for (int c = 0; c < w->cols; c++) out[c] = f16_to_f32(lut[lut_get_index(row, c, w->bits)]);
         break;

@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "quant/lut_format.h"
+#include "util/util.h"
+
 typedef enum { QM_F32, QM_F16, QM_BF16, QM_LUT } QMatKind;
 
 typedef struct {
@@ -27,6 +30,24 @@ typedef struct {
 
 /* Row r of W as FP32 (embedding lookup).   out: [cols] */
 void qmat_row(const QMatrix *w, int r, float *out);
+
+/* Start of row r's stored data: its weights (F32, F16, BF16) or its packed LUT indices. */
+static inline const void *qmat_row_data(const QMatrix *w, int r) {
+    size_t weight = w->kind == QM_F32 ? sizeof(float) : sizeof(uint16_t);
+    return (const uint8_t *)w->data + (size_t)r * (w->kind == QM_LUT ? w->row_bytes : (size_t)w->cols * weight);
+}
+
+/* Weight c of a row of `kind` as FP32, given its qmat_row_data and, for LUT, its index width and
+ * its group's table as FP32.  Inlined with a constant kind, only that kind's load remains. */
+static inline float qmat_weight(QMatKind kind, const void *row, int c, int bits, const float *lut) {
+    switch (kind) {
+    case QM_F32: return ((const float *)row)[c];
+    case QM_F16: return f16_to_f32(((const uint16_t *)row)[c]);
+    case QM_BF16: return bf16_to_f32(((const uint16_t *)row)[c]);
+    case QM_LUT: break;
+    }
+    return lut[lut_get_index(row, c, bits)];
+}
 /* Bytes the matrix occupies (indices + tables). */
 size_t qmat_bytes(const QMatrix *w);
 
