@@ -65,9 +65,9 @@ QMatKernel qmat_active_kernel(void) {
     return (QMatKernel)atomic_load(&active_kernel);
 }
 
-const KernelTable *kernels_active(void) { return families[qmat_active_kernel()]; }
-
 const KernelTable *kernels_table(QMatKernel k) { return is_family(k) ? families[k] : NULL; }
+
+const KernelTable *kernels_active(void) { return kernels_table(qmat_active_kernel()); }
 
 const char *qmat_kernel_name(QMatKernel k) {
     return k == QMAT_KERNEL_AUTO ? "auto" : is_family(k) ? families[k]->name : "?";

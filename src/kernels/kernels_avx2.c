@@ -57,7 +57,7 @@ enum { /* the LUT formats last */
  * group the current row belongs to. */
 typedef struct {
     const QMatrix *w;
-    int fmt;
+    int fmt;        /* FMT_*: which of the specialised loops read it */
     int vec32_cols; /* columns [0, vec32_cols) go 32 at a time (load32), */
     int vec_cols;   /* then up to vec_cols 8 at a time (load8), the rest one by one */
     __m256i shuf, shift, mask; /* load8's index decoder */

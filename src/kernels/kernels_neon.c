@@ -39,7 +39,7 @@ enum { /* the LUT formats last */
 
 typedef struct {
     const QMatrix *w;
-    int fmt;
+    int fmt;     /* FMT_*: which of the specialised loops read it */
     int nblocks; /* LUT: 64-entry blocks of the table (1, 2 or 4) */
     int group;   /* whose table is loaded; -1 none yet */
     uint8x16x4_t t_lo[4], t_hi[4]; /* FP16 entries' low / high bytes, 64 per block */
