@@ -381,8 +381,9 @@ static void fp32_decode(void *readers, int r, int nr, int c0, int c1, float *res
     WITH_FMT(((Reader *)readers)->fmt, decode_rows, readers, r, nr, c0, c1, buf);
 }
 
-static void fp32_reduce(const float *acc, int nr, float *y) {
-    for (int i = 0; i < nr; i++) y[i] = hsum8(_mm256_loadu_ps(acc + 8 * i));
+static void fp32_reduce(const float *acc, int T, int nr, float *y, size_t ldy) {
+    for (int t = 0; t < T; t++, acc += TILE_ROWS * 8, y += ldy)
+        for (int i = 0; i < nr; i++) y[i] = hsum8(_mm256_loadu_ps(acc + 8 * i));
 }
 
 static void qmat_rows_avx2(const QMatrix *w, const float *x, int T, float *y, int r0, int r1) {
@@ -623,11 +624,12 @@ static void q8_tile(void *ctx, const void *const rows[TILE_ROWS], int c0, int c1
     else tile_q8(rows, c1 - c0, q->x, c0, acc, 0);
 }
 
-static void q8_finish(void *ctx, const float *acc, int t, int r, int nr, float *y) {
+static void q8_finish(void *ctx, const float *acc, int T, int r, int nr, float *y, size_t ldy) {
     const Q8Tiles *q = ctx;
-    for (int i = 0; i < nr; i++)
-        y[r + i] = (hsum8(_mm256_loadu_ps(acc + 8 * i)) - (q->nib ? LUT4_OFFSET * q->x->qsum[t] : 0.0f)) *
-                   q->w->lut_q8_scale[(r + i) / q->w->group];
+    for (int t = 0; t < T; t++, acc += TILE_ROWS * 8, y += ldy)
+        for (int i = 0; i < nr; i++)
+            y[r + i] = (hsum8(_mm256_loadu_ps(acc + 8 * i)) - (q->nib ? LUT4_OFFSET * q->x->qsum[t] : 0.0f)) *
+                       q->w->lut_q8_scale[(r + i) / q->w->group];
 }
 
 static const TileKernel q8_tiles = {Q8_TILE_COLS, 8, q8_decode, q8_tile, q8_finish};

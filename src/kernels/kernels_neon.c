@@ -226,7 +226,9 @@ static void fp32_decode(void *readers, int r, int nr, int c0, int c1, float *res
 }
 
 /* tile_fma sums its lanes itself */
-static void fp32_reduce(const float *acc, int nr, float *y) { memcpy(y, acc, sizeof(float) * (size_t)nr); }
+static void fp32_reduce(const float *acc, int T, int nr, float *y, size_t ldy) {
+    for (int t = 0; t < T; t++) memcpy(y + (size_t)t * ldy, acc + (size_t)t * TILE_ROWS, sizeof(float) * (size_t)nr);
+}
 
 static void qmat_rows_neon(const QMatrix *w, const float *x, int T, float *y, int r0, int r1) {
     static const Fp32Tiling tiling = {sizeof(Reader), 1, reader_init, fp32_dot_rows, fp32_decode, tile_fma,
@@ -513,10 +515,10 @@ static void q8_tile(void *ctx, const void *const rows[TILE_ROWS], int c0, int c1
     WITH_BITS(q->w->bits, q8_tile_bits, q, rows, c0, c1, acc);
 }
 
-static void q8_finish(void *ctx, const float *acc, int t, int r, int nr, float *y) {
+static void q8_finish(void *ctx, const float *acc, int T, int r, int nr, float *y, size_t ldy) {
     const Q8Tiles *q = ctx;
-    (void)t;
-    for (int i = 0; i < nr; i++) y[r + i] = q8_hsum(vld1q_f32(acc + 4 * i)) * q->w->lut_q8_scale[(r + i) / q->w->group];
+    for (int t = 0; t < T; t++, acc += TILE_ROWS * 4, y += ldy)
+        for (int i = 0; i < nr; i++) y[r + i] = q8_hsum(vld1q_f32(acc + 4 * i)) * q->w->lut_q8_scale[(r + i) / q->w->group];
 }
 
 static const TileKernel q8_tiles = {Q8_TILE_COLS, 4, q8_decode, q8_tile, q8_finish};

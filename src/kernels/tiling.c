@@ -18,8 +18,7 @@ void tile_matmul(const TileKernel *k, void *ctx, int T, int width, float *y, siz
             for (int i = nr; i < TILE_ROWS; i++) rows[i] = rows[0];
             k->tile(ctx, rows, c0, c1, acc);
         }
-        for (int t = 0; t < T; t++)
-            k->finish(ctx, acc + (size_t)t * TILE_ROWS * (size_t)k->acc_lanes, t, r, nr, y + (size_t)t * ldy);
+        k->finish(ctx, acc, T, r, nr, y, ldy);
     }
     free(acc);
 }
@@ -48,9 +47,8 @@ static void f32_tile(void *ctx, const void *const rows[TILE_ROWS], int c0, int c
     f->k->tile(rows, c1 - c0, f->x + c0, (size_t)f->w->cols, f->T, acc);
 }
 
-static void f32_finish(void *ctx, const float *acc, int t, int r, int nr, float *y) {
-    (void)t;
-    ((const Fp32Tiles *)ctx)->k->reduce(acc, nr, y + r);
+static void f32_finish(void *ctx, const float *acc, int T, int r, int nr, float *y, size_t ldy) {
+    ((const Fp32Tiles *)ctx)->k->reduce(acc, T, nr, y + r, ldy);
 }
 
 void tile_matmul_f32(const Fp32Tiling *k, void *readers, const QMatrix *w, const float *x, int T, float *y, int r0,

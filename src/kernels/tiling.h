@@ -22,8 +22,8 @@ typedef struct {
     /* acc[t][i][0, acc_lanes) += the tile's row i . input t over columns [c0, c1), for every t.
      * A short last tile repeats its row 0 in the rows past the matrix; their sums are dropped. */
     void (*tile)(void *ctx, const void *const rows[TILE_ROWS], int c0, int c1, float *acc);
-    /* Input t's outputs y[r + i], i < nr, from acc[i][0, acc_lanes) (input t's partial sums). */
-    void (*finish)(void *ctx, const float *acc, int t, int r, int nr, float *y);
+    /* The row tile's outputs y[t * ldy + r + i], t < T and i < nr, from acc[t][i][0, acc_lanes). */
+    void (*finish)(void *ctx, const float *acc, int T, int r, int nr, float *y, size_t ldy);
 } TileKernel;
 
 /* y[t * ldy + r] for rows [r0, r1) and t < T, over columns [0, width). */
@@ -45,8 +45,8 @@ typedef struct {
     /* acc[t][i][0, acc_lanes) += rows[i] . x[t] over n columns, for t < T (x row stride ldx);
      * rows: the tile's rows as FP32. */
     void (*tile)(const void *const rows[TILE_ROWS], int n, const float *x, size_t ldx, int T, float *acc);
-    /* y[i], i < nr, from acc[i][0, acc_lanes). */
-    void (*reduce)(const float *acc, int nr, float *y);
+    /* y[t * ldy + i], t < T and i < nr, from acc[t][i][0, acc_lanes). */
+    void (*reduce)(const float *acc, int T, int nr, float *y, size_t ldy);
 } Fp32Tiling;
 
 /* qmat_matmul_rows for T >= 1 and r0 < r1; readers: room for TILE_ROWS of k's readers. */
