@@ -163,7 +163,7 @@ CROSS_CC   ?= aarch64-linux-gnu-gcc
 CROSS_DIR  := build-aarch64
 CROSS_FLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -O2 -Isrc
 CROSS_TESTS := test_lut test_vec
-CROSS_TEST_SRC := $(sort $(wildcard src/quant/*.c src/ops/*.c src/util/*.c))
+CROSS_TEST_SRC := $(sort $(wildcard src/kernels/*.c src/quant/*.c src/ops/*.c src/util/*.c) src/convert/palettize.c)
 
 .PHONY: check-aarch64
 check-aarch64:

@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/lut.h"
+#include "convert/palettize.h"
+#include "kernels/kernels.h"
+#include "quant/lut_format.h"
+#include "quant/matmul.h"
 #include "quant/matrix.h"
 #include "util/util.h"
 

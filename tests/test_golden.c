@@ -2,8 +2,8 @@
  * golden checkpoint and case, through batched prefill (64, 7) and token-by-token decode, on every
  * kernel path this CPU runs (scalar, AVX2 / NEON: matmuls and the vector ops alike). */
 #include "golden.h"
+#include "kernels/kernels.h"
 #include "model/model.h"
-#include "quant/matrix.h"
 
 typedef struct {
     float *dst;

@@ -8,9 +8,8 @@
 
 #include "check.h"
 #include "rng.h"
+#include "kernels/kernels.h"
 #include "ops/vec.h"
-#include "ops/vec_kernels.h"
-#include "quant/matrix.h"
 #include "util/cpu.h"
 #include "util/util.h"
 
@@ -471,7 +470,7 @@ static void test_round_f16(void) {
         for (int len = N; len <= N + 7; len++) {
             memcpy(ref, in, sizeof(float) * (size_t)len);
             memcpy(got, in, sizeof(float) * (size_t)len);
-            int rbad = vec_round_f16_scalar(ref, (size_t)len), gbad = vec_round_f16(got, (size_t)len);
+            int rbad = kernels_table(QMAT_KERNEL_SCALAR)->round_f16(ref, (size_t)len), gbad = vec_round_f16(got, (size_t)len);
             int same = rbad == gbad;
             for (int i = 0; i < len; i++)
                 same &= isnan(ref[i]) ? isnan(got[i]) != 0 : memcmp(&ref[i], &got[i], sizeof(float)) == 0;

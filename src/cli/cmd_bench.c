@@ -8,6 +8,7 @@
 #include "cli/args.h"
 #include "cli/chat_common.h"
 #include "cli/commands.h"
+#include "kernels/kernels.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 #include "util/pool.h"

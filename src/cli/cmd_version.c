@@ -5,7 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "quant/matrix.h"
+#include "kernels/kernels.h"
 #include "util/cpu.h"
 
 /* The Makefile passes both (VERSION, git describe); other builds, such as check-aarch64's, do not. */
@@ -54,9 +54,8 @@ int cmd_version(int argc, char **argv) {
     printf("anemll %s", ANEMLL_VERSION);
     if (*ANEMLL_GIT) printf(" (git %s)", ANEMLL_GIT);
     printf("\ncompiler: %s\nkernels built in:", COMPILER);
-    static const QMatKernel kernels[] = {QMAT_KERNEL_SCALAR, QMAT_KERNEL_AVX2, QMAT_KERNEL_NEON};
-    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
-        if (qmat_kernel_compiled(kernels[i])) printf(" %s", qmat_kernel_name(kernels[i]));
+    for (int k = QMAT_KERNEL_SCALAR; k < QMAT_KERNEL_END; k++)
+        if (qmat_kernel_compiled((QMatKernel)k)) printf(" %s", qmat_kernel_name((QMatKernel)k));
     CpuFeature f[CPU_MAX_FEATURES];
     int n = cpu_features(f);
     print_features("\ncpu features:", f, n, 1);

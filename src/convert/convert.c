@@ -12,9 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "convert/palettize.h"
 #include "io/safetensors.h"
 #include "io/yaml.h"
-#include "quant/lut.h"
+#include "quant/lut_format.h"
 #include "util/util.h"
 
 #define ANEMLL_C_VERSION "0.1.0"

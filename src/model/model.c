@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/lut.h"
+#include "quant/lut_format.h"
 #include "util/util.h"
 
 #define FLOAT_DTYPES ((1u << DT_F32) | (1u << DT_F16) | (1u << DT_BF16))
@@ -52,7 +52,7 @@ static const StTensor *expect(const Model *m, const char *name, unsigned dtype_m
 }
 
 /* A LUT-palettized matrix is two tensors: NAME.indices (U8 [rows, row_bytes], packed as
- * src/quant/lut.h describes) and NAME.lut (F16 [ngroups, 2^bits]). */
+ * src/quant/lut_format.h describes) and NAME.lut (F16 [ngroups, 2^bits]). */
 static int load_lut_matrix(const Model *m, const char *name, int rows, int cols, LutInfo lut, QMatrix *out) {
     char iname[300], lname[300];
     snprintf(iname, sizeof iname, "%s.indices", name);

@@ -1,7 +1,7 @@
 /* vec: the FP32 loops of the forward pass that are not matmuls (attention dots, weighted sums,
- * softmax numerators, GELU), with SIMD versions picked at run time by the same switch as the
- * matmul kernels (qmat_active_kernel: ANEMLL_KERNEL / qmat_set_kernel), so forcing the scalar
- * path forces it everywhere.
+ * softmax numerators, GELU), run by the kernel family chosen for this run, as the matmuls are
+ * (kernels/kernels.h: ANEMLL_KERNEL / qmat_set_kernel), so forcing the scalar path forces it
+ * everywhere.
  *
  * Every path is accurate to a few ulp against the exact function (tests/test_vec.c checks each
  * one against a long-double reference), so switching paths never changes results by more than

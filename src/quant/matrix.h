@@ -1,11 +1,15 @@
 /* QMatrix: a weight matrix [rows = out features, cols = in features] in whatever form it is
- * stored (F32, F16, BF16 straight from a mapped file, or LUT-palettized), and the matmul that
- * reads it without ever making a dequantized copy of the whole matrix. */
+ * stored (F32, F16, BF16 straight from a mapped file, or LUT-palettized), and the 8-bit forms of
+ * its tables and of the inputs (QActs) that the 8-bit matmul reads.  The matmuls themselves are
+ * quant/matmul.h's; they never make a dequantized copy of the whole matrix. */
 #ifndef ANEMLL_MATRIX_H
 #define ANEMLL_MATRIX_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "quant/lut_format.h"
+#include "util/util.h"
 
 typedef enum { QM_F32, QM_F16, QM_BF16, QM_LUT } QMatKind;
 
@@ -18,22 +22,34 @@ typedef struct {
     int group;              /* output rows sharing one table (== rows for one table per tensor) */
     size_t row_bytes;       /* ceil(cols * bits / 8) */
     const uint16_t *luts;   /* [ceil(rows / group)][1 << bits] FP16 centroids */
-    /* 8-bit form of the tables for qmat_matmul_q8 (qmat_prepare_q8; owned, NULL until then):
+    /* 8-bit form of the tables for qmat_matmul_q8_rows (qmat_prepare_q8; owned, NULL until then):
      * entry i of group g ~= lut_q8[g][i] * lut_q8_scale[g], codes within +-QMAT_Q8_RANGE(bits) */
     int8_t *lut_q8;         /* [ngroups][1 << bits] */
     float *lut_q8_scale;    /* [ngroups] */
 } QMatrix;
 
-/* y[t, r] = sum_c W[r, c] * x[t, c] for t < T.   x: [T, cols], y: [T, rows], FP32. */
-void qmat_matmul(const QMatrix *w, const float *x, int T, float *y);
 /* Row r of W as FP32 (embedding lookup).   out: [cols] */
 void qmat_row(const QMatrix *w, int r, float *out);
+
+/* Start of row r's stored data: its weights (F32, F16, BF16) or its packed LUT indices. */
+static inline const void *qmat_row_data(const QMatrix *w, int r) {
+    size_t weight = w->kind == QM_F32 ? sizeof(float) : sizeof(uint16_t);
+    return (const uint8_t *)w->data + (size_t)r * (w->kind == QM_LUT ? w->row_bytes : (size_t)w->cols * weight);
+}
+
+/* Weight c of a row of `kind` as FP32, given its qmat_row_data and, for LUT, its index width and
+ * its group's table as FP32.  Inlined with a constant kind, only that kind's load remains. */
+static inline float qmat_weight(QMatKind kind, const void *row, int c, int bits, const float *lut) {
+    switch (kind) {
+    case QM_F32: return ((const float *)row)[c];
+    case QM_F16: return f16_to_f32(((const uint16_t *)row)[c]);
+    case QM_BF16: return bf16_to_f32(((const uint16_t *)row)[c]);
+    case QM_LUT: break;
+    }
+    return lut[lut_get_index(row, c, bits)];
+}
 /* Bytes the matrix occupies (indices + tables). */
 size_t qmat_bytes(const QMatrix *w);
-
-/* qmat_matmul restricted to output rows [r0, r1): writes y[t, r] for those rows only, so callers
- * can split one matmul across threads by row ranges. */
-void qmat_matmul_rows(const QMatrix *w, const float *x, int T, float *y, int r0, int r1);
 
 /* ---- 8-bit activations (the fast path for LUT matrices) ----
  * A palettized matrix holds at most 2^bits distinct values per group, so its tables lose little
@@ -73,24 +89,5 @@ void qacts_quantize(QActs *a, const float *x, int T, int cols);
 void qacts_resize(QActs *a, int T, int cols);
 void qacts_quantize_rows(QActs *a, const float *x, int t0, int t1);
 void qacts_free(QActs *a);
-/* qmat_matmul_rows with 8-bit inputs; w must have lut_q8 (qmat_prepare_q8).  y: [x->T, rows] */
-void qmat_matmul_q8_rows(const QMatrix *w, const QActs *x, float *y, int r0, int r1);
-
-/* Kernel selection.  AUTO picks the best path this CPU runs (AVX2+FMA+F16C on x86-64, NEON on
- * aarch64, else scalar).  The environment variable ANEMLL_KERNEL=scalar|avx2|neon|auto is read
- * once, at the first matmul; qmat_set_kernel overrides it (tests force each path). */
-typedef enum { QMAT_KERNEL_AUTO, QMAT_KERNEL_SCALAR, QMAT_KERNEL_AVX2, QMAT_KERNEL_NEON } QMatKernel;
-
-/* Whether this build has k's code (x86-64 builds have AVX2, aarch64 builds NEON). */
-int qmat_kernel_compiled(QMatKernel k);
-/* Whether k is built in and this CPU runs it. */
-int qmat_kernel_available(QMatKernel k);
-/* Force a path (AUTO: back to the best).  Returns 0, or -1 with err_set if unavailable. */
-int qmat_set_kernel(QMatKernel k);
-/* The path qmat_matmul runs now (never AUTO). */
-QMatKernel qmat_active_kernel(void);
-const char *qmat_kernel_name(QMatKernel k);
-/* "scalar" / "avx2" / "neon" / "auto" -> kernel; -1 if unknown. */
-int qmat_kernel_parse(const char *s, QMatKernel *out);
 
 #endif

@@ -1,24 +1,15 @@
-/* LUT palettization (ANEMLL's recipe, coremltools mode="kmeans"): every group of `g` consecutive
- * output rows shares a table of 2^bits FP16 centroids fitted by 1-D k-means, and every weight is
- * stored as the bits-wide index of its nearest centroid.  Dequant: W[r, c] = lut[r / g][idx[r, c]].
- *
- * Packed index layout (what qmat_row / qmat_matmul decode):
- *   - each row occupies row_bytes = ceil(cols * bits / 8) bytes and starts on a byte boundary;
- *   - within a row the indices form a little-endian bit stream: index c occupies bits
- *     [c*bits, c*bits + bits) counting from bit 0 (the least significant bit) of byte 0, its
- *     low bits first.  So 4-bit packs two per byte, low nibble first; 6-bit packs four per three
- *     bytes; 8-bit is one byte per index; unused high bits of a row's last byte are zero.
- * Tables: [ngroups][1 << bits] uint16 FP16, ascending within each table. */
-#ifndef ANEMLL_LUT_H
-#define ANEMLL_LUT_H
+/* LUT palettization (ANEMLL's recipe, coremltools mode="kmeans"): fits each group's table of
+ * 2^bits FP16 centroids by 1-D k-means and stores every weight as the index of its nearest
+ * centroid, in the packed format of quant/lut_format.h. */
+#ifndef ANEMLL_PALETTIZE_H
+#define ANEMLL_PALETTIZE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "quant/lut_format.h"
 #include "quant/matrix.h"
 
-#define LUT_MIN_BITS 2
-#define LUT_MAX_BITS 8
 #define LUT_DEFAULT_ITERS 100
 
 typedef struct {
@@ -36,22 +27,6 @@ typedef struct {
     uint8_t *indices; /* [rows][row_bytes] */
     uint16_t *luts;   /* [ngroups][1 << bits] */
 } LutMatrix;
-
-size_t lut_row_bytes(int cols, int bits);
-/* Rows per table for a spec: per_channel, or rows when per_channel is 0 (or exceeds rows). */
-int lut_group_rows(int rows, int per_channel);
-int lut_num_groups(int rows, int group);
-
-/* Index c of a packed row (see the layout above). */
-static inline unsigned lut_get_index(const uint8_t *row, int c, int bits) {
-    size_t bit = (size_t)c * (size_t)bits;
-    unsigned v = row[bit >> 3];
-    if ((bit & 7) + (size_t)bits > 8) v |= (unsigned)row[(bit >> 3) + 1] << 8;
-    return (v >> (bit & 7)) & ((1u << bits) - 1u);
-}
-/* idx[cols] (each < 2^bits) <-> one packed row of lut_row_bytes(cols, bits) bytes. */
-void lut_pack_row(const uint8_t *idx, int cols, int bits, uint8_t *row);
-void lut_unpack_row(const uint8_t *row, int cols, int bits, uint8_t *idx);
 
 /* Fit one table: k-means (k = 2^bits) over distinct values `v` (strictly ascending, finite) with
  * weights `count` (> 0), d >= 1 of them.  Deterministic: quantile initialisation, weighted Lloyd

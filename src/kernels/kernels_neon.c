@@ -1,22 +1,34 @@
-/* NEON matmul kernels for aarch64 (Advanced SIMD is part of the base ISA there).
+/* The NEON kernel family for aarch64 (Advanced SIMD is part of the base ISA there): the matmuls
+ * of quant/matmul.h and the vector loops of ops/vec.h.
  *
- * Same shape as matrix_avx2.c: one primitive, load16 (16 consecutive weights of a row as FP32),
- * used by a fused decode-dot for T == 1 and by a 4-row x 512-column tile expanded once and
- * reused for every input when T > 1.  LUT lookups of any width are table instructions on the
- * FP16 entries split into low/high byte planes: TBL covers 64 entries, TBX extends to 256. */
+ * Matmuls: the same shape as kernels_avx2.c: one primitive, load16 (16 consecutive weights of a
+ * row as FP32), used by a fused decode-dot for T == 1 and, when T > 1, by the tiling driver's
+ * 4-row x 512-column tiles (tiling.h), expanded once and reused for every input.  LUT lookups of
+ * any width are table instructions on the FP16 entries split into low/high byte planes: TBL
+ * covers 64 entries, TBX extends to 256.
+ *
+ * Vector loops: the same algorithms and constants as kernels_avx2.c (see there): own vector exp
+ * with Cody-Waite reduction, GELU in double (2 lanes per register), tails through a zero-padded
+ * copy. */
+#include "kernels/kernels.h"
+
 #if defined(__aarch64__)
 
 #include <arm_neon.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/lut.h"
-#include "quant/matrix_kernels.h"
+#include "kernels/simd_util.h"
+#include "kernels/tiling.h"
+#include "kernels/vec_math.h"
+#include "quant/lut_format.h"
+#include "util/cpu.h"
 #include "util/util.h"
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
+/* ---- FP32 activations (qmat_matmul_rows) ---- */
 
-enum {
+enum { /* the LUT formats last */
     FMT_F32,
     FMT_F16,
     FMT_BF16,
@@ -27,16 +39,37 @@ enum {
 
 typedef struct {
     const QMatrix *w;
+    int fmt;     /* FMT_*: which of the specialised loops read it */
     int nblocks; /* LUT: 64-entry blocks of the table (1, 2 or 4) */
     int group;   /* whose table is loaded; -1 none yet */
     uint8x16x4_t t_lo[4], t_hi[4]; /* FP16 entries' low / high bytes, 64 per block */
     float table[1 << LUT_MAX_BITS];
 } Reader;
 
-static void reader_init(Reader *rd, const QMatrix *w) {
-    memset(rd, 0, sizeof *rd);
-    rd->w = w;
-    rd->group = -1;
+ALWAYS_INLINE QMatKind fmt_kind(int fmt) {
+    return fmt == FMT_F32 ? QM_F32 : fmt == FMT_F16 ? QM_F16 : fmt == FMT_BF16 ? QM_BF16 : QM_LUT;
+}
+
+static int matrix_fmt(const QMatrix *w) {
+    if (w->kind != QM_LUT) return w->kind == QM_F32 ? FMT_F32 : w->kind == QM_F16 ? FMT_F16 : FMT_BF16;
+    return w->bits == 4 ? FMT_LUT4 : w->bits == 8 ? FMT_LUT8 : FMT_LUT_N;
+}
+
+/* fn(..., fmt) with fmt as a constant, so that fn and the always-inline loops it calls are
+ * specialised per format. */
+#define WITH_FMT(fmt, fn, ...)                       \
+    switch (fmt) {                                   \
+    case FMT_F32: fn(__VA_ARGS__, FMT_F32); break;   \
+    case FMT_F16: fn(__VA_ARGS__, FMT_F16); break;   \
+    case FMT_BF16: fn(__VA_ARGS__, FMT_BF16); break; \
+    case FMT_LUT4: fn(__VA_ARGS__, FMT_LUT4); break; \
+    case FMT_LUT8: fn(__VA_ARGS__, FMT_LUT8); break; \
+    default: fn(__VA_ARGS__, FMT_LUT_N); break;      \
+    }
+
+static void reader_init(void *reader, const QMatrix *w) {
+    Reader *rd = reader;
+    *rd = (Reader){.w = w, .fmt = matrix_fmt(w), .group = -1};
     if (w->kind == QM_LUT) rd->nblocks = w->bits <= 6 ? 1 : 1 << (w->bits - 6);
 }
 
@@ -56,17 +89,10 @@ static void reader_load_table(Reader *rd, int g) {
     rd->group = g;
 }
 
+/* Start of row r's stored data, with its group's table loaded for LUT formats. */
 ALWAYS_INLINE const void *reader_row(Reader *rd, int r, int fmt) {
-    const QMatrix *w = rd->w;
-    size_t off = (size_t)r * (size_t)w->cols;
-    switch (fmt) {
-    case FMT_F32: return (const float *)w->data + off;
-    case FMT_F16:
-    case FMT_BF16: return (const uint16_t *)w->data + off;
-    default:
-        if (r / w->group != rd->group) reader_load_table(rd, r / w->group);
-        return (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-    }
+    if (fmt >= FMT_LUT4 && r / rd->w->group != rd->group) reader_load_table(rd, r / rd->w->group);
+    return qmat_row_data(rd->w, r);
 }
 
 typedef struct {
@@ -76,7 +102,7 @@ typedef struct {
 /* 16 table indices starting at column c (c + 16 <= cols), one per byte. */
 ALWAYS_INLINE uint8x16_t indices16(const Reader *rd, const uint8_t *row, int c, int fmt) {
     if (fmt == FMT_LUT4) { /* 8 bytes; index 2j is the low nibble of byte j */
-        uint8x8_t raw = vld1_u8(row + c / 2);
+        uint8x8_t raw = vld1_u8(row + (size_t)c / 2);
         uint8x8_t lo = vand_u8(raw, vdup_n_u8(0x0f)), hi = vshr_n_u8(raw, 4);
         return vcombine_u8(vzip1_u8(lo, hi), vzip2_u8(lo, hi));
     }
@@ -129,13 +155,9 @@ ALWAYS_INLINE F32x16 load16(const Reader *rd, const void *row, int c, int fmt) {
     }
 }
 
+/* Weight c of a row as FP32 (the columns past the last 16). */
 ALWAYS_INLINE float load1(const Reader *rd, const void *row, int c, int fmt) {
-    switch (fmt) {
-    case FMT_F32: return ((const float *)row)[c];
-    case FMT_F16: return f16_to_f32(((const uint16_t *)row)[c]);
-    case FMT_BF16: return bf16_to_f32(((const uint16_t *)row)[c]);
-    default: return rd->table[lut_get_index(row, c, rd->w->bits)];
-    }
+    return qmat_weight(fmt_kind(fmt), row, c, rd->w->bits, rd->table);
 }
 
 ALWAYS_INLINE float dot_row(const Reader *rd, const void *row, const float *x, int fmt) {
@@ -153,92 +175,66 @@ ALWAYS_INLINE float dot_row(const Reader *rd, const void *row, const float *x, i
     return s;
 }
 
-/* Row columns [c0, c1) to FP32 in out[0, c1 - c0). */
-ALWAYS_INLINE void decode_range(const Reader *rd, const void *row, int c0, int c1, float *out,
-                                int fmt) {
-    int c = c0;
-    for (; c + 16 <= c1; c += 16) {
-        F32x16 w = load16(rd, row, c, fmt);
-        float *o = out + (c - c0);
-        vst1q_f32(o, w.v0), vst1q_f32(o + 4, w.v1), vst1q_f32(o + 8, w.v2), vst1q_f32(o + 12, w.v3);
+/* Columns [c0, c1) of rows r .. r + nr - 1 to FP32, row r + i by reader rd[i] into
+ * buf + i * F32_TILE_COLS. */
+ALWAYS_INLINE void decode_rows(Reader *rd, int r, int nr, int c0, int c1, float *restrict buf, int fmt) {
+    for (int i = 0; i < nr; i++, rd++, buf += F32_TILE_COLS) {
+        const void *row = reader_row(rd, r + i, fmt);
+        int c = c0;
+        for (; c + 16 <= c1; c += 16) {
+            F32x16 w = load16(rd, row, c, fmt);
+            float *o = buf + (c - c0);
+            vst1q_f32(o, w.v0), vst1q_f32(o + 4, w.v1), vst1q_f32(o + 8, w.v2), vst1q_f32(o + 12, w.v3);
+        }
+        for (; c < c1; c++) buf[c - c0] = load1(rd, row, c, fmt);
     }
-    for (; c < c1; c++) out[c - c0] = load1(rd, row, c, fmt);
 }
 
-#define TILE_ROWS 4
-#define TILE_COLS 512
-
 /* acc[t][i] += tile row i . x[t] over n columns, for t < T (x row stride ldx). */
-static void tile_fma(const float *const tile[TILE_ROWS], int n, const float *x, size_t ldx, int T,
-                     float *acc) {
+static void tile_fma(const void *const rows[TILE_ROWS], int n, const float *x, size_t ldx, int T, float *acc) {
+    const float *w0 = rows[0], *w1 = rows[1], *w2 = rows[2], *w3 = rows[3];
     for (int t = 0; t < T; t++) {
         const float *xt = x + (size_t)t * ldx;
         float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0, a2 = a0, a3 = a0;
         int c = 0;
         for (; c + 4 <= n; c += 4) {
             float32x4_t u = vld1q_f32(xt + c);
-            a0 = vfmaq_f32(a0, vld1q_f32(tile[0] + c), u);
-            a1 = vfmaq_f32(a1, vld1q_f32(tile[1] + c), u);
-            a2 = vfmaq_f32(a2, vld1q_f32(tile[2] + c), u);
-            a3 = vfmaq_f32(a3, vld1q_f32(tile[3] + c), u);
+            a0 = vfmaq_f32(a0, vld1q_f32(w0 + c), u);
+            a1 = vfmaq_f32(a1, vld1q_f32(w1 + c), u);
+            a2 = vfmaq_f32(a2, vld1q_f32(w2 + c), u);
+            a3 = vfmaq_f32(a3, vld1q_f32(w3 + c), u);
         }
         float *a = acc + (size_t)t * TILE_ROWS;
         a[0] += vaddvq_f32(a0), a[1] += vaddvq_f32(a1);
         a[2] += vaddvq_f32(a2), a[3] += vaddvq_f32(a3);
         for (; c < n; c++)
-            for (int i = 0; i < TILE_ROWS; i++) a[i] += tile[i][c] * xt[c];
+            a[0] += w0[c] * xt[c], a[1] += w1[c] * xt[c], a[2] += w2[c] * xt[c], a[3] += w3[c] * xt[c];
     }
 }
 
-ALWAYS_INLINE void rows_fmt(const QMatrix *w, const float *x, int T, float *y, int r0, int r1,
-                            int fmt) {
-    Reader rd[TILE_ROWS]; /* one per tile row: rows of a tile may belong to different groups */
-    size_t ldy = (size_t)w->rows, cols = (size_t)w->cols;
-    for (int i = 0; i < TILE_ROWS; i++) reader_init(&rd[i], w);
-    if (T == 1) {
-        for (int r = r0; r < r1; r++) y[r] = dot_row(&rd[0], reader_row(&rd[0], r, fmt), x, fmt);
-        return;
-    }
-    float buf[TILE_ROWS][TILE_COLS];
-    float *acc = xmalloc(sizeof(float) * TILE_ROWS * (size_t)T);
-    for (int r = r0; r < r1; r += TILE_ROWS) {
-        int nr = r1 - r < TILE_ROWS ? r1 - r : TILE_ROWS;
-        const void *row[TILE_ROWS];
-        for (int i = 0; i < nr; i++) row[i] = reader_row(&rd[i], r + i, fmt);
-        memset(acc, 0, sizeof(float) * TILE_ROWS * (size_t)T);
-        for (int c0 = 0; c0 < w->cols; c0 += TILE_COLS) {
-            int c1 = c0 + TILE_COLS < w->cols ? c0 + TILE_COLS : w->cols;
-            const float *tile[TILE_ROWS];
-            for (int i = 0; i < TILE_ROWS; i++) {
-                if (i >= nr) {
-                    tile[i] = tile[0]; /* short last tile: repeat row 0, drop its sums */
-                } else if (fmt == FMT_F32) {
-                    tile[i] = (const float *)row[i] + c0;
-                } else {
-                    decode_range(&rd[i], row[i], c0, c1, buf[i], fmt);
-                    tile[i] = buf[i];
-                }
-            }
-            tile_fma(tile, c1 - c0, x + c0, cols, T, acc);
-        }
-        for (int t = 0; t < T; t++)
-            for (int i = 0; i < nr; i++)
-                y[(size_t)t * ldy + (size_t)(r + i)] = acc[(size_t)t * TILE_ROWS + (size_t)i];
-    }
-    free(acc);
+/* T == 1: one fused pass over each row. */
+ALWAYS_INLINE void dot_rows(Reader *rd, const float *x, float *y, int r0, int r1, int fmt) {
+    for (int r = r0; r < r1; r++) y[r] = dot_row(rd, reader_row(rd, r, fmt), x, fmt);
 }
 
-void qmat_rows_neon(const QMatrix *w, const float *x, int T, float *y, int r0, int r1) {
-    switch (w->kind) {
-    case QM_F32: rows_fmt(w, x, T, y, r0, r1, FMT_F32); break;
-    case QM_F16: rows_fmt(w, x, T, y, r0, r1, FMT_F16); break;
-    case QM_BF16: rows_fmt(w, x, T, y, r0, r1, FMT_BF16); break;
-    case QM_LUT:
-        if (w->bits == 4) rows_fmt(w, x, T, y, r0, r1, FMT_LUT4);
-        else if (w->bits == 8) rows_fmt(w, x, T, y, r0, r1, FMT_LUT8);
-        else rows_fmt(w, x, T, y, r0, r1, FMT_LUT_N);
-        break;
-    }
+static void fp32_dot_rows(void *reader, const float *x, float *y, int r0, int r1) {
+    WITH_FMT(((Reader *)reader)->fmt, dot_rows, reader, x, y, r0, r1);
+}
+
+static void fp32_decode(void *readers, int r, int nr, int c0, int c1, float *restrict buf) {
+    WITH_FMT(((Reader *)readers)->fmt, decode_rows, readers, r, nr, c0, c1, buf);
+}
+
+/* tile_fma sums its lanes itself */
+static void fp32_reduce(const float *acc, int T, int nr, float *y, size_t ldy) {
+    for (int t = 0; t < T; t++) memcpy(y + (size_t)t * ldy, acc + (size_t)t * TILE_ROWS, sizeof(float) * (size_t)nr);
+}
+
+static void qmat_rows_neon(const QMatrix *w, const float *x, int T, float *y, int r0, int r1) {
+    static const Fp32Tiling tiling = {sizeof(Reader), 1, reader_init, fp32_dot_rows, fp32_decode, tile_fma,
+                                      fp32_reduce};
+    Reader rd[TILE_ROWS];
+    tile_matmul_f32(&tiling, rd, w, x, T, y, r0, r1);
 }
 
 /* ---- 8-bit activations (qmat_matmul_q8_rows) ----
@@ -355,7 +351,7 @@ ALWAYS_INLINE void decode64_q8(const QMatrix *w, const Q8Table *tb, const uint8_
     }
     size_t n = 4 * (size_t)(bits ? bits : tb->bits); /* bytes per 32 columns */
     for (int h = 0; h < 2; h++) {
-        int8x16x2_t b = decode32_q8(tb, q8_row_chunk(w, row, (size_t)(c / 32 + h) * n, n, tail), bits);
+        int8x16x2_t b = decode32_q8(tb, q8_row_chunk(w, row, ((size_t)c / 32 + (size_t)h) * n, n, tail), bits);
         v[2 * h] = b.val[0], v[2 * h + 1] = b.val[1];
     }
 }
@@ -411,20 +407,20 @@ ALWAYS_INLINE float dot_row_q8(const QMatrix *w, const Q8Table *tb, const uint8_
     return q8_hsum(acc);
 }
 
-#define Q8_TILE_ROWS 4
 #define Q8_TILE_COLS 1024 /* 4 rows x 1024 codes = 4 KiB of L1 reused by every input */
 
-/* acc[t][i] (a float32x4) += tile row i . x[t] over n columns (a multiple of 64) from column c0
+/* acc[t][i] (a float32x4) += rows[i] . x[t] over n columns (a multiple of 64) from column c0
  * of x, for inputs t and, if two, t + 1: each weight load feeds two dots.  Per row and input the
  * same q8_block sequence as q8_step.  The 4 rows x 2 inputs accumulators are named variables
  * (no array for the compiler to promote), and the loop body is one block, not a whole 64-column
  * step: with 64 columns of x codes for two inputs live, GCC and Clang both spill accumulators. */
-ALWAYS_INLINE void tile_q8_pair(const int8_t (*wq)[Q8_TILE_COLS], int n, const QActs *x, int c0, int t, float *acc,
+ALWAYS_INLINE void tile_q8_pair(const void *const rows[TILE_ROWS], int n, const QActs *x, int c0, int t, float *acc,
                                 int nib, int two) {
+    const int8_t *wq0 = rows[0], *wq1 = rows[1], *wq2 = rows[2], *wq3 = rows[3];
     size_t ld = (size_t)x->ld, ldd = ld / QACT_BLOCK;
     const int8_t *q0 = (nib ? x->q_nib : x->q) + (size_t)t * ld + c0, *q1 = q0 + ld;
     const float *d0 = x->d + (size_t)t * ldd + c0 / QACT_BLOCK, *d1 = d0 + ldd;
-    float *a = acc + (size_t)t * Q8_TILE_ROWS * 4, *b = a + Q8_TILE_ROWS * 4;
+    float *a = acc + (size_t)t * TILE_ROWS * 4, *b = a + TILE_ROWS * 4;
     float32x4_t a0 = vld1q_f32(a), a1 = vld1q_f32(a + 4), a2 = vld1q_f32(a + 8), a3 = vld1q_f32(a + 12);
     float32x4_t b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     if (two) b0 = vld1q_f32(b), b1 = vld1q_f32(b + 4), b2 = vld1q_f32(b + 8), b3 = vld1q_f32(b + 12);
@@ -436,7 +432,7 @@ ALWAYS_INLINE void tile_q8_pair(const int8_t (*wq)[Q8_TILE_COLS], int n, const Q
             if (two) v0 = vld1q_s8(q1 + o0), v1 = vld1q_s8(q1 + o1);
 #define ROW(i)                                                         \
     do {                                                               \
-        int8x16_t w0 = vld1q_s8(wq[i] + o0), w1 = vld1q_s8(wq[i] + o1); \
+        int8x16_t w0 = vld1q_s8(wq##i + o0), w1 = vld1q_s8(wq##i + o1); \
         a##i = q8_block(a##i, w0, w1, u0, u1, du);                     \
         if (two) b##i = q8_block(b##i, w0, w1, v0, v1, dv);            \
     } while (0)
@@ -451,70 +447,237 @@ ALWAYS_INLINE void tile_q8_pair(const int8_t (*wq)[Q8_TILE_COLS], int n, const Q
     if (two) vst1q_f32(b, b0), vst1q_f32(b + 4, b1), vst1q_f32(b + 8, b2), vst1q_f32(b + 12, b3);
 }
 
+/* fn(..., bits) with bits a constant where the width has paths of its own (2, 4, 6, 8), else 0
+ * (3, 5, 7: read from the table), so that fn and the always-inline loops it calls are
+ * specialised per width. */
+#define WITH_BITS(bits, fn, ...)        \
+    switch (bits) {                     \
+    case 2: fn(__VA_ARGS__, 2); break;  \
+    case 4: fn(__VA_ARGS__, 4); break;  \
+    case 6: fn(__VA_ARGS__, 6); break;  \
+    case 8: fn(__VA_ARGS__, 8); break;  \
+    default: fn(__VA_ARGS__, 0); break; \
+    }
+
+/* One 8-bit matmul: tile_matmul's state, and the T == 1 pass's. */
+typedef struct {
+    const QMatrix *w;
+    const QActs *x;
+    Q8Table tb[TILE_ROWS]; /* one per tile row: rows of a tile may belong to different groups */
+    int tg[TILE_ROWS];     /* the group of tb[i]; -1 none yet */
+    _Alignas(16) int8_t wq[TILE_ROWS][Q8_TILE_COLS];
+} Q8Tiles;
+
+/* Tile row i's table, loaded for row r. */
+static const Q8Table *q8_table(Q8Tiles *q, int i, int r) {
+    int g = r / q->w->group;
+    if (g != q->tg[i]) q8_table_init(&q->tb[i], q->w, g), q->tg[i] = g;
+    return &q->tb[i];
+}
+
 /* bits: the width when known at compile time (2, 4, 6, 8), else 0 (3, 5, 7: from the table). */
-ALWAYS_INLINE void rows_q8(const QMatrix *w, const QActs *x, float *y, int r0, int r1, int bits) {
-    int T = x->T, nib = bits == 4;
-    size_t ldy = (size_t)w->rows;
-    Q8Table tb[Q8_TILE_ROWS]; /* one per tile row: rows of a tile may belong to different groups */
-    int tg[Q8_TILE_ROWS];
-    for (int i = 0; i < Q8_TILE_ROWS; i++) tg[i] = -1;
-    if (T == 1) {
-        for (int r = r0; r < r1; r++) {
-            int g = r / w->group;
-            if (g != tg[0]) q8_table_init(&tb[0], w, g), tg[0] = g;
-            const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-            y[r] = dot_row_q8(w, &tb[0], row, x, bits) * w->lut_q8_scale[g];
+ALWAYS_INLINE void q8_dot_rows(Q8Tiles *q, float *y, int r0, int r1, int bits) {
+    const QMatrix *w = q->w;
+    for (int r = r0; r < r1; r++) {
+        const uint8_t *row = qmat_row_data(w, r);
+        y[r] = dot_row_q8(w, q8_table(q, 0, r), row, q->x, bits) * w->lut_q8_scale[r / w->group];
+    }
+}
+
+ALWAYS_INLINE void q8_decode_rows(Q8Tiles *q, int r, int nr, int c0, int c1, const void *rows[TILE_ROWS], int bits) {
+    const QMatrix *w = q->w;
+    for (int i = 0; i < nr; i++) {
+        const Q8Table *tb = q8_table(q, i, r + i);
+        const uint8_t *row = qmat_row_data(w, r + i);
+        for (int c = 0; c < c1 - c0; c += 64) {
+            int8x16_t wv[4];
+            decode64_q8(w, tb, row, c0 + c, bits, wv);
+            int8_t *o = q->wq[i] + c;
+            vst1q_s8(o, wv[0]), vst1q_s8(o + 16, wv[1]), vst1q_s8(o + 32, wv[2]), vst1q_s8(o + 48, wv[3]);
         }
+        rows[i] = q->wq[i];
+    }
+}
+
+static void q8_decode(void *ctx, int r, int nr, int c0, int c1, const void *rows[TILE_ROWS]) {
+    WITH_BITS(((Q8Tiles *)ctx)->w->bits, q8_decode_rows, ctx, r, nr, c0, c1, rows);
+}
+
+ALWAYS_INLINE void q8_tile_bits(const Q8Tiles *q, const void *const rows[TILE_ROWS], int c0, int c1, float *acc,
+                                int bits) {
+    int T = q->x->T, nib = bits == 4, t = 0;
+    for (; t + 2 <= T; t += 2) tile_q8_pair(rows, c1 - c0, q->x, c0, t, acc, nib, 1);
+    if (t < T) tile_q8_pair(rows, c1 - c0, q->x, c0, t, acc, nib, 0);
+}
+
+static void q8_tile(void *ctx, const void *const rows[TILE_ROWS], int c0, int c1, float *acc) {
+    const Q8Tiles *q = ctx;
+    WITH_BITS(q->w->bits, q8_tile_bits, q, rows, c0, c1, acc);
+}
+
+static void q8_finish(void *ctx, const float *acc, int T, int r, int nr, float *y, size_t ldy) {
+    const Q8Tiles *q = ctx;
+    for (int t = 0; t < T; t++, acc += TILE_ROWS * 4, y += ldy)
+        for (int i = 0; i < nr; i++) y[r + i] = q8_hsum(vld1q_f32(acc + 4 * i)) * q->w->lut_q8_scale[(r + i) / q->w->group];
+}
+
+static const TileKernel q8_tiles = {Q8_TILE_COLS, 4, q8_decode, q8_tile, q8_finish};
+
+static void qmat_rows_q8_neon(const QMatrix *w, const QActs *x, float *y, int r0, int r1) {
+    Q8Tiles q;
+    q.w = w, q.x = x;
+    for (int i = 0; i < TILE_ROWS; i++) q.tg[i] = -1;
+    if (x->T == 1) {
+        WITH_BITS(w->bits, q8_dot_rows, &q, y, r0, r1);
         return;
     }
-    _Alignas(16) int8_t wq[Q8_TILE_ROWS][Q8_TILE_COLS];
-    float *acc = xmalloc(sizeof(float) * 4 * Q8_TILE_ROWS * (size_t)T);
-    for (int r = r0; r < r1; r += Q8_TILE_ROWS) {
-        int nr = r1 - r < Q8_TILE_ROWS ? r1 - r : Q8_TILE_ROWS;
-        for (int i = 0; i < nr; i++) {
-            int g = (r + i) / w->group;
-            if (g != tg[i]) q8_table_init(&tb[i], w, g), tg[i] = g;
-        }
-        memset(acc, 0, sizeof(float) * 4 * Q8_TILE_ROWS * (size_t)T);
-        for (int c0 = 0; c0 < x->ld; c0 += Q8_TILE_COLS) {
-            int span = x->ld - c0 < Q8_TILE_COLS ? x->ld - c0 : Q8_TILE_COLS;
-            for (int i = 0; i < Q8_TILE_ROWS; i++) {
-                if (i >= nr) { /* short last tile: repeat row 0, drop its sums */
-                    memcpy(wq[i], wq[0], (size_t)span);
-                    continue;
-                }
-                const uint8_t *row = (const uint8_t *)w->data + (size_t)(r + i) * w->row_bytes;
-                for (int c = 0; c < span; c += 64) {
-                    int8x16_t wv[4];
-                    decode64_q8(w, &tb[i], row, c0 + c, bits, wv);
-                    int8_t *o = wq[i] + c;
-                    vst1q_s8(o, wv[0]), vst1q_s8(o + 16, wv[1]), vst1q_s8(o + 32, wv[2]), vst1q_s8(o + 48, wv[3]);
-                }
-            }
-            const int8_t(*tile)[Q8_TILE_COLS] = (const int8_t(*)[Q8_TILE_COLS])wq;
-            int t = 0;
-            for (; t + 2 <= T; t += 2) tile_q8_pair(tile, span, x, c0, t, acc, nib, 1);
-            if (t < T) tile_q8_pair(tile, span, x, c0, t, acc, nib, 0);
-        }
-        for (int t = 0; t < T; t++)
-            for (int i = 0; i < nr; i++) {
-                const float *a = acc + ((size_t)t * Q8_TILE_ROWS + (size_t)i) * 4;
-                y[(size_t)t * ldy + (size_t)(r + i)] = q8_hsum(vld1q_f32(a)) * w->lut_q8_scale[(r + i) / w->group];
-            }
-    }
-    free(acc);
+    tile_matmul(&q8_tiles, &q, x->T, x->ld, y, (size_t)w->rows, r0, r1);
 }
 
-void qmat_rows_q8_neon(const QMatrix *w, const QActs *x, float *y, int r0, int r1) {
-    switch (w->bits) {
-    case 2: rows_q8(w, x, y, r0, r1, 2); break;
-    case 4: rows_q8(w, x, y, r0, r1, 4); break;
-    case 6: rows_q8(w, x, y, r0, r1, 6); break;
-    case 8: rows_q8(w, x, y, r0, r1, 8); break;
-    default: rows_q8(w, x, y, r0, r1, 0); break;
+/* ---- vector loops (ops/vec.h) ---- */
+
+/* Four accumulators of 4 lanes: FMLA latency is ~4 cycles with 2 or more pipes. */
+static float vec_dot_neon(const float *a, const float *b, int n) {
+    float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0, s2 = s0, s3 = s0;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        s0 = vfmaq_f32(s0, vld1q_f32(a + i), vld1q_f32(b + i));
+        s1 = vfmaq_f32(s1, vld1q_f32(a + i + 4), vld1q_f32(b + i + 4));
+        s2 = vfmaq_f32(s2, vld1q_f32(a + i + 8), vld1q_f32(b + i + 8));
+        s3 = vfmaq_f32(s3, vld1q_f32(a + i + 12), vld1q_f32(b + i + 12));
+    }
+    for (; i + 4 <= n; i += 4) s0 = vfmaq_f32(s0, vld1q_f32(a + i), vld1q_f32(b + i));
+    float s = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
+    for (; i < n; i++) s = fmaf(a[i], b[i], s);
+    return s;
+}
+
+static void vec_axpy_neon(float *y, float a, const float *x, int n) {
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float32x4_t y0 = vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), a);
+        float32x4_t y1 = vfmaq_n_f32(vld1q_f32(y + i + 4), vld1q_f32(x + i + 4), a);
+        vst1q_f32(y + i, y0);
+        vst1q_f32(y + i + 4, y1);
+    }
+    for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), a));
+    for (; i < n; i++) y[i] = fmaf(a, x[i], y[i]);
+}
+
+/* ---- GELU (double) ---- */
+
+/* x / (1 + exp(t)), t = -2 sqrt(2/pi) (x + 0.044715 x^3), for 2 lanes; x already >= -12 or NaN */
+ALWAYS_INLINE float64x2_t gelu2d(float64x2_t x) {
+    float64x2_t x2 = vmulq_f64(x, x);
+    float64x2_t t = vmulq_f64(x, vfmaq_f64(vdupq_n_f64(-2.0 * VEC_GELU_K), x2,
+                                           vdupq_n_f64(-2.0 * VEC_GELU_K * VEC_GELU_A)));
+    t = vmaxq_f64(t, vdupq_n_f64(-200.0)); /* FMAX returns NaN if either operand is NaN */
+    const float64x2_t magic = vdupq_n_f64(6755399441055744.0); /* 1.5 * 2^52 */
+    float64x2_t kd = vfmaq_f64(magic, t, vdupq_n_f64(VEC_LOG2E));
+    float64x2_t kf = vsubq_f64(kd, magic);
+    float64x2_t r = vfmsq_f64(t, kf, vdupq_n_f64(VEC_LN2_HI_D));
+    r = vfmsq_f64(r, kf, vdupq_n_f64(VEC_LN2_LO_D));
+    float64x2_t p = vfmaq_f64(vdupq_n_f64(VEC_EXPD_P4), r, vdupq_n_f64(VEC_EXPD_P5));
+    p = vfmaq_f64(vdupq_n_f64(VEC_EXPD_P3), p, r);
+    p = vfmaq_f64(vdupq_n_f64(VEC_EXPD_P2), p, r);
+    p = vfmaq_f64(vdupq_n_f64(VEC_EXPD_P1), p, r);
+    p = vfmaq_f64(vdupq_n_f64(VEC_EXPD_P0), p, r);
+    float64x2_t q = vfmaq_f64(r, p, vmulq_f64(r, r));
+    float64x2_t scale = vreinterpretq_f64_s64(
+        vshlq_n_s64(vaddq_s64(vreinterpretq_s64_f64(kd), vdupq_n_s64(1023)), 52));
+    const float64x2_t one = vdupq_n_f64(1.0);
+    float64x2_t e = vmulq_f64(vaddq_f64(one, q), scale);
+    return vdivq_f64(x, vaddq_f64(one, e));
+}
+
+ALWAYS_INLINE float32x4_t gelu4(float32x4_t v) {
+    v = vmaxq_f32(v, vdupq_n_f32(VEC_GELU_XMIN));
+    float64x2_t lo = gelu2d(vcvt_f64_f32(vget_low_f32(v)));
+    float64x2_t hi = gelu2d(vcvt_high_f64_f32(v));
+    return vcvt_high_f32_f64(vcvt_f32_f64(lo), hi);
+}
+
+static void vec_gelu_tanh_neon(float *x, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        float32x4_t a = gelu4(vld1q_f32(x + i)), b = gelu4(vld1q_f32(x + i + 4));
+        vst1q_f32(x + i, a);
+        vst1q_f32(x + i + 4, b);
+    }
+    for (; i + 4 <= n; i += 4) vst1q_f32(x + i, gelu4(vld1q_f32(x + i)));
+    if (i < n) {
+        float buf[4] = {0};
+        memcpy(buf, x + i, (n - i) * sizeof(float));
+        vst1q_f32(buf, gelu4(vld1q_f32(buf)));
+        memcpy(x + i, buf, (n - i) * sizeof(float));
     }
 }
+
+/* ---- exp (float) ---- */
+
+ALWAYS_INLINE float32x4_t exp4(float32x4_t d) {
+    d = vminq_f32(vmaxq_f32(d, vdupq_n_f32(VEC_EXPF_MIN)), vdupq_n_f32(VEC_EXPF_MAX));
+    int32x4_t k = vcvtnq_s32_f32(vmulq_n_f32(d, (float)VEC_LOG2E)); /* NaN -> 0 */
+    float32x4_t kf = vcvtq_f32_s32(k);
+    float32x4_t r = vfmsq_n_f32(d, kf, VEC_LN2_HI_F);
+    r = vfmsq_n_f32(r, kf, VEC_LN2_LO_F);
+    float32x4_t p = vfmaq_n_f32(vdupq_n_f32(VEC_EXPF_P3), r, VEC_EXPF_P4);
+    p = vfmaq_f32(vdupq_n_f32(VEC_EXPF_P2), p, r);
+    p = vfmaq_f32(vdupq_n_f32(VEC_EXPF_P1), p, r);
+    p = vfmaq_f32(vdupq_n_f32(VEC_EXPF_P0), p, r);
+    float32x4_t e = vaddq_f32(vdupq_n_f32(1.0f), vfmaq_f32(r, p, vmulq_f32(r, r)));
+    int32x4_t k1 = vshrq_n_s32(k, 1), k2 = vsubq_s32(k, k1);
+    const int32x4_t bias = vdupq_n_s32(127);
+    float32x4_t s1 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(k1, bias), 23));
+    float32x4_t s2 = vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(k2, bias), 23));
+    return vmulq_f32(vmulq_f32(e, s1), s2);
+}
+
+static double vec_exp_shift_neon(float *x, float shift, int n) {
+    float32x4_t vs = vdupq_n_f32(shift);
+    float64x2_t a0 = vdupq_n_f64(0.0), a1 = a0;
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t v = exp4(vsubq_f32(vld1q_f32(x + i), vs));
+        vst1q_f32(x + i, v);
+        a0 = vaddq_f64(a0, vcvt_f64_f32(vget_low_f32(v)));
+        a1 = vaddq_f64(a1, vcvt_high_f64_f32(v));
+    }
+    double sum = vaddvq_f64(vaddq_f64(a0, a1));
+    if (i < n) {
+        float buf[4] = {0};
+        memcpy(buf, x + i, (size_t)(n - i) * sizeof(float));
+        vst1q_f32(buf, exp4(vsubq_f32(vld1q_f32(buf), vs)));
+        memcpy(x + i, buf, (size_t)(n - i) * sizeof(float));
+        for (int j = 0; j < n - i; j++) sum += buf[j];
+    }
+    return sum;
+}
+
+/* ---- FP16 rounding: FCVTN with the default FPCR (round to nearest, ties to even) ---- */
+
+static int vec_round_f16_neon(float *x, size_t n) {
+    const uint32x4_t expo = vdupq_n_u32(0x7f800000);
+    uint32x4_t bad = vdupq_n_u32(0);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        float32x4_t r = vcvt_f32_f16(vcvt_f16_f32(vld1q_f32(x + i)));
+        vst1q_f32(x + i, r);
+        bad = vorrq_u32(bad, vceqq_u32(vandq_u32(vreinterpretq_u32_f32(r), expo), expo));
+    }
+    int any = vmaxvq_u32(bad) != 0;
+    for (; i < n; i++) {
+        x[i] = vgetq_lane_f32(vcvt_f32_f16(vcvt_f16_f32(vdupq_n_f32(x[i]))), 0);
+        any |= !isfinite(x[i]);
+    }
+    return any;
+}
+
+const KernelTable kernels_neon = {"neon", cpu_has_neon,
+                                  qmat_rows_neon, qmat_rows_q8_neon,
+                                  vec_dot_neon, vec_axpy_neon, vec_gelu_tanh_neon,
+                                  vec_exp_shift_neon, vec_round_f16_neon};
 
 #else
-typedef int matrix_neon_unused; /* not aarch64: nothing to build */
+const KernelTable kernels_neon = {.name = "neon"}; /* not aarch64: known by name only */
 #endif

@@ -1,27 +1,49 @@
-/* AVX2+FMA+F16C matmul kernels (built with -mavx2 -mfma -mf16c; picked at run time).
+/* The AVX2+FMA+F16C kernel family (built with -mavx2 -mfma -mf16c; picked at run time): the
+ * matmuls of quant/matmul.h and the vector loops of ops/vec.h.
  *
- * Every weight format goes through two primitives: load32 (32 consecutive weights of a row as
- * four FP32 vectors) for the bulk of a row and load8 for the rest.  Two loops use them:
+ * Matmuls.  Every weight format goes through two primitives: load32 (32 consecutive weights of a
+ * row as four FP32 vectors) for the bulk of a row and load8 for the rest.  Two loops use them:
  *   T == 1 (decode, memory bound): fused load + FMA against x, each packed byte read once;
  *   (LUT4 reads a copy of x permuted to the order its lookups produce, lut4_permute_x, so the
  *   nibbles need no interleave: ~1.3x less CPU per weight than load32);
- *   T > 1 (prefill): a 4-row x 512-column tile is expanded to FP32 once into a stack buffer and
- *   reused for all T inputs, so the index decode is amortised over T.
+ *   T > 1 (prefill): the tiling driver (tiling.h) has a 4-row x 512-column tile expanded to FP32
+ *   once and reused for all T inputs, so the index decode is amortised over T.
  * Functions are specialised per format through always_inline + a constant `fmt` argument, so
- * there is one copy of each loop in the source and no format branch inside the hot loops. */
+ * there is one copy of each loop in the source and no format branch inside the hot loops.
+ *
+ * Vector loops.  exp is our own vector code, the same in every function that needs it:
+ *   x = k ln2 + r, k = round(x / ln2), |r| <= ln2/2: Cody-Waite with ln2 split in two constants,
+ *   whose first product k*HI cancels exactly under FMA, so r has one rounding;
+ *   exp(r) = 1 + (r + r^2 P(r)), the small part rounded before the 1 is added;
+ *   times 2^k built from exponent bits.  Float exp: <= 1.1 ulp over every float argument
+ *   (libm expf: 0.5); a degree-7 polynomial would give 0.94 for one more FMA, not worth it.
+ * Float exp (softmax) applies 2^k as two normal factors 2^(k/2) 2^(k-k/2) so that results in the
+ * denormal range round once, correctly, and k needs no special case anywhere in [-159, 128].
+ * GELU works in double (see gelu_ref in kernels_scalar.c for why), 4 lanes at a time, so its result is the
+ * exact value rounded once to float (<= 0.503 ulp over every float in [-20, 20]).  Double lanes
+ * cost more than float ones would, but float cannot reach a few ulp for x < -3, and GELU is one
+ * element per 3 * hidden_size multiply-adds of the MLP around it.
+ * Tails (n not a multiple of 8) go through the same vector code on a zero-padded copy, so every
+ * element of a call gets the same function whatever its position. */
+#include "kernels/kernels.h"
+
 #if defined(__x86_64__)
 
 #include <immintrin.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "quant/lut.h"
-#include "quant/matrix_kernels.h"
+#include "kernels/simd_util.h"
+#include "kernels/tiling.h"
+#include "kernels/vec_math.h"
+#include "quant/lut_format.h"
+#include "util/cpu.h"
 #include "util/util.h"
 
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
+/* ---- FP32 activations (qmat_matmul_rows) ---- */
 
-enum {
+enum { /* the LUT formats last */
     FMT_F32,
     FMT_F16,
     FMT_BF16,
@@ -35,6 +57,7 @@ enum {
  * group the current row belongs to. */
 typedef struct {
     const QMatrix *w;
+    int fmt;        /* FMT_*: which of the specialised loops read it */
     int vec32_cols; /* columns [0, vec32_cols) go 32 at a time (load32), */
     int vec_cols;   /* then up to vec_cols 8 at a time (load8), the rest one by one */
     __m256i shuf, shift, mask; /* load8's index decoder */
@@ -52,12 +75,30 @@ static int lut_fmt(int bits) {
     return bits <= 3 ? FMT_LUT_PERM8 : bits == 4 ? FMT_LUT4 : bits == 6 ? FMT_LUT6 : FMT_LUT_GATHER;
 }
 
-static void reader_init(Reader *rd, const QMatrix *w) {
-    memset(rd, 0, sizeof *rd);
-    rd->w = w;
-    rd->group = -1;
-    rd->vec_cols = w->cols & ~7;
-    rd->vec32_cols = w->cols & ~31;
+ALWAYS_INLINE QMatKind fmt_kind(int fmt) {
+    return fmt == FMT_F32 ? QM_F32 : fmt == FMT_F16 ? QM_F16 : fmt == FMT_BF16 ? QM_BF16 : QM_LUT;
+}
+
+static int matrix_fmt(const QMatrix *w) {
+    return w->kind == QM_F32 ? FMT_F32 : w->kind == QM_F16 ? FMT_F16 : w->kind == QM_BF16 ? FMT_BF16 : lut_fmt(w->bits);
+}
+
+/* fn(..., fmt) with fmt as a constant, so that fn and the always-inline loops it calls are
+ * specialised per format. */
+#define WITH_FMT(fmt, fn, ...)                                 \
+    switch (fmt) {                                             \
+    case FMT_F32: fn(__VA_ARGS__, FMT_F32); break;             \
+    case FMT_F16: fn(__VA_ARGS__, FMT_F16); break;             \
+    case FMT_BF16: fn(__VA_ARGS__, FMT_BF16); break;           \
+    case FMT_LUT_PERM8: fn(__VA_ARGS__, FMT_LUT_PERM8); break; \
+    case FMT_LUT4: fn(__VA_ARGS__, FMT_LUT4); break;           \
+    case FMT_LUT6: fn(__VA_ARGS__, FMT_LUT6); break;           \
+    default: fn(__VA_ARGS__, FMT_LUT_GATHER); break;           \
+    }
+
+static void reader_init(void *reader, const QMatrix *w) {
+    Reader *rd = reader;
+    *rd = (Reader){.w = w, .fmt = matrix_fmt(w), .group = -1, .vec_cols = w->cols & ~7, .vec32_cols = w->cols & ~31};
     if (w->kind != QM_LUT) return;
     /* Vector loads must stay inside the row.  Eight b-bit indices are b bytes and load8 reads
      * 8 bytes; 32 indices are 4b bytes and load32 reads load32_span bytes. */
@@ -113,18 +154,10 @@ static void reader_load_table(Reader *rd, int g) {
     rd->group = g;
 }
 
-/* Start of row r (packed bytes for LUT), making sure its group's table is loaded. */
+/* Start of row r's stored data, with its group's tables loaded for LUT formats. */
 ALWAYS_INLINE const void *reader_row(Reader *rd, int r, int fmt) {
-    const QMatrix *w = rd->w;
-    size_t off = (size_t)r * (size_t)w->cols;
-    switch (fmt) {
-    case FMT_F32: return (const float *)w->data + off;
-    case FMT_F16:
-    case FMT_BF16: return (const uint16_t *)w->data + off;
-    default:
-        if (r / w->group != rd->group) reader_load_table(rd, r / w->group);
-        return (const uint8_t *)w->data + (size_t)r * w->row_bytes;
-    }
+    if (fmt >= FMT_LUT_PERM8 && r / rd->w->group != rd->group) reader_load_table(rd, r / rd->w->group);
+    return qmat_row_data(rd->w, r);
 }
 
 /* Weights c..c+7 of a row as FP32; c is a multiple of 8 below vec_cols. */
@@ -138,7 +171,7 @@ ALWAYS_INLINE __m256 load8(const Reader *rd, const void *row, int c, int fmt) {
         return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
     }
     default: {
-        const uint8_t *p = (const uint8_t *)row + (size_t)(c / 8) * (size_t)rd->w->bits;
+        const uint8_t *p = (const uint8_t *)row + (size_t)c / 8 * (size_t)rd->w->bits;
         __m256i bytes = _mm256_broadcastsi128_si256(_mm_loadl_epi64((const __m128i *)p));
         __m256i idx = _mm256_and_si256(
             _mm256_srlv_epi32(_mm256_shuffle_epi8(bytes, rd->shuf), rd->shift), rd->mask);
@@ -176,7 +209,7 @@ ALWAYS_INLINE F32x32 fp16_planes_to_f32(__m256i lo, __m256i hi) {
 ALWAYS_INLINE F32x32 load32(const Reader *rd, const void *row, int c, int fmt) {
     if (fmt == FMT_LUT4) {
         /* 16 bytes = 32 nibbles; index 2j is the low nibble of byte j */
-        __m128i raw = _mm_loadu_si128((const __m128i *)((const uint8_t *)row + c / 2));
+        __m128i raw = _mm_loadu_si128((const __m128i *)((const uint8_t *)row + (size_t)c / 2));
         __m128i nib = _mm_set1_epi8(0x0f);
         __m128i lo = _mm_and_si128(raw, nib), hi = _mm_and_si128(_mm_srli_epi16(raw, 4), nib);
         __m256i idx = _mm256_set_m128i(_mm_unpackhi_epi8(lo, hi), _mm_unpacklo_epi8(lo, hi));
@@ -215,19 +248,7 @@ ALWAYS_INLINE F32x32 load32(const Reader *rd, const void *row, int c, int fmt) {
 
 /* Weight c of a row as FP32 (the columns past vec_cols). */
 ALWAYS_INLINE float load1(const Reader *rd, const void *row, int c, int fmt) {
-    switch (fmt) {
-    case FMT_F32: return ((const float *)row)[c];
-    case FMT_F16: return f16_to_f32(((const uint16_t *)row)[c]);
-    case FMT_BF16: return bf16_to_f32(((const uint16_t *)row)[c]);
-    default: return rd->table[lut_get_index(row, c, rd->w->bits)];
-    }
-}
-
-static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
+    return qmat_weight(fmt_kind(fmt), row, c, rd->w->bits, rd->table);
 }
 
 /* Decode (T == 1) of LUT4 with x pre-permuted (lut4_permute_x): the 16 packed bytes of 32
@@ -236,7 +257,7 @@ static inline float hsum8(__m256 v) {
  * vectors hold columns {0,2,..,14}, {1,3,..,15}, {16,18,..,30}, {17,19,..,31} of the block,
  * which is the order lut4_permute_x gives x. */
 ALWAYS_INLINE F32x32 load32_lut4_perm(const Reader *rd, const void *row, int c) {
-    __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)((const uint8_t *)row + c / 2)));
+    __m256i raw = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)((const uint8_t *)row + (size_t)c / 2)));
     __m256i idx = _mm256_and_si256(_mm256_srlv_epi32(raw, _mm256_setr_epi32(0, 0, 0, 0, 4, 4, 4, 4)),
                                    _mm256_set1_epi8(0x0f));
     __m256i lo = _mm256_shuffle_epi8(rd->t16_lo[0], idx), hi = _mm256_shuffle_epi8(rd->t16_hi[0], idx);
@@ -281,40 +302,40 @@ ALWAYS_INLINE float dot_row(const Reader *rd, const void *row, const float *x32,
     return s;
 }
 
-/* Row columns [c0, c1) to FP32 in out[0, c1 - c0); c0 a multiple of 32. */
-ALWAYS_INLINE void decode_range(const Reader *rd, const void *row, int c0, int c1, float *out,
-                                int fmt) {
-    int c = c0;
-    for (; c + 32 <= c1 && c < rd->vec32_cols; c += 32) {
-        F32x32 w = load32(rd, row, c, fmt);
-        float *o = out + (c - c0);
-        _mm256_storeu_ps(o, w.v0), _mm256_storeu_ps(o + 8, w.v1);
-        _mm256_storeu_ps(o + 16, w.v2), _mm256_storeu_ps(o + 24, w.v3);
+/* Columns [c0, c1) of rows r .. r + nr - 1 to FP32, row r + i by reader rd[i] into
+ * buf + i * F32_TILE_COLS; c0 a multiple of 32. */
+ALWAYS_INLINE void decode_rows(Reader *rd, int r, int nr, int c0, int c1, float *restrict buf, int fmt) {
+    for (int i = 0; i < nr; i++, rd++, buf += F32_TILE_COLS) {
+        const void *row = reader_row(rd, r + i, fmt);
+        int c = c0;
+        for (; c + 32 <= c1 && c < rd->vec32_cols; c += 32) {
+            F32x32 w = load32(rd, row, c, fmt);
+            float *o = buf + (c - c0);
+            _mm256_storeu_ps(o, w.v0), _mm256_storeu_ps(o + 8, w.v1);
+            _mm256_storeu_ps(o + 16, w.v2), _mm256_storeu_ps(o + 24, w.v3);
+        }
+        for (; c + 8 <= c1 && c + 8 <= rd->vec_cols; c += 8)
+            _mm256_storeu_ps(buf + (c - c0), load8(rd, row, c, fmt));
+        for (; c < c1; c++) buf[c - c0] = load1(rd, row, c, fmt);
     }
-    for (; c + 8 <= c1 && c + 8 <= rd->vec_cols; c += 8)
-        _mm256_storeu_ps(out + (c - c0), load8(rd, row, c, fmt));
-    for (; c < c1; c++) out[c - c0] = load1(rd, row, c, fmt);
 }
 
-#define TILE_ROWS 4
-#define TILE_COLS 512 /* 4 rows x 512 FP32 = 8 KiB: stays in L1 while all T inputs pass over it */
-
-/* acc[t][i][0..8) (8 partial sums each) += tile row i . x[t] over n columns, for t < T.  x has row
+/* acc[t][i][0..8) (8 partial sums each) += rows[i] . x[t] over n columns, for t < T.  x has row
  * stride ldx.  Two inputs at a time: 8 accumulators hide the FMA latency, and each tile load
  * feeds two FMAs. */
-static void tile_fma(const float *const tile[TILE_ROWS], int n, const float *x, size_t ldx, int T,
-                     float *acc) {
+static void tile_fma(const void *const rows[TILE_ROWS], int n, const float *x, size_t ldx, int T, float *acc) {
+    const float *w0 = rows[0], *w1 = rows[1], *w2 = rows[2], *w3 = rows[3];
     int nv = n & ~7;
     __m256i tail = first_lanes(n - nv);
 #define LOAD_FULL(p) _mm256_loadu_ps(p)
 #define LOAD_TAIL(p) _mm256_maskload_ps(p, tail) /* never touches memory past column n */
-#define TILE_STEP(LOAD)                                                                      \
-    do {                                                                                     \
-        __m256 u = LOAD(x0 + c), v = LOAD(x1 + c), w;                                        \
-        w = LOAD(tile[0] + c), a0 = _mm256_fmadd_ps(w, u, a0), b0 = _mm256_fmadd_ps(w, v, b0); \
-        w = LOAD(tile[1] + c), a1 = _mm256_fmadd_ps(w, u, a1), b1 = _mm256_fmadd_ps(w, v, b1); \
-        w = LOAD(tile[2] + c), a2 = _mm256_fmadd_ps(w, u, a2), b2 = _mm256_fmadd_ps(w, v, b2); \
-        w = LOAD(tile[3] + c), a3 = _mm256_fmadd_ps(w, u, a3), b3 = _mm256_fmadd_ps(w, v, b3); \
+#define TILE_STEP(LOAD)                                                                   \
+    do {                                                                                  \
+        __m256 u = LOAD(x0 + c), v = LOAD(x1 + c), w;                                     \
+        w = LOAD(w0 + c), a0 = _mm256_fmadd_ps(w, u, a0), b0 = _mm256_fmadd_ps(w, v, b0); \
+        w = LOAD(w1 + c), a1 = _mm256_fmadd_ps(w, u, a1), b1 = _mm256_fmadd_ps(w, v, b1); \
+        w = LOAD(w2 + c), a2 = _mm256_fmadd_ps(w, u, a2), b2 = _mm256_fmadd_ps(w, v, b2); \
+        w = LOAD(w3 + c), a3 = _mm256_fmadd_ps(w, u, a3), b3 = _mm256_fmadd_ps(w, v, b3); \
     } while (0)
     for (int t = 0; t < T; t += 2) {
         const float *x0 = x + (size_t)t * ldx;
@@ -337,69 +358,39 @@ static void tile_fma(const float *const tile[TILE_ROWS], int n, const float *x, 
 #undef LOAD_FULL
 }
 
-ALWAYS_INLINE void rows_fmt(const QMatrix *w, const float *x, int T, float *y, int r0, int r1,
+/* T == 1: y[r] = row r . x for r in [r0, r1), x32 and perm as for dot_row. */
+ALWAYS_INLINE void dot_rows(Reader *rd, const float *x32, const float *x, int perm, float *y, int r0, int r1,
                             int fmt) {
-    /* one reader per tile row: rows of a tile may belong to different LUT groups */
-    Reader rd[TILE_ROWS];
-    size_t ldy = (size_t)w->rows, cols = (size_t)w->cols;
-    if (T == 1 && fmt == FMT_LUT4) {
-        reader_init(&rd[0], w);
-        float *xp = xmalloc(sizeof(float) * ((size_t)rd[0].vec32_cols + 1));
-        lut4_permute_x(x, rd[0].vec32_cols, xp);
-        for (int r = r0; r < r1; r++) y[r] = dot_row(&rd[0], reader_row(&rd[0], r, fmt), xp, x, fmt, 1);
-        free(xp);
-        return;
-    }
-    if (T == 1) {
-        reader_init(&rd[0], w);
-        for (int r = r0; r < r1; r++) y[r] = dot_row(&rd[0], reader_row(&rd[0], r, fmt), x, x, fmt, 0);
-        return;
-    }
-    for (int i = 0; i < TILE_ROWS; i++) reader_init(&rd[i], w);
-    _Alignas(32) float buf[TILE_ROWS][TILE_COLS];
-    float *acc = xmalloc(sizeof(float) * 8 * TILE_ROWS * (size_t)T);
-    for (int r = r0; r < r1; r += TILE_ROWS) {
-        int nr = r1 - r < TILE_ROWS ? r1 - r : TILE_ROWS;
-        const void *row[TILE_ROWS];
-        for (int i = 0; i < nr; i++) row[i] = reader_row(&rd[i], r + i, fmt);
-        memset(acc, 0, sizeof(float) * 8 * TILE_ROWS * (size_t)T);
-        for (int c0 = 0; c0 < w->cols; c0 += TILE_COLS) {
-            int c1 = c0 + TILE_COLS < w->cols ? c0 + TILE_COLS : w->cols;
-            const float *tile[TILE_ROWS];
-            for (int i = 0; i < TILE_ROWS; i++) {
-                if (i >= nr) {
-                    tile[i] = tile[0]; /* short last tile: repeat row 0, drop its sums */
-                } else if (fmt == FMT_F32) {
-                    tile[i] = (const float *)row[i] + c0;
-                } else {
-                    decode_range(&rd[i], row[i], c0, c1, buf[i], fmt);
-                    tile[i] = buf[i];
-                }
-            }
-            tile_fma(tile, c1 - c0, x + c0, cols, T, acc);
-        }
-        for (int t = 0; t < T; t++)
-            for (int i = 0; i < nr; i++)
-                y[(size_t)t * ldy + (size_t)(r + i)] =
-                    hsum8(_mm256_loadu_ps(acc + ((size_t)t * TILE_ROWS + (size_t)i) * 8));
-    }
-    free(acc);
+    for (int r = r0; r < r1; r++) y[r] = dot_row(rd, reader_row(rd, r, fmt), x32, x, fmt, perm);
 }
 
-void qmat_rows_avx2(const QMatrix *w, const float *x, int T, float *y, int r0, int r1) {
-    switch (w->kind) {
-    case QM_F32: rows_fmt(w, x, T, y, r0, r1, FMT_F32); break;
-    case QM_F16: rows_fmt(w, x, T, y, r0, r1, FMT_F16); break;
-    case QM_BF16: rows_fmt(w, x, T, y, r0, r1, FMT_BF16); break;
-    case QM_LUT:
-        switch (lut_fmt(w->bits)) {
-        case FMT_LUT_PERM8: rows_fmt(w, x, T, y, r0, r1, FMT_LUT_PERM8); break;
-        case FMT_LUT4: rows_fmt(w, x, T, y, r0, r1, FMT_LUT4); break;
-        case FMT_LUT6: rows_fmt(w, x, T, y, r0, r1, FMT_LUT6); break;
-        default: rows_fmt(w, x, T, y, r0, r1, FMT_LUT_GATHER); break;
-        }
-        break;
+/* T == 1; LUT4 reads x permuted once to the order of its lookups. */
+static void fp32_dot_rows(void *reader, const float *x, float *y, int r0, int r1) {
+    Reader *rd = reader;
+    if (rd->fmt != FMT_LUT4) {
+        WITH_FMT(rd->fmt, dot_rows, rd, x, x, 0, y, r0, r1);
+        return;
     }
+    float *xp = xmalloc(sizeof(float) * ((size_t)rd->vec32_cols + 1));
+    lut4_permute_x(x, rd->vec32_cols, xp);
+    dot_rows(rd, xp, x, 1, y, r0, r1, FMT_LUT4);
+    free(xp);
+}
+
+static void fp32_decode(void *readers, int r, int nr, int c0, int c1, float *restrict buf) {
+    WITH_FMT(((Reader *)readers)->fmt, decode_rows, readers, r, nr, c0, c1, buf);
+}
+
+static void fp32_reduce(const float *acc, int T, int nr, float *y, size_t ldy) {
+    for (int t = 0; t < T; t++, acc += TILE_ROWS * 8, y += ldy)
+        for (int i = 0; i < nr; i++) y[i] = hsum8(_mm256_loadu_ps(acc + 8 * i));
+}
+
+static void qmat_rows_avx2(const QMatrix *w, const float *x, int T, float *y, int r0, int r1) {
+    static const Fp32Tiling tiling = {sizeof(Reader), 8, reader_init, fp32_dot_rows, fp32_decode, tile_fma,
+                                      fp32_reduce};
+    Reader rd[TILE_ROWS];
+    tile_matmul_f32(&tiling, rd, w, x, T, y, r0, r1);
 }
 
 /* ---- 8-bit activations (qmat_matmul_q8_rows) ----
@@ -507,13 +498,19 @@ static void decode_q8_range(const QMatrix *w, const uint8_t *row, const int8_t *
     for (; c < c0 + span; c++) out[c - c0] = 0;
 }
 
-#define Q8_TILE_ROWS 4
 #define Q8_TILE_COLS 1024 /* 4 rows x 1024 x (w, |w|) = 8 KiB of L1 reused by every input */
+
+/* A tile row: its codes and, for widths other than 4, their absolute values (maddubs' unsigned
+ * side). */
+typedef struct {
+    _Alignas(32) int8_t q[Q8_TILE_COLS];
+    _Alignas(32) int8_t abs[Q8_TILE_COLS];
+} Q8TileRow;
 
 /* acc[t][i] (8 partial sums) += tile row i . x[t] over n columns (a multiple of 64) from column
  * c0 of x, for t < T; two inputs at a time so each weight load feeds two dots. */
-ALWAYS_INLINE void tile_q8(const int8_t (*wq)[Q8_TILE_COLS], const int8_t (*wa)[Q8_TILE_COLS], int n,
-                           const QActs *x, int c0, float *acc, int nib) {
+ALWAYS_INLINE void tile_q8(const void *const rows[TILE_ROWS], int n, const QActs *x, int c0, float *acc, int nib) {
+    const Q8TileRow *w0 = rows[0], *w1 = rows[1], *w2 = rows[2], *w3 = rows[3];
     size_t ld = (size_t)x->ld, ldd = ld / QACT_BLOCK;
     for (int t = 0; t < x->T; t += 2) {
         int two = t + 1 < x->T;
@@ -521,7 +518,7 @@ ALWAYS_INLINE void tile_q8(const int8_t (*wq)[Q8_TILE_COLS], const int8_t (*wa)[
         /* nib: d_pair, 8 floats per 64 columns; else d, one per 32: the same offset either way */
         const float *d0 = (nib ? x->d_pair + (size_t)t * ldd * 4 + c0 / 8 : x->d + (size_t)t * ldd + c0 / QACT_BLOCK);
         const float *d1 = two ? d0 + (nib ? ldd * 4 : ldd) : d0;
-        float *a = acc + (size_t)t * Q8_TILE_ROWS * 8, *b = two ? a + Q8_TILE_ROWS * 8 : a;
+        float *a = acc + (size_t)t * TILE_ROWS * 8, *b = two ? a + TILE_ROWS * 8 : a;
         __m256 a0 = _mm256_loadu_ps(a), a1 = _mm256_loadu_ps(a + 8);
         __m256 a2 = _mm256_loadu_ps(a + 16), a3 = _mm256_loadu_ps(a + 24);
         __m256 e0 = _mm256_loadu_ps(b), e1 = _mm256_loadu_ps(b + 8);
@@ -532,8 +529,8 @@ ALWAYS_INLINE void tile_q8(const int8_t (*wq)[Q8_TILE_COLS], const int8_t (*wa)[
             __m256i u1 = _mm256_loadu_si256((const __m256i *)(q0 + c + 32));
             __m256i v0 = _mm256_loadu_si256((const __m256i *)(q1 + c));
             __m256i v1 = _mm256_loadu_si256((const __m256i *)(q1 + c + 32));
-#define W(i, k) _mm256_load_si256((const __m256i *)(wq[i] + c + (k)))
-#define A(i, k) _mm256_load_si256((const __m256i *)(wa[i] + c + (k)))
+#define W(i, k) _mm256_load_si256((const __m256i *)(w##i->q + c + (k)))
+#define A(i, k) _mm256_load_si256((const __m256i *)(w##i->abs + c + (k)))
 #define ROW(i, ACC, DOT0, DOT1, D)                                                                          \
     do {                                                                                                    \
         if (nib) {                                                                                          \
@@ -599,46 +596,50 @@ __attribute__((noinline)) static float dot_row_q8_lut6(const QMatrix *w, const u
     return hsum8(acc);
 }
 
-ALWAYS_INLINE void rows_q8(const QMatrix *w, const QActs *x, float *y, int r0, int r1, int nib) {
-    int n = 1 << w->bits, T = x->T;
-    size_t ldy = (size_t)w->rows;
-    _Alignas(32) int8_t wq[Q8_TILE_ROWS][Q8_TILE_COLS], wa[Q8_TILE_ROWS][Q8_TILE_COLS];
-    float *acc = xmalloc(sizeof(float) * 8 * Q8_TILE_ROWS * (size_t)T);
-    for (int r = r0; r < r1; r += Q8_TILE_ROWS) {
-        int nr = r1 - r < Q8_TILE_ROWS ? r1 - r : Q8_TILE_ROWS;
-        memset(acc, 0, sizeof(float) * 8 * Q8_TILE_ROWS * (size_t)T);
-        for (int c0 = 0; c0 < x->ld; c0 += Q8_TILE_COLS) {
-            int span = x->ld - c0 < Q8_TILE_COLS ? x->ld - c0 : Q8_TILE_COLS;
-            for (int i = 0; i < Q8_TILE_ROWS; i++) {
-                if (i < nr) {
-                    int ri = r + i;
-                    decode_q8_range(w, (const uint8_t *)w->data + (size_t)ri * w->row_bytes,
-                                    w->lut_q8 + (size_t)(ri / w->group) * (size_t)n, c0, span, wq[i]);
-                } else {
-                    memcpy(wq[i], wq[0], (size_t)span); /* short last tile: sums dropped */
-                }
-                for (int c = 0; c < span && !nib; c += 32) /* 4-bit: unsigned codes need no |w| */
-                    _mm256_store_si256((__m256i *)(wa[i] + c),
-                                       _mm256_abs_epi8(_mm256_load_si256((const __m256i *)(wq[i] + c))));
-            }
-            tile_q8((const int8_t(*)[Q8_TILE_COLS])wq, (const int8_t(*)[Q8_TILE_COLS])wa, span, x, c0, acc, nib);
-        }
-        for (int t = 0; t < T; t++)
-            for (int i = 0; i < nr; i++)
-                y[(size_t)t * ldy + (size_t)(r + i)] =
-                    (hsum8(_mm256_loadu_ps(acc + ((size_t)t * Q8_TILE_ROWS + (size_t)i) * 8)) -
-                     (nib ? LUT4_OFFSET * x->qsum[t] : 0.0f)) *
-                    w->lut_q8_scale[(r + i) / w->group];
+/* T > 1, or widths without a fused T == 1 path: tile_matmul's state. */
+typedef struct {
+    const QMatrix *w;
+    const QActs *x;
+    int nib; /* 4-bit: codes + LUT4_OFFSET in nibble order */
+    Q8TileRow rows[TILE_ROWS];
+} Q8Tiles;
+
+static void q8_decode(void *ctx, int r, int nr, int c0, int c1, const void *rows[TILE_ROWS]) {
+    Q8Tiles *q = ctx;
+    const QMatrix *w = q->w;
+    for (int i = 0; i < nr; i++) {
+        Q8TileRow *o = &q->rows[i];
+        decode_q8_range(w, qmat_row_data(w, r + i),
+                        w->lut_q8 + (size_t)((r + i) / w->group) * ((size_t)1 << w->bits), c0, c1 - c0, o->q);
+        for (int c = 0; c < c1 - c0 && !q->nib; c += 32) /* 4-bit: unsigned codes need no |w| */
+            _mm256_store_si256((__m256i *)(o->abs + c),
+                               _mm256_abs_epi8(_mm256_load_si256((const __m256i *)(o->q + c))));
+        rows[i] = o;
     }
-    free(acc);
 }
 
-void qmat_rows_q8_avx2(const QMatrix *w, const QActs *x, float *y, int r0, int r1) {
+static void q8_tile(void *ctx, const void *const rows[TILE_ROWS], int c0, int c1, float *acc) {
+    const Q8Tiles *q = ctx;
+    if (q->nib) tile_q8(rows, c1 - c0, q->x, c0, acc, 1);
+    else tile_q8(rows, c1 - c0, q->x, c0, acc, 0);
+}
+
+static void q8_finish(void *ctx, const float *acc, int T, int r, int nr, float *y, size_t ldy) {
+    const Q8Tiles *q = ctx;
+    for (int t = 0; t < T; t++, acc += TILE_ROWS * 8, y += ldy)
+        for (int i = 0; i < nr; i++)
+            y[r + i] = (hsum8(_mm256_loadu_ps(acc + 8 * i)) - (q->nib ? LUT4_OFFSET * q->x->qsum[t] : 0.0f)) *
+                       q->w->lut_q8_scale[(r + i) / q->w->group];
+}
+
+static const TileKernel q8_tiles = {Q8_TILE_COLS, 8, q8_decode, q8_tile, q8_finish};
+
+static void qmat_rows_q8_avx2(const QMatrix *w, const QActs *x, float *y, int r0, int r1) {
     int n = 1 << w->bits, g = -1;
     if (x->T == 1 && (w->bits == 4 || w->bits == 6)) {
         __m256i t[4];
         for (int r = r0; r < r1; r++) {
-            const uint8_t *row = (const uint8_t *)w->data + (size_t)r * w->row_bytes;
+            const uint8_t *row = qmat_row_data(w, r);
             if (r / w->group != g) {
                 g = r / w->group;
                 const int8_t *tab = w->lut_q8 + (size_t)g * (size_t)n;
@@ -650,10 +651,180 @@ void qmat_rows_q8_avx2(const QMatrix *w, const QActs *x, float *y, int r0, int r
         }
         return;
     }
-    if (w->bits == 4) rows_q8(w, x, y, r0, r1, 1);
-    else rows_q8(w, x, y, r0, r1, 0);
+    Q8Tiles q;
+    q.w = w, q.x = x, q.nib = w->bits == 4;
+    tile_matmul(&q8_tiles, &q, x->T, x->ld, y, (size_t)w->rows, r0, r1);
 }
 
+/* ---- vector loops (ops/vec.h) ---- */
+
+ALWAYS_INLINE double hsum4d(__m256d v) {
+    __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
+    s = _mm_add_sd(s, _mm_unpackhi_pd(s, s));
+    return _mm_cvtsd_f64(s);
+}
+
+/* Four independent accumulators: an FMA has 4-5 cycles of latency and two issue per cycle, so
+ * one accumulator would run at 1/8 to 1/10 of the machine's rate. */
+static float vec_dot_avx2(const float *a, const float *b, int n) {
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+    __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+        s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+        s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 16), _mm256_loadu_ps(b + i + 16), s2);
+        s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 24), _mm256_loadu_ps(b + i + 24), s3);
+    }
+    for (; i + 8 <= n; i += 8)
+        s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+    float s = hsum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (; i < n; i++) s = fmaf(a[i], b[i], s);
+    return s;
+}
+
+static void vec_axpy_avx2(float *y, float a, const float *x, int n) {
+    __m256 va = _mm256_set1_ps(a);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 y0 = _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i));
+        __m256 y1 = _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8));
+        _mm256_storeu_ps(y + i, y0);
+        _mm256_storeu_ps(y + i + 8, y1);
+    }
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i,
+                         _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] = fmaf(a, x[i], y[i]);
+}
+
+/* ---- GELU (double) ---- */
+
+/* gelu of 4 floats, as x / (1 + exp(t)), t = -2 sqrt(2/pi) (x + 0.044715 x^3), in double. */
+ALWAYS_INLINE __m128 gelu4(__m128 xf) {
+    /* max(c, x) returns x when x is NaN, so NaN flows through to the result */
+    __m256d x = _mm256_cvtps_pd(_mm_max_ps(_mm_set1_ps(VEC_GELU_XMIN), xf));
+    __m256d x2 = _mm256_mul_pd(x, x);
+    __m256d t = _mm256_mul_pd(x, _mm256_fmadd_pd(x2, _mm256_set1_pd(-2.0 * VEC_GELU_K * VEC_GELU_A),
+                                                 _mm256_set1_pd(-2.0 * VEC_GELU_K)));
+    /* x >= -12 bounds t above (t <= 143); below, exp(-200) already vanishes next to 1 (x -> +inf
+     * gives t = -inf, clamped so k stays in range) */
+    t = _mm256_max_pd(_mm256_set1_pd(-200.0), t);
+    /* k = round(t / ln2) by the 1.5 * 2^52 trick: the sum's low mantissa bits are k itself */
+    const __m256d magic = _mm256_set1_pd(6755399441055744.0);
+    __m256d kd = _mm256_fmadd_pd(t, _mm256_set1_pd(VEC_LOG2E), magic);
+    __m256d kf = _mm256_sub_pd(kd, magic);
+    __m256d r = _mm256_fnmadd_pd(kf, _mm256_set1_pd(VEC_LN2_HI_D), t);
+    r = _mm256_fnmadd_pd(kf, _mm256_set1_pd(VEC_LN2_LO_D), r);
+    __m256d p = _mm256_fmadd_pd(_mm256_set1_pd(VEC_EXPD_P5), r, _mm256_set1_pd(VEC_EXPD_P4));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(VEC_EXPD_P3));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(VEC_EXPD_P2));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(VEC_EXPD_P1));
+    p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(VEC_EXPD_P0));
+    __m256d q = _mm256_fmadd_pd(p, _mm256_mul_pd(r, r), r);
+    /* 2^k: k + 1023 into the exponent field (bits 52..62); the 2^51 of magic shifts out */
+    __m256d scale = _mm256_castsi256_pd(
+        _mm256_slli_epi64(_mm256_add_epi64(_mm256_castpd_si256(kd), _mm256_set1_epi64x(1023)), 52));
+    const __m256d one = _mm256_set1_pd(1.0);
+    __m256d e = _mm256_mul_pd(_mm256_add_pd(one, q), scale);
+    return _mm256_cvtpd_ps(_mm256_div_pd(x, _mm256_add_pd(one, e)));
+}
+
+ALWAYS_INLINE __m256 gelu8(__m256 v) {
+    __m128 lo = gelu4(_mm256_castps256_ps128(v));
+    __m128 hi = gelu4(_mm256_extractf128_ps(v, 1));
+    return _mm256_set_m128(hi, lo);
+}
+
+static void vec_gelu_tanh_avx2(float *x, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, gelu8(_mm256_loadu_ps(x + i)));
+    if (i < n) {
+        float buf[8] = {0};
+        memcpy(buf, x + i, (n - i) * sizeof(float));
+        _mm256_storeu_ps(buf, gelu8(_mm256_loadu_ps(buf)));
+        memcpy(x + i, buf, (n - i) * sizeof(float));
+    }
+}
+
+/* ---- exp (float) ---- */
+
+ALWAYS_INLINE __m256 exp8(__m256 d) {
+    /* operand order keeps NaN (max/min return the second operand when either is NaN) */
+    d = _mm256_min_ps(_mm256_set1_ps(VEC_EXPF_MAX), _mm256_max_ps(_mm256_set1_ps(VEC_EXPF_MIN), d));
+    __m256 kf = _mm256_round_ps(_mm256_mul_ps(d, _mm256_set1_ps((float)VEC_LOG2E)),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(kf, _mm256_set1_ps(VEC_LN2_HI_F), d);
+    r = _mm256_fnmadd_ps(kf, _mm256_set1_ps(VEC_LN2_LO_F), r);
+    __m256 p = _mm256_fmadd_ps(_mm256_set1_ps(VEC_EXPF_P4), r, _mm256_set1_ps(VEC_EXPF_P3));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(VEC_EXPF_P2));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(VEC_EXPF_P1));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(VEC_EXPF_P0));
+    __m256 e = _mm256_add_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r));
+    /* 2^k = 2^k1 * 2^k2, both normal for k in [-159, 128]; NaN gives k = INT_MIN, which builds
+     * two finite factors, and e is NaN anyway */
+    __m256i k = _mm256_cvtps_epi32(kf);
+    __m256i k1 = _mm256_srai_epi32(k, 1);
+    __m256i k2 = _mm256_sub_epi32(k, k1);
+    const __m256i bias = _mm256_set1_epi32(127);
+    __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, bias), 23));
+    __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, bias), 23));
+    return _mm256_mul_ps(_mm256_mul_ps(e, s1), s2);
+}
+
+static double vec_exp_shift_avx2(float *x, float shift, int n) {
+    __m256 vs = _mm256_set1_ps(shift);
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vs));
+        _mm256_storeu_ps(x + i, v);
+        a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+        a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)));
+    }
+    double sum = hsum4d(_mm256_add_pd(a0, a1));
+    if (i < n) {
+        float buf[8] = {0};
+        memcpy(buf, x + i, (size_t)(n - i) * sizeof(float));
+        _mm256_storeu_ps(buf, exp8(_mm256_sub_ps(_mm256_loadu_ps(buf), vs)));
+        memcpy(x + i, buf, (size_t)(n - i) * sizeof(float));
+        for (int j = 0; j < n - i; j++) sum += buf[j];
+    }
+    return sum;
+}
+
+/* ---- FP16 rounding: F16C converts with IEEE round-to-nearest-even, as f32_to_f16 does ---- */
+
+ALWAYS_INLINE __m256 round8_f16(__m256 v) {
+    return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+static int vec_round_f16_avx2(float *x, size_t n) {
+    /* not finite <=> exponent bits all ones */
+    const __m256i expo = _mm256_set1_epi32(0x7f800000);
+    __m256i bad = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 r = round8_f16(_mm256_loadu_ps(x + i));
+        _mm256_storeu_ps(x + i, r);
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(r), expo), expo));
+    }
+    if (i < n) {
+        float buf[8] = {0};
+        memcpy(buf, x + i, (n - i) * sizeof(float));
+        __m256 r = round8_f16(_mm256_loadu_ps(buf));
+        _mm256_storeu_ps(buf, r);
+        memcpy(x + i, buf, (n - i) * sizeof(float));
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(r), expo), expo));
+    }
+    return !_mm256_testz_si256(bad, bad);
+}
+
+const KernelTable kernels_avx2 = {"avx2", cpu_has_avx2_fma_f16c,
+                                  qmat_rows_avx2, qmat_rows_q8_avx2,
+                                  vec_dot_avx2, vec_axpy_avx2, vec_gelu_tanh_avx2,
+                                  vec_exp_shift_avx2, vec_round_f16_avx2};
+
 #else
-typedef int matrix_avx2_unused; /* not x86-64: nothing to build */
+const KernelTable kernels_avx2 = {.name = "avx2"}; /* not x86-64: known by name only */
 #endif

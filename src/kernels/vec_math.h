@@ -1,32 +1,7 @@
-/* Internal to src/ops: the per-ISA versions of the vec.h functions that vec.c dispatches to.
- * Each has the contract documented in vec.h; the scalar ones are the reference. */
-#ifndef ANEMLL_VEC_KERNELS_H
-#define ANEMLL_VEC_KERNELS_H
-
-#include <stddef.h>
-
-float vec_dot_scalar(const float *a, const float *b, int n);
-void vec_axpy_scalar(float *y, float a, const float *x, int n);
-void vec_gelu_tanh_scalar(float *x, size_t n);
-double vec_exp_shift_scalar(float *x, float shift, int n);
-int vec_round_f16_scalar(float *x, size_t n);
-
-#if defined(__x86_64__)
-float vec_dot_avx2(const float *a, const float *b, int n);
-void vec_axpy_avx2(float *y, float a, const float *x, int n);
-void vec_gelu_tanh_avx2(float *x, size_t n);
-double vec_exp_shift_avx2(float *x, float shift, int n);
-int vec_round_f16_avx2(float *x, size_t n);
-#endif
-#if defined(__aarch64__)
-float vec_dot_neon(const float *a, const float *b, int n);
-void vec_axpy_neon(float *y, float a, const float *x, int n);
-void vec_gelu_tanh_neon(float *x, size_t n);
-double vec_exp_shift_neon(float *x, float shift, int n);
-int vec_round_f16_neon(float *x, size_t n);
-#endif
-
-/* Shared constants of the SIMD versions (see vec_avx2.c for the derivation). */
+/* Internal to src/kernels: the constants of the vector loops' formulas (ops/vec.h), shared by
+ * the scalar reference and the SIMD families (see kernels_avx2.c for the derivation). */
+#ifndef ANEMLL_VEC_MATH_H
+#define ANEMLL_VEC_MATH_H
 
 /* sqrt(2/pi) and PyTorch's cubic coefficient */
 #define VEC_GELU_K 0.7978845608028654
