@@ -39,6 +39,33 @@ ANEMLL_API void anemll_free(void *p);
 /* "0.1.0" (the VERSION file at build time). */
 ANEMLL_API const char *anemll_version(void);
 
+/* ---- the machine: kernels, CPU features, threads, memory bandwidth ---- */
+
+typedef struct {
+    const char *name;  /* "scalar", "avx2", "neon" */
+    int compiled;      /* this build has it */
+    int usable;        /* and this CPU runs it */
+} anemll_kernel_info;
+/* The kernel families (at most max into out); returns their count. */
+ANEMLL_API int anemll_kernel_families(anemll_kernel_info *out, int max);
+/* The family this process runs: the best usable, or $ANEMLL_KERNEL's. */
+ANEMLL_API const char *anemll_kernel_active(void);
+typedef struct {
+    const char *name;  /* "avx2", "avx512_vnni", "neon", ... */
+    int present;
+} anemll_cpu_feature;
+/* The SIMD features the kernels could use on this architecture, present or not; returns the count. */
+ANEMLL_API int anemll_cpu_features(anemll_cpu_feature *out, int max);
+/* Threads of the pool that runs matmuls and attention (set before the first model runs). */
+ANEMLL_API int anemll_threads(void);
+ANEMLL_API void anemll_set_threads(int n);
+/* $ANEMLL_THREADS read strictly: 0 when unset; -1 when it is not an integer >= 1; else the count,
+ * at most 256 (*capped set when it asked for more). */
+ANEMLL_API int anemll_threads_env(int *capped);
+/* Median read bandwidth in GB/s of all threads summing a buffer of `bytes` (much larger than the
+ * caches), over `repeats` passes: what bounds decoding. */
+ANEMLL_API double anemll_read_bandwidth_gbs(size_t bytes, int repeats);
+
 /* ---- models ---- */
 
 typedef struct anemll_model anemll_model;
@@ -57,6 +84,9 @@ typedef struct {
     int vocab_size, hidden_size, num_layers, sliding_window;
     int default_context;   /* a conversion's context_length, else min(max_position_embeddings, 4096) */
     double alpha;          /* the FP16 residual scale baked into the weights (1 = none) */
+    double file_bytes;     /* of the weight files */
+    double bytes_per_token; /* weights one decoded token reads: every layer matrix, the LM head, one embedding row */
+    char shape[512];       /* the shape in words */
 } anemll_model_info;
 ANEMLL_API void anemll_model_get_info(const anemll_model *m, anemll_model_info *out);
 /* A few lines for people: folder, shape, layer types, files and sizes; for a conversion its

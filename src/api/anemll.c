@@ -9,10 +9,13 @@
 #include "convert/synth.h"
 #include "eval/eval.h"
 #include "generate/conversation.h"
+#include "kernels/kernels.h"
 #include "model/model.h"
 #include "model/sampler.h"
 #include "model/session.h"
 #include "tokenizer/tokenizer.h"
+#include "util/cpu.h"
+#include "util/pool.h"
 #include "util/util.h"
 
 #ifndef ANEMLL_VERSION_STRING
@@ -38,6 +41,74 @@ struct anemll_chat {
 const char *anemll_last_error(void) { return err_get(); }
 void anemll_free(void *p) { free(p); }
 const char *anemll_version(void) { return ANEMLL_VERSION_STRING; }
+
+/* ---- the machine ---- */
+
+int anemll_kernel_families(anemll_kernel_info *out, int max) {
+    int n = 0;
+    for (int k = QMAT_KERNEL_SCALAR; k < QMAT_KERNEL_END; k++, n++)
+        if (n < max)
+            out[n] = (anemll_kernel_info){qmat_kernel_name((QMatKernel)k), qmat_kernel_compiled((QMatKernel)k),
+                                          qmat_kernel_available((QMatKernel)k)};
+    return n;
+}
+
+const char *anemll_kernel_active(void) { return qmat_kernel_name(qmat_active_kernel()); }
+
+int anemll_cpu_features(anemll_cpu_feature *out, int max) {
+    CpuFeature f[CPU_MAX_FEATURES];
+    int n = cpu_features(f);
+    for (int i = 0; i < n && i < max; i++) out[i] = (anemll_cpu_feature){f[i].name, f[i].present};
+    return n;
+}
+
+int anemll_threads(void) { return pool_threads(); }
+void anemll_set_threads(int n) { pool_set_threads(n); }
+int anemll_threads_env(int *capped) { return pool_threads_env(capped); }
+
+/* Every thread sums its own slice of the buffer. */
+typedef struct {
+    const uint64_t *buf;
+    size_t n;
+    uint64_t sums[POOL_MAX_THREADS];
+} ReadJob;
+
+static void read_task(void *ctx, int i, int n) {
+    ReadJob *j = ctx;
+    size_t a = j->n * (size_t)i / (size_t)n, b = j->n * (size_t)(i + 1) / (size_t)n;
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (size_t k = a; k + 4 <= b; k += 4) {
+        s0 += j->buf[k];
+        s1 += j->buf[k + 1];
+        s2 += j->buf[k + 2];
+        s3 += j->buf[k + 3];
+    }
+    j->sums[i] = s0 + s1 + s2 + s3;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double anemll_read_bandwidth_gbs(size_t bytes, int repeats) {
+    ReadJob j = {.n = bytes / 8};
+    uint64_t *buf = xmalloc(bytes);
+    for (size_t k = 0; k < j.n; k++) buf[k] = k;
+    j.buf = buf;
+    double *gbs = xmalloc(sizeof(double) * (size_t)(repeats > 0 ? repeats : 1));
+    pool_run(read_task, &j, pool_threads()); /* warm up */
+    for (int r = 0; r < repeats; r++) {
+        double t0 = now_seconds();
+        pool_run(read_task, &j, pool_threads());
+        gbs[r] = (double)bytes / (now_seconds() - t0) / 1e9;
+    }
+    qsort(gbs, (size_t)repeats, sizeof(double), cmp_double);
+    double m = repeats % 2 ? gbs[repeats / 2] : 0.5 * (gbs[repeats / 2 - 1] + gbs[repeats / 2]);
+    free(gbs);
+    free(buf);
+    return m;
+}
 
 /* ---- models ---- */
 
@@ -70,6 +141,18 @@ void anemll_model_get_info(const anemll_model *m, anemll_model_info *out) {
     out->sliding_window = c->sliding_window;
     out->default_context = model_default_context(&m->m);
     out->alpha = m->m.converted ? m->m.meta.alpha : 1.0;
+    out->file_bytes = 0;
+    for (int i = 0; i < m->m.st.n_files; i++) out->file_bytes += (double)m->m.st.files[i].size;
+    double b = 0;
+    for (int l = 0; l < c->num_layers; l++) {
+        const LayerWeights *w = &m->m.w.layers[l];
+        const QMatrix *mats[] = {&w->q, &w->k, &w->v, &w->o, &w->gate, &w->up, &w->down};
+        for (int i = 0; i < 7; i++) b += (double)qmat_bytes(mats[i]);
+    }
+    b += (double)qmat_bytes(&m->m.w.lm_head);
+    b += (double)qmat_bytes(&m->m.w.embed) / c->vocab_size;
+    out->bytes_per_token = b;
+    config_describe(c, out->shape, sizeof out->shape);
 }
 
 /* What a FILE* writer produced, as one allocation. */

@@ -5,13 +5,11 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "anemll.h"
 #include "cli/args.h"
 #include "cli/chat_common.h"
 #include "cli/commands.h"
-#include "kernels/kernels.h"
-#include "model/model.h"
-#include "tokenizer/tokenizer.h"
-#include "util/pool.h"
+#include "tokenizer/tokenizer.h" /* tokjson_write_string: the project's JSON string writer */
 #include "util/util.h"
 
 #define MAX_PROMPT_SIZES 8
@@ -24,57 +22,6 @@ static int cmp_double(const void *a, const void *b) {
 static double median(double *v, int n) {
     qsort(v, (size_t)n, sizeof(double), cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-/* ---- read bandwidth: every thread sums its own slice of a buffer much larger than the caches ---- */
-typedef struct {
-    const uint64_t *buf;
-    size_t n;
-    uint64_t sums[POOL_MAX_THREADS];
-} ReadJob;
-
-static void read_task(void *ctx, int i, int n) {
-    ReadJob *j = ctx;
-    size_t a = j->n * (size_t)i / (size_t)n, b = j->n * (size_t)(i + 1) / (size_t)n;
-    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (size_t k = a; k + 4 <= b; k += 4) {
-        s0 += j->buf[k];
-        s1 += j->buf[k + 1];
-        s2 += j->buf[k + 2];
-        s3 += j->buf[k + 3];
-    }
-    j->sums[i] = s0 + s1 + s2 + s3;
-}
-
-static double read_bandwidth_gbs(size_t bytes, int repeats) {
-    ReadJob j = {.n = bytes / 8};
-    uint64_t *buf = xmalloc(bytes);
-    for (size_t k = 0; k < j.n; k++) buf[k] = k;
-    j.buf = buf;
-    double *gbs = xmalloc(sizeof(double) * (size_t)repeats);
-    pool_run(read_task, &j, pool_threads()); /* warm up */
-    for (int r = 0; r < repeats; r++) {
-        double t0 = now_seconds();
-        pool_run(read_task, &j, pool_threads());
-        gbs[r] = (double)bytes / (now_seconds() - t0) / 1e9;
-    }
-    double m = median(gbs, repeats);
-    free(gbs);
-    free(buf);
-    return m;
-}
-
-/* Bytes of weights one decoded token reads: every layer matrix and the LM head, one embedding row. */
-static double bytes_per_token(const Model *m) {
-    double b = 0;
-    for (int l = 0; l < m->cfg.num_layers; l++) {
-        const LayerWeights *w = &m->w.layers[l];
-        const QMatrix *mats[] = {&w->q, &w->k, &w->v, &w->o, &w->gate, &w->up, &w->down};
-        for (int i = 0; i < 7; i++) b += (double)qmat_bytes(mats[i]);
-    }
-    b += (double)qmat_bytes(&m->w.lm_head);
-    b += (double)qmat_bytes(&m->w.embed) / m->cfg.vocab_size;
-    return b;
 }
 
 static int random_tokens(int *ids, int n, int vocab, uint64_t seed) {
@@ -115,7 +62,7 @@ int cmd_bench(int argc, char **argv) {
     const char *dir = arg_str(&a, "--model", NULL);
     const char *sizes = arg_str(&a, "--prompt-tokens", "64,512");
     long gen = arg_int(&a, "--gen-tokens", 64, 1, 1 << 20);
-    long threads = arg_int(&a, "--threads", 0, 1, POOL_MAX_THREADS);
+    long threads = arg_int(&a, "--threads", 0, 1, 256);
     long repeats = arg_int(&a, "--repeat", 3, 1, 100);
     long batch = arg_int(&a, "--batch", 64, 1, 1 << 16);
     const char *json = arg_str(&a, "--json", NULL);
@@ -137,56 +84,59 @@ int cmd_bench(int argc, char **argv) {
         psz[np++] = (int)v;
         p = *end == ',' ? end + 1 : end;
     }
-    if (threads) pool_set_threads((int)threads);
+    if (threads) anemll_set_threads((int)threads);
 
     double t0 = now_seconds();
-    Model m;
-    if (model_load(&m, dir)) return fail_with_error();
-    int context = model_default_context(&m);
+    anemll_model *m;
+    if (anemll_model_load(dir, &m)) return fail_with_error();
+    anemll_model_info info;
+    anemll_model_get_info(m, &info);
+    int context = info.default_context;
     int max_prompt = 0;
     for (int i = 0; i < np; i++) max_prompt = psz[i] > max_prompt ? psz[i] : max_prompt;
     int need = max_prompt > (int)gen + 1 ? max_prompt : (int)gen + 1;
     if (need > context) {
         err_set("a %d-token run does not fit the context of %d", need, context);
-        model_free(&m);
+        anemll_model_free(m);
         return fail_with_error();
     }
-    RunState s;
-    if (runstate_init(&s, &m, context, (int)batch)) {
-        model_free(&m);
+    anemll_session_options so;
+    anemll_session_default_options(&so);
+    so.context = context;
+    so.batch = (int)batch;
+    so.precision = prec;
+    so.overflow_continue = 1;
+    anemll_session *s;
+    if (anemll_session_new(m, &so, &s)) {
+        anemll_model_free(m);
         return fail_with_error();
     }
-    runstate_set_precision(&s, (Precision)prec);
-    s.overflow_continue = 1;
     double startup = now_seconds() - t0;
-    int V = m.cfg.vocab_size;
+    int V = info.vocab_size;
     int *ids = xmalloc(sizeof(int) * (size_t)need);
-    float *logits = xmalloc(sizeof(float) * (size_t)V);
     double *runs = xmalloc(sizeof(double) * (size_t)repeats);
     double prefill[MAX_PROMPT_SIZES];
     int rc = 0;
     /* one untimed pass faults the weights in */
     random_tokens(ids, need, V, 1);
-    runstate_reset(&s);
-    rc |= model_prefill(&m, &s, ids, 8 < need ? 8 : need, LOGITS_LAST, logits, NULL, NULL);
+    rc |= anemll_session_set(s, ids, 8 < need ? 8 : need);
     for (int i = 0; i < np && !rc; i++) {
         for (int r = 0; r < repeats && !rc; r++) {
-            random_tokens(ids, psz[i], V, (uint64_t)r + 7);
-            runstate_reset(&s);
+            random_tokens(ids, psz[i], V, (uint64_t)r + 7); /* starts with <bos>, so nothing is reused */
+            rc |= anemll_session_truncate(s, 0);
             double t = now_seconds();
-            rc |= model_prefill(&m, &s, ids, psz[i], LOGITS_LAST, logits, NULL, NULL);
+            rc |= anemll_session_set(s, ids, psz[i]);
             runs[r] = psz[i] / (now_seconds() - t);
         }
         prefill[i] = median(runs, (int)repeats);
     }
     for (int r = 0; r < repeats && !rc; r++) {
         random_tokens(ids, 1, V, 3);
-        runstate_reset(&s);
-        rc |= model_forward(&m, &s, ids, 1, LOGITS_LAST, logits);
+        rc |= anemll_session_truncate(s, 0) || anemll_session_set(s, ids, 1);
         double t = now_seconds();
         for (long g = 0; g < gen && !rc; g++) {
             int next = 3 + (int)(g % (V - 3)); /* the token does not change the work */
-            rc |= model_forward(&m, &s, &next, 1, LOGITS_LAST, logits);
+            rc |= anemll_session_push(s, next);
         }
         runs[r] = gen / (now_seconds() - t);
     }
@@ -197,17 +147,13 @@ int cmd_bench(int argc, char **argv) {
     if (rc) {
         fail_with_error();
     } else {
-        double gbs = read_bandwidth_gbs((size_t)1 << 30, 5);
-        double bpt = bytes_per_token(&m);
+        double gbs = anemll_read_bandwidth_gbs((size_t)1 << 30, 5);
+        double bpt = info.bytes_per_token;
         double bound = gbs * 1e9 / bpt;
-        size_t file_bytes = 0;
-        for (int i = 0; i < m.st.n_files; i++) file_bytes += m.st.files[i].size;
-        char desc[512];
-        config_describe(&m.cfg, desc, sizeof desc);
-        printf("model: %s\n  %s\n  weight files %.1f MiB, %.1f MiB read per decoded token\n", m.dir, desc,
-               file_bytes / 1048576.0, bpt / 1048576.0);
-        printf("threads %d, kernel %s, precision %s, batch %ld, median of %ld runs\n", pool_threads(),
-               qmat_kernel_name(qmat_active_kernel()), precision, batch, repeats);
+        printf("model: %s\n  %s\n  weight files %.1f MiB, %.1f MiB read per decoded token\n", info.dir, info.shape,
+               info.file_bytes / 1048576.0, bpt / 1048576.0);
+        printf("threads %d, kernel %s, precision %s, batch %ld, median of %ld runs\n", anemll_threads(),
+               anemll_kernel_active(), precision, batch, repeats);
         printf("start-up (load + mmap + state): %.3f s\n", startup);
         for (int i = 0; i < np; i++) printf("prefill %5d tokens: %8.1f tok/s\n", psz[i], prefill[i]);
         printf("decode  %5ld tokens: %8.1f tok/s\n", gen, decode);
@@ -220,15 +166,15 @@ int cmd_bench(int argc, char **argv) {
             size_t len = 0;
             FILE *j = open_memstream(&buf, &len);
             fprintf(j, "{\"model\": ");
-            tokjson_write_string(j, m.dir, strlen(m.dir));
+            tokjson_write_string(j, info.dir, strlen(info.dir));
             fprintf(j, ", \"threads\": %d, \"kernel\": \"%s\", \"precision\": \"%s\",\n \"prefill_tok_s\": {",
-                    pool_threads(), qmat_kernel_name(qmat_active_kernel()), precision);
+                    anemll_threads(), anemll_kernel_active(), precision);
             for (int i = 0; i < np; i++) fprintf(j, "%s\"%d\": %.3f", i ? ", " : "", psz[i], prefill[i]);
             fprintf(j,
                     "},\n \"decode_tok_s\": %.3f, \"peak_rss_mib\": %.1f, \"read_gbs\": %.3f,"
                     " \"decode_bound_tok_s\": %.3f, \"bytes_per_token\": %.0f, \"startup_s\": %.4f,"
                     " \"weights_mib\": %.1f}\n",
-                    decode, rss_mib, gbs, bound, bpt, startup, file_bytes / 1048576.0);
+                    decode, rss_mib, gbs, bound, bpt, startup, info.file_bytes / 1048576.0);
             fclose(j);
             if (atomic_write_file(json, buf, len)) rc = -1;
             free(buf);
@@ -237,8 +183,7 @@ int cmd_bench(int argc, char **argv) {
     }
     free(runs);
     free(ids);
-    free(logits);
-    runstate_free(&s);
-    model_free(&m);
+    anemll_session_free(s);
+    anemll_model_free(m);
     return rc ? 1 : 0;
 }

@@ -3,10 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "anemll.h"
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "kernels/kernels.h"
-#include "util/cpu.h"
 
 /* The Makefile passes both (VERSION, git describe); other builds, such as check-aarch64's, do not. */
 #ifndef ANEMLL_VERSION
@@ -37,7 +36,7 @@ const CommandSpec version_spec = {
     "ANEMLL_KERNEL=scalar anemll version",
 };
 
-static void print_features(const char *title, const CpuFeature *f, int n, int present) {
+static void print_features(const char *title, const anemll_cpu_feature *f, int n, int present) {
     int shown = 0;
     fputs(title, stdout);
     for (int i = 0; i < n; i++)
@@ -54,14 +53,17 @@ int cmd_version(int argc, char **argv) {
     printf("anemll %s", ANEMLL_VERSION);
     if (*ANEMLL_GIT) printf(" (git %s)", ANEMLL_GIT);
     printf("\ncompiler: %s\nkernels built in:", COMPILER);
-    for (int k = QMAT_KERNEL_SCALAR; k < QMAT_KERNEL_END; k++)
-        if (qmat_kernel_compiled((QMatKernel)k)) printf(" %s", qmat_kernel_name((QMatKernel)k));
-    CpuFeature f[CPU_MAX_FEATURES];
-    int n = cpu_features(f);
+    anemll_kernel_info k[16];
+    int nk = anemll_kernel_families(k, 16);
+    for (int i = 0; i < nk && i < 16; i++)
+        if (k[i].compiled) printf(" %s", k[i].name);
+    anemll_cpu_feature f[32];
+    int n = anemll_cpu_features(f, 32);
+    if (n > 32) n = 32;
     print_features("\ncpu features:", f, n, 1);
     print_features("\ncpu features missing:", f, n, 0);
     const char *env = getenv("ANEMLL_KERNEL");
-    printf("\nkernel used: %s (%s%s)\n", qmat_kernel_name(qmat_active_kernel()), env && *env ? "ANEMLL_KERNEL=" : "auto",
+    printf("\nkernel used: %s (%s%s)\n", anemll_kernel_active(), env && *env ? "ANEMLL_KERNEL=" : "auto",
            env && *env ? env : "");
     return 0;
 }

@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "anemll.h"
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "util/pool.h"
 #include "util/util.h"
 
 static const struct {
@@ -65,7 +65,7 @@ int main(int argc, char **argv) {
         args_print_help(stdout, commands[i].spec);
         return 0;
     }
-    int capped, threads = pool_threads_env(&capped);
+    int capped, threads = anemll_threads_env(&capped);
     if (threads < 0) {
         fail_with_error();
         return 2;
