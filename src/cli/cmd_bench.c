@@ -10,6 +10,7 @@
 #include "cli/chat_common.h"
 #include "cli/commands.h"
 #include "tokenizer/tokenizer.h" /* tokjson_write_string: the project's JSON string writer */
+#include "util/rng.h"
 #include "util/util.h"
 
 #define MAX_PROMPT_SIZES 8
@@ -24,13 +25,9 @@ static double median(double *v, int n) {
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-static int random_tokens(int *ids, int n, int vocab, uint64_t seed) {
-    for (int i = 0; i < n; i++) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        ids[i] = 3 + (int)((seed >> 33) % (uint64_t)(vocab - 3));
-    }
+static void random_tokens(int *ids, int n, int vocab, uint64_t seed) {
+    for (int i = 0; i < n; i++) ids[i] = 3 + (int)((lcg64(&seed) >> 33) % (uint64_t)(vocab - 3));
     ids[0] = 2;
-    return 0;
 }
 
 static const ArgSpec bench_args[] = {

@@ -16,6 +16,7 @@
 #include "io/safetensors.h"
 #include "io/yaml.h"
 #include "quant/lut_format.h"
+#include "util/rng.h"
 #include "util/util.h"
 
 #define ANEMLL_C_VERSION "0.1.0"
@@ -78,8 +79,7 @@ int *calibration_ids_random(const ModelConfig *c, int n, int seq_len) {
     for (int i = 0; i < V - first; i++) perm[i] = first + i;
     uint64_t s = 0x5eed;
     for (int i = V - first - 1; i > 0; i--) { /* Fisher-Yates */
-        s = s * 6364136223846793005ull + 1442695040888963407ull;
-        int j = (int)((s >> 33) % (uint64_t)(i + 1));
+        int j = (int)((lcg64(&s) >> 33) % (uint64_t)(i + 1));
         int t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;
@@ -416,10 +416,7 @@ static void new_model_id(char *out, size_t n) {
     if (f) fclose(f);
     if (got != sizeof b) {
         uint64_t x = (uint64_t)(now_seconds() * 1e9) ^ ((uint64_t)getpid() << 32);
-        for (size_t i = 0; i < sizeof b; i++) {
-            x = x * 6364136223846793005ull + 1442695040888963407ull;
-            b[i] = (uint8_t)(x >> 56);
-        }
+        for (size_t i = 0; i < sizeof b; i++) b[i] = (uint8_t)(lcg64(&x) >> 56);
     }
     for (size_t i = 0; i < sizeof b && 2 * i + 2 < n; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
 }

@@ -9,6 +9,7 @@
 
 #include "anemll.h"
 #include "io/safetensors.h"
+#include "util/rng.h"
 #include "util/util.h"
 
 typedef struct {
@@ -24,13 +25,6 @@ static const Shape shapes[] = {
     {"gemma3-1b", 262144, 1152, 6912, 26, 4, 1, 256, 512, 32768, 0},
     {"gemma3-4b", 262208, 2560, 10240, 34, 8, 4, 256, 1024, 131072, 8.0},
 };
-
-static uint64_t rng_next(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
 
 /* The file being written, and its progress: weights written so far, of all. */
 typedef struct {
@@ -52,7 +46,7 @@ static int write_random(Out *o, size_t count, double std, double offset) {
     while (count) {
         size_t n = count < SYNTH_CHUNK ? count : SYNTH_CHUNK;
         for (size_t i = 0; i < n; i++) {
-            double u = (double)(rng_next(&o->rng) >> 11) * (1.0 / 9007199254740992.0); /* [0,1) */
+            double u = (double)(splitmix64(&o->rng) >> 11) * (1.0 / 9007199254740992.0); /* [0,1) */
             buf[i] = f32_to_bf16((float)(offset + a * (2 * u - 1)));
         }
         if (st_writer_write(o->w, buf, n * 2)) return -1;

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "util/rng.h"
 #include "util/util.h"
 
 void sampler_init(Sampler *s, int vocab, float temperature, int top_k, float top_p, uint64_t seed) {
@@ -29,14 +30,7 @@ int argmax(const float *v, int n) {
     return best;
 }
 
-/* splitmix64: small, fast, good enough for sampling */
-float sampler_uniform(Sampler *s) {
-    uint64_t z = (s->rng += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (float)(z >> 40) / 16777216.0f;
-}
+float sampler_uniform(Sampler *s) { return (float)(splitmix64(&s->rng) >> 40) / 16777216.0f; }
 
 static const float *sort_keys;
 static int by_logit_desc(const void *a, const void *b) {
