@@ -161,7 +161,7 @@ uninstall:
 # Needs gcc-aarch64-linux-gnu, libc6-dev-arm64-cross and qemu-user (tools/install-deps.sh --ci).
 CROSS_CC   ?= aarch64-linux-gnu-gcc
 CROSS_DIR  := build-aarch64
-CROSS_FLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -O2 -Isrc
+CROSS_FLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -O2 -Iinclude -Isrc
 CROSS_TESTS := test_lut test_vec
 CROSS_TEST_SRC := $(sort $(wildcard src/kernels/*.c src/quant/*.c src/ops/*.c src/util/*.c) src/convert/palettize.c)
 
@@ -194,7 +194,7 @@ fuzz-build:
 	$(MAKE) --no-print-directory $(FUZZ_BIN)
 
 $(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(FUZZ_DIR)/libanemll.a
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -Isrc $(FUZZ_SAN) -fsanitize=fuzzer \
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -Iinclude -Isrc $(FUZZ_SAN) -fsanitize=fuzzer \
 		-o $@ $< $(FUZZ_DIR)/libanemll.a -pthread $(LDLIBS)
 
 fuzz:

@@ -27,7 +27,7 @@ static void run_model(const Model *m, int fp16) {
     int ctx = model_default_context(m);
     if (ctx > 8) ctx = 8;
     if (runstate_init(&s, m, ctx, 4) != 0) return;
-    s.fp16 = fp16;
+    runstate_set_precision(&s, fp16 ? PRECISION_FP16 : PRECISION_Q8);
     int V = m->cfg.vocab_size;
     float *logits = xmalloc(sizeof(float) * (size_t)V);
     int toks[4] = {0, 1 % V, V - 1, 2 % V};
