@@ -11,7 +11,7 @@
 #include "convert/palettize.h"
 #include "kernels/kernels.h"
 #include "quant/lut_format.h"
-#include "quant/matmul.h"
+#include "kernels/matmul.h"
 #include "quant/matrix.h"
 #include "util/util.h"
 

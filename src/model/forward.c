@@ -8,7 +8,7 @@
 
 #include "model/model.h"
 #include "ops/vec.h"
-#include "quant/matmul.h"
+#include "kernels/matmul.h"
 #include "util/pool.h"
 #include "util/util.h"
 

@@ -1,4 +1,4 @@
-#include "quant/matmul.h"
+#include "kernels/matmul.h"
 
 #include "kernels/kernels.h"
 
