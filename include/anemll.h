@@ -50,6 +50,8 @@ typedef struct {
 ANEMLL_API int anemll_kernel_families(anemll_kernel_info *out, int max);
 /* The family this process runs: the best usable, or $ANEMLL_KERNEL's. */
 ANEMLL_API const char *anemll_kernel_active(void);
+/* Why $ANEMLL_KERNEL is not followed (unknown, or not for this CPU), or NULL. */
+ANEMLL_API const char *anemll_kernel_note(void);
 typedef struct {
     const char *name;  /* "avx2", "avx512_vnni", "neon", ... */
     int present;

@@ -54,6 +54,7 @@ int anemll_kernel_families(anemll_kernel_info *out, int max) {
 }
 
 const char *anemll_kernel_active(void) { return qmat_kernel_name(qmat_active_kernel()); }
+const char *anemll_kernel_note(void) { return qmat_kernel_env_note(); }
 
 int anemll_cpu_features(anemll_cpu_feature *out, int max) {
     CpuFeature f[CPU_MAX_FEATURES];

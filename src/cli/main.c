@@ -71,6 +71,8 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (capped) fprintf(stderr, "anemll: note: ANEMLL_THREADS=%s is capped to %d threads\n", getenv("ANEMLL_THREADS"), threads);
+    const char *kernel_note = anemll_kernel_note();
+    if (kernel_note) fprintf(stderr, "anemll: warning: %s\n", kernel_note);
     int rc = commands[i].fn(argc - 2, argv + 2);
     /* results go to stdout: a failed write (a full disk, a closed pipe) must not exit 0 */
     if (ferror(stdout) | (fclose(stdout) != 0)) {

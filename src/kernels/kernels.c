@@ -24,22 +24,30 @@ static QMatKernel best_kernel(void) {
     return best;
 }
 
+/* Why $ANEMLL_KERNEL was not followed ("" when it was, or is unset): the caller shows it. */
+static char env_note[256];
+
 static void kernel_from_env(void) {
     QMatKernel k = QMAT_KERNEL_AUTO;
     const char *s = getenv("ANEMLL_KERNEL");
     if (s && *s) {
         if (qmat_kernel_parse(s, &k) != 0) {
-            fprintf(stderr, "anemll: warning: ANEMLL_KERNEL=%s unknown (", s);
-            for (int f = QMAT_KERNEL_SCALAR; f < QMAT_KERNEL_END; f++) fprintf(stderr, "%s|", families[f]->name);
-            fprintf(stderr, "auto), using auto\n");
+            size_t n = (size_t)snprintf(env_note, sizeof env_note, "ANEMLL_KERNEL=%.40s unknown (", s);
+            for (int f = QMAT_KERNEL_SCALAR; f < QMAT_KERNEL_END && n < sizeof env_note; f++)
+                n += (size_t)snprintf(env_note + n, sizeof env_note - n, "%s|", families[f]->name);
+            if (n < sizeof env_note) snprintf(env_note + n, sizeof env_note - n, "auto), using auto");
             k = QMAT_KERNEL_AUTO;
         } else if (!qmat_kernel_available(k)) {
-            fprintf(stderr,
-                    "anemll: warning: ANEMLL_KERNEL=%s not supported on this CPU, using auto\n", s);
+            snprintf(env_note, sizeof env_note, "ANEMLL_KERNEL=%.40s not supported on this CPU, using auto", s);
             k = QMAT_KERNEL_AUTO;
         }
     }
     atomic_store(&active_kernel, k == QMAT_KERNEL_AUTO ? best_kernel() : k);
+}
+
+const char *qmat_kernel_env_note(void) {
+    pthread_once(&kernel_once, kernel_from_env);
+    return env_note[0] ? env_note : NULL;
 }
 
 int qmat_kernel_compiled(QMatKernel k) {

@@ -65,6 +65,8 @@ int qmat_set_kernel(QMatKernel k);
 /* The family in use now (never AUTO). */
 QMatKernel qmat_active_kernel(void);
 const char *qmat_kernel_name(QMatKernel k);
+/* Why $ANEMLL_KERNEL was not followed (unknown, or not for this CPU: auto is used), or NULL. */
+const char *qmat_kernel_env_note(void);
 /* "scalar" / "avx2" / "neon" / "auto" -> kernel; -1 if unknown. */
 int qmat_kernel_parse(const char *s, QMatKernel *out);
 
