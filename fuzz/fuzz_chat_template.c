@@ -1,7 +1,7 @@
 /* Fuzz target: chat-template rendering of arbitrary messages, the way `template --jsonl` and a
  * server take them: the input is a JSON line ({"messages": [...], "add_generation_prompt": b} or
- * a bare message list) read with the tokenizer's own JSON reader (tokjson), turned into
- * messages, rendered and encoded. Every string read is written back with tokjson_write_string
+ * a bare message list) read with the project's JSON reader (util/json.h), turned into
+ * messages, rendered and encoded. Every string read is written back with json_write_string
  * and must parse to the same bytes. An input starting with byte 0x01 instead takes the
  * `chat --prompt` path: system text and prompt (split at the first NUL) through
  * chat_encode_prompt, templated and raw. */
@@ -21,22 +21,22 @@ static void check_ids(const int *ids, int n) {
     for (int i = 0; i < n; i++) FZ_CHECK(ids[i] >= 0 && ids[i] < tok_vocab_size(tok));
 }
 
-/* tokjson_write_string then tokjson_parse gives back the same bytes */
+/* json_write_string then json_parse gives back the same bytes */
 static void check_roundtrip(const char *s, size_t len) {
     char *out = NULL;
     size_t outlen = 0;
     FILE *f = open_memstream(&out, &outlen);
     FZ_CHECK(f != NULL);
-    tokjson_write_string(f, s, len);
+    json_write_string(f, s, len);
     fclose(f);
-    TokJson *v = tokjson_parse(out, outlen);
-    FZ_CHECK(v && v->type == TJ_STRING && v->len == len && memcmp(v->str, s, len) == 0);
-    tokjson_free(v);
+    JsonValue *v = json_parse(out, outlen);
+    FZ_CHECK(v && v->type == JSON_STRING && v->len == len && memcmp(v->str, s, len) == 0);
+    json_free(v);
     free(out);
 }
 
-static void walk_strings(const TokJson *v, int depth) {
-    if (v->type == TJ_STRING) check_roundtrip(v->str, v->len);
+static void walk_strings(const JsonValue *v, int depth) {
+    if (v->type == JSON_STRING) check_roundtrip(v->str, v->len);
     for (int i = 0; i < v->n; i++) {
         if (v->keys) check_roundtrip(v->keys[i], strlen(v->keys[i]));
         walk_strings(&v->items[i], depth + 1);
@@ -62,12 +62,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         prompt_path(data + 1, size - 1);
         return 0;
     }
-    TokJson *v = tokjson_parse((const char *)data, size);
+    JsonValue *v = json_parse((const char *)data, size);
     if (!v) return 0;
     walk_strings(v, 0);
-    const TokJson *arr = v->type == TJ_ARRAY ? v : tokjson_get(v, "messages");
-    const TokJson *agp = tokjson_get(v, "add_generation_prompt");
-    int add = agp && agp->type == TJ_BOOL && agp->boolean;
+    const JsonValue *arr = v->type == JSON_ARRAY ? v : json_get(v, "messages");
+    const JsonValue *agp = json_get(v, "add_generation_prompt");
+    int add = agp && agp->type == JSON_BOOL && agp->boolean;
     ChatMessage *msgs;
     int n;
     if (chat_messages_from_json(arr, &msgs, &n) == 0) {
@@ -83,6 +83,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         chat_messages_free(msgs, n);
     }
-    tokjson_free(v);
+    json_free(v);
     return 0;
 }

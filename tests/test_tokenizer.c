@@ -16,7 +16,7 @@ static char gemma_dir[512];
 static char *gemma_path(const char *name) { return path_join(gemma_dir, name); }
 
 /* Each line of a JSON-lines file, parsed; returns the count. */
-static int read_jsonl(const char *name, TokJson ***out) {
+static int read_jsonl(const char *name, JsonValue ***out) {
     char *path = gemma_path(name);
     size_t len;
     char *text = read_text_file(path, 1 << 24, &len);
@@ -29,7 +29,7 @@ static int read_jsonl(const char *name, TokJson ***out) {
         if (!end) end = text + len;
         if (end > line) {
             *out = xrealloc(*out, (size_t)(n + 1) * sizeof **out);
-            (*out)[n] = tokjson_parse(line, (size_t)(end - line));
+            (*out)[n] = json_parse(line, (size_t)(end - line));
             if ((*out)[n]) n++;
         }
         line = end + 1;
@@ -38,19 +38,19 @@ static int read_jsonl(const char *name, TokJson ***out) {
     return n;
 }
 
-static void free_jsonl(TokJson **v, int n) {
-    for (int i = 0; i < n; i++) tokjson_free(v[i]);
+static void free_jsonl(JsonValue **v, int n) {
+    for (int i = 0; i < n; i++) json_free(v[i]);
     free(v);
 }
 
-static int same_ids(const int *a, int na, const TokJson *b) {
-    if (!b || b->type != TJ_ARRAY || b->n != na) return 0;
+static int same_ids(const int *a, int na, const JsonValue *b) {
+    if (!b || b->type != JSON_ARRAY || b->n != na) return 0;
     for (int i = 0; i < na; i++)
-        if (b->items[i].type != TJ_NUMBER || b->items[i].number != a[i]) return 0;
+        if (b->items[i].type != JSON_NUMBER || b->items[i].number != a[i]) return 0;
     return 1;
 }
 
-static int *json_ids(const TokJson *arr) {
+static int *json_ids(const JsonValue *arr) {
     int *ids = xmalloc(((size_t)arr->n + 1) * sizeof *ids);
     for (int i = 0; i < arr->n; i++) ids[i] = (int)arr->items[i].number;
     return ids;
@@ -78,15 +78,15 @@ static int is_valid_utf8(const char *s, size_t n) {
 }
 
 static void test_golden_encode(void) {
-    TokJson **cases;
+    JsonValue **cases;
     int n = read_jsonl("golden.jsonl", &cases), bad = 0;
     CHECKF(n == 292, "golden.jsonl: %d cases", n);
     for (int i = 0; i < n; i++) {
-        const TokJson *text = tokjson_get(cases[i], "text");
+        const JsonValue *text = json_get(cases[i], "text");
         int *ids, k;
-        tok_encode(tok, text->str, text->len, tokjson_get(cases[i], "add_bos")->boolean, &ids, &k);
-        if (!same_ids(ids, k, tokjson_get(cases[i], "ids")) && bad++ < 5)
-            fprintf(stderr, "  encode differs: %s\n", tokjson_get(cases[i], "name")->str);
+        tok_encode(tok, text->str, text->len, json_get(cases[i], "add_bos")->boolean, &ids, &k);
+        if (!same_ids(ids, k, json_get(cases[i], "ids")) && bad++ < 5)
+            fprintf(stderr, "  encode differs: %s\n", json_get(cases[i], "name")->str);
         free(ids);
     }
     CHECKF(bad == 0, "%d of %d golden encodings differ", bad, n);
@@ -94,18 +94,18 @@ static void test_golden_encode(void) {
 }
 
 static void test_golden_decode(void) {
-    TokJson **cases;
+    JsonValue **cases;
     int n = read_jsonl("golden.jsonl", &cases), bad = 0;
     CHECK(n == 292);
     for (int i = 0; i < n; i++) {
-        const TokJson *arr = tokjson_get(cases[i], "ids");
+        const JsonValue *arr = json_get(cases[i], "ids");
         int *ids = json_ids(arr);
         for (int skip = 0; skip < 2; skip++) {
-            const TokJson *want = tokjson_get(cases[i], skip ? "decoded_skip_special" : "decoded");
+            const JsonValue *want = json_get(cases[i], skip ? "decoded_skip_special" : "decoded");
             size_t len;
             char *got = tok_decode(tok, ids, arr->n, skip, &len);
             if ((!got || len != want->len || memcmp(got, want->str, len) != 0) && bad++ < 5)
-                fprintf(stderr, "  decode (skip_special=%d) differs: %s\n", skip, tokjson_get(cases[i], "name")->str);
+                fprintf(stderr, "  decode (skip_special=%d) differs: %s\n", skip, json_get(cases[i], "name")->str);
             free(got);
         }
         free(ids);
@@ -115,21 +115,21 @@ static void test_golden_decode(void) {
 }
 
 static void test_chat_golden(void) {
-    TokJson **cases;
+    JsonValue **cases;
     int n = read_jsonl("chat_golden.jsonl", &cases), bad = 0;
     CHECKF(n == 12, "chat_golden.jsonl: %d cases", n);
     for (int i = 0; i < n; i++) {
-        const char *name = tokjson_get(cases[i], "name")->str;
+        const char *name = json_get(cases[i], "name")->str;
         ChatMessage *msgs;
         int n_msgs;
-        CHECK(chat_messages_from_json(tokjson_get(cases[i], "messages"), &msgs, &n_msgs) == 0);
+        CHECK(chat_messages_from_json(json_get(cases[i], "messages"), &msgs, &n_msgs) == 0);
         size_t len;
-        char *prompt = chat_render(msgs, n_msgs, tokjson_get(cases[i], "add_generation_prompt")->boolean, &len);
-        const TokJson *want = tokjson_get(cases[i], "prompt");
+        char *prompt = chat_render(msgs, n_msgs, json_get(cases[i], "add_generation_prompt")->boolean, &len);
+        const JsonValue *want = json_get(cases[i], "prompt");
         int *ids = NULL, k = 0;
         if (prompt) tok_encode(tok, prompt, len, 0, &ids, &k);
         if ((!prompt || len != want->len || memcmp(prompt, want->str, len) != 0 ||
-             !same_ids(ids, k, tokjson_get(cases[i], "ids"))) && bad++ < 5)
+             !same_ids(ids, k, json_get(cases[i], "ids"))) && bad++ < 5)
             fprintf(stderr, "  chat differs: %s: %s\n", name, prompt ? prompt : err_get());
         free(ids);
         free(prompt);
@@ -141,7 +141,7 @@ static void test_chat_golden(void) {
 
 /* Renders the messages of a JSON text; NULL on error. */
 static char *render_json(const char *messages, int add_prompt) {
-    TokJson *v = tokjson_parse(messages, strlen(messages));
+    JsonValue *v = json_parse(messages, strlen(messages));
     ChatMessage *msgs;
     int n;
     char *out = NULL;
@@ -149,7 +149,7 @@ static char *render_json(const char *messages, int add_prompt) {
         out = chat_render(msgs, n, add_prompt, NULL);
         chat_messages_free(msgs, n);
     }
-    tokjson_free(v);
+    json_free(v);
     return out;
 }
 
@@ -372,19 +372,19 @@ static void test_stream(void) {
 
 static void test_json(void) {
     const char *text = "{\"a\": \"x\\u0000y\\ud83d\\ude00\\ud800z\", \"b\": [1, -2.5e1, true, null]}";
-    TokJson *v = tokjson_parse(text, strlen(text));
-    CHECK(v && tokjson_get(v, "a")->len == 11 && memcmp(tokjson_get(v, "a")->str, "x\0y\xF0\x9F\x98\x80\xEF\xBF\xBD" "z", 11) == 0);
-    CHECK(v && tokjson_get(v, "b")->n == 4 && tokjson_get(v, "b")->items[1].number == -25);
-    tokjson_free(v);
+    JsonValue *v = json_parse(text, strlen(text));
+    CHECK(v && json_get(v, "a")->len == 11 && memcmp(json_get(v, "a")->str, "x\0y\xF0\x9F\x98\x80\xEF\xBF\xBD" "z", 11) == 0);
+    CHECK(v && json_get(v, "b")->n == 4 && json_get(v, "b")->items[1].number == -25);
+    json_free(v);
     static const char *bad[] = {"", "{", "[1,]", "{\"a\" 1}", "\"\\x\"", "01", "[1] 2", "\"a\nb\"", "nul", "\"\\ud83\""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        v = tokjson_parse(bad[i], strlen(bad[i]));
+        v = json_parse(bad[i], strlen(bad[i]));
         CHECKF(v == NULL && strstr(err_get(), "invalid JSON"), "'%s' accepted", bad[i]);
-        tokjson_free(v);
+        json_free(v);
     }
     char deep[5000];
     memset(deep, '[', sizeof deep);
-    CHECK(tokjson_parse(deep, sizeof deep) == NULL);
+    CHECK(json_parse(deep, sizeof deep) == NULL);
 }
 
 /* Writes text to a file in dir; returns its path (free()). */

@@ -275,20 +275,20 @@ int anemll_chat_template(const anemll_message *msgs, int n, int add_generation_p
 
 int anemll_chat_template_json(const char *json, size_t len, char **text, size_t *text_len) {
     *text = NULL;
-    TokJson *v = tokjson_parse(json, len);
+    JsonValue *v = json_parse(json, len);
     if (!v) return -1;
-    const TokJson *agp = tokjson_get(v, "add_generation_prompt");
+    const JsonValue *agp = json_get(v, "add_generation_prompt");
     ChatMessage *msgs;
     int n;
-    if (v->type != TJ_OBJECT)
+    if (v->type != JSON_OBJECT)
         err_set("expected {\"messages\": [...], \"add_generation_prompt\": true|false}");
-    else if (agp && agp->type != TJ_BOOL)
+    else if (agp && agp->type != JSON_BOOL)
         err_set("\"add_generation_prompt\" must be true or false");
-    else if (chat_messages_from_json(tokjson_get(v, "messages"), &msgs, &n) == 0) {
+    else if (chat_messages_from_json(json_get(v, "messages"), &msgs, &n) == 0) {
         *text = chat_render(msgs, n, agp ? agp->boolean : 0, text_len);
         chat_messages_free(msgs, n);
     }
-    tokjson_free(v);
+    json_free(v);
     return *text ? 0 : -1;
 }
 

@@ -9,7 +9,7 @@
 #include "cli/args.h"
 #include "cli/chat_common.h"
 #include "cli/commands.h"
-#include "tokenizer/tokenizer.h" /* tokjson_write_string: the project's JSON string writer */
+#include "util/json.h"
 #include "util/rng.h"
 #include "util/util.h"
 
@@ -163,7 +163,7 @@ int cmd_bench(int argc, char **argv) {
             size_t len = 0;
             FILE *j = open_memstream(&buf, &len);
             fprintf(j, "{\"model\": ");
-            tokjson_write_string(j, info.dir, strlen(info.dir));
+            json_write_string(j, info.dir, strlen(info.dir));
             fprintf(j, ", \"threads\": %d, \"kernel\": \"%s\", \"precision\": \"%s\",\n \"prefill_tok_s\": {",
                     anemll_threads(), anemll_kernel_active(), precision);
             for (int i = 0; i < np; i++) fprintf(j, "%s\"%d\": %.3f", i ? ", " : "", psz[i], prefill[i]);

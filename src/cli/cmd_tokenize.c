@@ -16,7 +16,7 @@
 #include "cli/args.h"
 #include "cli/chat_common.h"
 #include "cli/commands.h"
-#include "tokenizer/tokenizer.h" /* TokJson: the project's JSON reader, for the JSON lines */
+#include "util/json.h"
 #include "util/util.h"
 
 typedef struct {
@@ -107,9 +107,9 @@ static void write_ids(const int *ids, int n) {
 }
 
 /* A boolean member, def when absent. */
-static int get_bool(const TokJson *obj, const char *key, int def, int *out) {
-    const TokJson *v = tokjson_get(obj, key);
-    if (v && v->type != TJ_BOOL) {
+static int get_bool(const JsonValue *obj, const char *key, int def, int *out) {
+    const JsonValue *v = json_get(obj, key);
+    if (v && v->type != JSON_BOOL) {
         err_set("\"%s\" must be true or false", key);
         return -1;
     }
@@ -118,7 +118,7 @@ static int get_bool(const TokJson *obj, const char *key, int def, int *out) {
 }
 
 /* A line as text and parsed (NULL when fn parses it itself). */
-typedef int (*LineFn)(const anemll_tokenizer *t, const char *text, size_t len, const TokJson *line, void *ctx);
+typedef int (*LineFn)(const anemll_tokenizer *t, const char *text, size_t len, const JsonValue *line, void *ctx);
 
 /* Runs fn on each non-blank line of stdin (parsed as JSON unless parse is 0); flushes the output
  * after each. */
@@ -131,14 +131,14 @@ static int for_each_line(const anemll_tokenizer *t, int parse, LineFn fn, void *
     while (rc == 0 && (len = getline(&line, &cap, stdin)) >= 0) {
         number++;
         if (strspn(line, " \t\r\n") == (size_t)len) continue;
-        TokJson *v = parse ? tokjson_parse(line, (size_t)len) : NULL;
+        JsonValue *v = parse ? json_parse(line, (size_t)len) : NULL;
         if ((parse && !v) || fn(t, line, (size_t)len, v, ctx) != 0) {
             char why[512];
             snprintf(why, sizeof why, "%s", err_get());
             err_set("stdin line %ld: %s", number, why);
             rc = -1;
         }
-        tokjson_free(v);
+        json_free(v);
         fflush(stdout);
     }
     free(line);
@@ -149,12 +149,12 @@ static int for_each_line(const anemll_tokenizer *t, int parse, LineFn fn, void *
     return rc;
 }
 
-static int tokenize_line(const anemll_tokenizer *t, const char *raw, size_t raw_len, const TokJson *line, void *ctx) {
+static int tokenize_line(const anemll_tokenizer *t, const char *raw, size_t raw_len, const JsonValue *line, void *ctx) {
     (void)raw;
     (void)raw_len;
-    const TokJson *text = tokjson_get(line, "text");
+    const JsonValue *text = json_get(line, "text");
     int add_bos;
-    if (!text || text->type != TJ_STRING) {
+    if (!text || text->type != JSON_STRING) {
         err_set("expected {\"text\": \"...\", \"add_bos\": true|false}");
         return -1;
     }
@@ -205,18 +205,18 @@ int cmd_tokenize(int argc, char **argv) {
     return rc ? fail_with_error() : 0;
 }
 
-static int detokenize_line(const anemll_tokenizer *t, const char *raw, size_t raw_len, const TokJson *line,
+static int detokenize_line(const anemll_tokenizer *t, const char *raw, size_t raw_len, const JsonValue *line,
                            void *ctx) {
     (void)raw;
     (void)raw_len;
-    if (line->type != TJ_ARRAY) {
+    if (line->type != JSON_ARRAY) {
         err_set("expected a JSON array of token ids");
         return -1;
     }
     int *ids = xmalloc(((size_t)line->n + 1) * sizeof *ids);
     for (int i = 0; i < line->n; i++) {
-        const TokJson *v = &line->items[i];
-        if (v->type != TJ_NUMBER || !(v->number >= -2147483648.0 && v->number <= 2147483647.0) ||
+        const JsonValue *v = &line->items[i];
+        if (v->type != JSON_NUMBER || !(v->number >= -2147483648.0 && v->number <= 2147483647.0) ||
             v->number != (double)(int)v->number) {
             err_set("item %d is not an integer token id", i);
             free(ids);
@@ -229,7 +229,7 @@ static int detokenize_line(const anemll_tokenizer *t, const char *raw, size_t ra
     int rc = anemll_detokenize(t, ids, line->n, *(const int *)ctx, &text, &len);
     free(ids);
     if (rc) return -1;
-    tokjson_write_string(stdout, text, len);
+    json_write_string(stdout, text, len);
     putchar('\n');
     anemll_free(text);
     return 0;
@@ -253,7 +253,7 @@ int cmd_detokenize(int argc, char **argv) {
 }
 
 /* The request goes to the library as it is: anemll_chat_template_json parses it. */
-static int template_line(const anemll_tokenizer *t, const char *raw, size_t raw_len, const TokJson *line, void *ctx) {
+static int template_line(const anemll_tokenizer *t, const char *raw, size_t raw_len, const JsonValue *line, void *ctx) {
     (void)line;
     (void)ctx;
     char *prompt;
@@ -265,7 +265,7 @@ static int template_line(const anemll_tokenizer *t, const char *raw, size_t raw_
         return -1;
     }
     fputs("{\"prompt\":", stdout);
-    tokjson_write_string(stdout, prompt, len);
+    json_write_string(stdout, prompt, len);
     fputs(",\"ids\":", stdout);
     write_ids(ids, n_ids);
     fputs("}\n", stdout);

@@ -21,23 +21,23 @@ void eval_prompts_free(EvalPrompt *p, int n) {
     free(p);
 }
 
-static int prompt_from_json(const TokJson *v, const Tokenizer *tok, int vocab, EvalPrompt *p) {
+static int prompt_from_json(const JsonValue *v, const Tokenizer *tok, int vocab, EvalPrompt *p) {
     memset(p, 0, sizeof *p);
-    if (v->type != TJ_OBJECT) {
+    if (v->type != JSON_OBJECT) {
         err_set("expected an object {\"text\": \"...\"} or {\"ids\": [...]}");
         return -1;
     }
-    const TokJson *ids = tokjson_get(v, "ids");
-    const TokJson *text = tokjson_get(v, "text");
-    if (!text) text = tokjson_get(v, "prompt");
-    if (!text) text = tokjson_get(v, "input");
-    const TokJson *system = tokjson_get(v, "system");
+    const JsonValue *ids = json_get(v, "ids");
+    const JsonValue *text = json_get(v, "text");
+    if (!text) text = json_get(v, "prompt");
+    if (!text) text = json_get(v, "input");
+    const JsonValue *system = json_get(v, "system");
     if (!ids == !text) {
         err_set(ids ? "give \"text\" or \"ids\", not both" : "expected {\"text\": \"...\"} or {\"ids\": [...]}");
         return -1;
     }
     if (ids) {
-        if (ids->type != TJ_ARRAY) {
+        if (ids->type != JSON_ARRAY) {
             err_set("\"ids\" must be an array of token ids");
             return -1;
         }
@@ -47,8 +47,8 @@ static int prompt_from_json(const TokJson *v, const Tokenizer *tok, int vocab, E
         }
         p->ids = xmalloc(sizeof(int) * (size_t)ids->n);
         for (int i = 0; i < ids->n; i++) {
-            const TokJson *x = &ids->items[i];
-            if (x->type != TJ_NUMBER || x->number != floor(x->number)) {
+            const JsonValue *x = &ids->items[i];
+            if (x->type != JSON_NUMBER || x->number != floor(x->number)) {
                 err_set("\"ids\" item %d is not an integer", i);
                 return -1;
             }
@@ -61,7 +61,7 @@ static int prompt_from_json(const TokJson *v, const Tokenizer *tok, int vocab, E
         p->n = ids->n;
         return 0;
     }
-    if (text->type != TJ_STRING || (system && system->type != TJ_STRING)) {
+    if (text->type != JSON_STRING || (system && system->type != JSON_STRING)) {
         err_set("\"text\" and \"system\" must be strings");
         return -1;
     }
@@ -109,20 +109,20 @@ int eval_prompts_read(const char *path, const Tokenizer *tok, int vocab, EvalPro
     while ((len = getline(&line, &cap, f)) >= 0) {
         number++;
         if (strspn(line, " \t\r\n") == (size_t)len) continue;
-        TokJson *v = tokjson_parse(line, (size_t)len);
+        JsonValue *v = json_parse(line, (size_t)len);
         EvalPrompt p;
         memset(&p, 0, sizeof p);
         if (!v || prompt_from_json(v, tok, vocab, &p)) {
             char why[512];
             snprintf(why, sizeof why, "%s", err_get());
             err_set("%s line %d: %s", path, number, why);
-            tokjson_free(v);
+            json_free(v);
             free(p.ids);
             free(p.text);
             rc = -1;
             break;
         }
-        tokjson_free(v);
+        json_free(v);
         p.line = number;
         if (count == alloc) ps = xrealloc(ps, sizeof *ps * (size_t)(alloc = alloc ? alloc * 2 : 16));
         ps[count++] = p;

@@ -278,7 +278,7 @@ static void json_key_num(FILE *f, const char *key, double v, int comma) {
     json_number(f, v);
 }
 
-static void json_str(FILE *f, const char *s) { tokjson_write_string(f, s, strlen(s)); }
+static void json_str(FILE *f, const char *s) { json_write_string(f, s, strlen(s)); }
 
 static void json_summary(FILE *f, const EvalSummary *s) {
     fprintf(f, "{");
@@ -323,7 +323,7 @@ static void json_prompt(FILE *f, const EvalPrompt *p, const EvalPromptResult *r,
             fprintf(f, ", \"line\": null");
         if (p->text) {
             fprintf(f, ", \"text\": ");
-            tokjson_write_string(f, p->text, p->text_len);
+            json_write_string(f, p->text, p->text_len);
         }
         fprintf(f, ", \"prompt_ids\": ");
         json_ids(f, p->ids, p->n);

@@ -89,18 +89,18 @@ char *chat_render(const ChatMessage *msgs, int n, int add_generation_prompt, siz
     return out.p;
 }
 
-static int parse_parts(const TokJson *content, ChatMessage *m, int index) {
+static int parse_parts(const JsonValue *content, ChatMessage *m, int index) {
     ChatPart *parts = xcalloc((size_t)content->n + 1, sizeof *parts);
     m->parts = parts;
     m->n_parts = content->n;
     for (int j = 0; j < content->n; j++) {
-        const TokJson *type = tokjson_get(&content->items[j], "type");
-        const TokJson *text = tokjson_get(&content->items[j], "text");
-        int is_type = type && type->type == TJ_STRING;
+        const JsonValue *type = json_get(&content->items[j], "type");
+        const JsonValue *text = json_get(&content->items[j], "text");
+        int is_type = type && type->type == JSON_STRING;
         parts[j].kind = CHAT_PART_OTHER;  /* the template skips items of other types */
         if (is_type && strcmp(type->str, "image") == 0) parts[j].kind = CHAT_PART_IMAGE;
         if (is_type && strcmp(type->str, "text") == 0) {
-            if (!text || text->type != TJ_STRING) {
+            if (!text || text->type != JSON_STRING) {
                 err_set("message %d: content item %d of type text has no \"text\" string", index, j);
                 return -1;
             }
@@ -110,23 +110,23 @@ static int parse_parts(const TokJson *content, ChatMessage *m, int index) {
     return 0;
 }
 
-int chat_messages_from_json(const TokJson *arr, ChatMessage **msgs, int *n) {
+int chat_messages_from_json(const JsonValue *arr, ChatMessage **msgs, int *n) {
     *msgs = NULL;
     *n = 0;
-    if (!arr || arr->type != TJ_ARRAY) {
+    if (!arr || arr->type != JSON_ARRAY) {
         err_set("\"messages\" must be a list");
         return -1;
     }
     ChatMessage *m = xcalloc((size_t)arr->n + 1, sizeof *m);
     for (int i = 0; i < arr->n; i++) {
-        const TokJson *role = tokjson_get(&arr->items[i], "role");
-        const TokJson *content = tokjson_get(&arr->items[i], "content");
-        if (!role || role->type != TJ_STRING) {
+        const JsonValue *role = json_get(&arr->items[i], "role");
+        const JsonValue *content = json_get(&arr->items[i], "content");
+        if (!role || role->type != JSON_STRING) {
             err_set("message %d has no \"role\" string", i);
-        } else if (content && content->type == TJ_STRING) {
+        } else if (content && content->type == JSON_STRING) {
             m[i] = (ChatMessage){role->str, content->str, content->len, NULL, 0};
             continue;
-        } else if (content && content->type == TJ_ARRAY) {
+        } else if (content && content->type == JSON_ARRAY) {
             m[i].role = role->str;
             if (parse_parts(content, &m[i], i) == 0) continue;
         } else {

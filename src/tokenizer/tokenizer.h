@@ -31,6 +31,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "util/json.h"
+
 typedef struct Tokenizer Tokenizer;
 
 /* NULL (and err_set naming the file and the problem) on error. */
@@ -71,28 +73,6 @@ const char *tok_stream_put(TokStream *s, int id, size_t *len);
 /* End of stream: held bytes as U+FFFD each (usually ""); the stream can then be reused. */
 const char *tok_stream_flush(TokStream *s, size_t *len);
 
-/* ---- JSON values (JSON-lines commands, tests). cJSON cuts strings at "\u0000"; these keep
- * their length. A lone UTF-16 surrogate escape becomes U+FFFD; raw bytes that are not valid
- * UTF-8 are kept as they are (the encoder defines what they become). */
-typedef enum { TJ_NULL, TJ_BOOL, TJ_NUMBER, TJ_STRING, TJ_ARRAY, TJ_OBJECT } TokJsonType;
-typedef struct TokJson {
-    TokJsonType type;
-    int boolean;
-    double number;
-    char *str;  /* TJ_STRING: NUL-terminated, len bytes (may hold NUL bytes) */
-    size_t len;
-    struct TokJson *items;  /* TJ_ARRAY items / TJ_OBJECT values */
-    char **keys;            /* TJ_OBJECT keys */
-    int n;
-} TokJson;
-/* NULL and err_set ("... at byte N") when text is not exactly one JSON value. */
-TokJson *tokjson_parse(const char *text, size_t len);
-void tokjson_free(TokJson *v);
-/* The value of key in an object; NULL when absent or v is not an object. */
-const TokJson *tokjson_get(const TokJson *v, const char *key);
-/* Writes s as a JSON string literal (quotes included). */
-void tokjson_write_string(FILE *f, const char *s, size_t len);
-
 /* ---- Gemma 3 chat template (chat_template.jinja of the instruction-tuned models):
  * "<bos>", then one "<start_of_turn>ROLE\n...<end_of_turn>\n" per message, role "assistant"
  * written "model"; a first "system" message is not a turn: its text (untrimmed) + "\n\n" opens
@@ -120,7 +100,7 @@ char *chat_render(const ChatMessage *msgs, int n, int add_generation_prompt, siz
 int chat_encode_prompt(const Tokenizer *t, const char *system, const char *prompt, int raw, int **ids, int *n);
 /* Messages from a JSON array of {"role": ..., "content": string | [{"type": ...}, ...]}.
  * *msgs (free with chat_messages_free) points into arr, which must outlive it. */
-int chat_messages_from_json(const TokJson *arr, ChatMessage **msgs, int *n);
+int chat_messages_from_json(const JsonValue *arr, ChatMessage **msgs, int *n);
 void chat_messages_free(ChatMessage *msgs, int n);
 
 #endif

@@ -1,10 +1,13 @@
 /* A small JSON reader and string writer for the JSON-lines commands and tests: unlike cJSON
  * it keeps strings' lengths, so text holding "\u0000" round-trips. */
+#include "util/json.h"
+
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tokenizer/internal.h"
+#include "util/buf.h"
 
 enum { MAX_DEPTH = 256 };
 
@@ -137,11 +140,11 @@ static int parse_number(Parser *p, double *out) {
     return 0;
 }
 
-static int parse_value(Parser *p, TokJson *v, int depth);
+static int parse_value(Parser *p, JsonValue *v, int depth);
 
 /* Items of an array or members of an object, up to the closing bracket. */
-static int parse_container(Parser *p, TokJson *v, int depth) {
-    int object = v->type == TJ_OBJECT;
+static int parse_container(Parser *p, JsonValue *v, int depth) {
+    int object = v->type == JSON_OBJECT;
     char close = object ? '}' : ']';
     int cap = 0;
     skip_ws(p);
@@ -189,7 +192,7 @@ static int parse_container(Parser *p, TokJson *v, int depth) {
     }
 }
 
-static int parse_value(Parser *p, TokJson *v, int depth) {
+static int parse_value(Parser *p, JsonValue *v, int depth) {
     if (depth > MAX_DEPTH) return fail(p, "nested too deeply");
     skip_ws(p);
     if (p->i >= p->n) return fail(p, "unexpected end");
@@ -198,35 +201,35 @@ static int parse_value(Parser *p, TokJson *v, int depth) {
     case '{':
     case '[':
         p->i++;
-        v->type = c == '{' ? TJ_OBJECT : TJ_ARRAY;
+        v->type = c == '{' ? JSON_OBJECT : JSON_ARRAY;
         return parse_container(p, v, depth);
     case '"': {
         Buf b = {0};
         p->i++;
-        v->type = TJ_STRING;
+        v->type = JSON_STRING;
         int rc = parse_string(p, &b);
         v->str = b.p;
         v->len = b.n;
         return rc;
     }
     case 't':
-        v->type = TJ_BOOL;
+        v->type = JSON_BOOL;
         v->boolean = 1;
         return literal(p, "true");
     case 'f':
-        v->type = TJ_BOOL;
+        v->type = JSON_BOOL;
         return literal(p, "false");
     case 'n':
-        v->type = TJ_NULL;
+        v->type = JSON_NULL;
         return literal(p, "null");
     default:
         if (c != '-' && (c < '0' || c > '9')) return fail(p, "unexpected character");
-        v->type = TJ_NUMBER;
+        v->type = JSON_NUMBER;
         return parse_number(p, &v->number);
     }
 }
 
-static void free_value(TokJson *v) {
+static void free_value(JsonValue *v) {
     for (int i = 0; i < v->n; i++) {
         free_value(&v->items[i]);
         if (v->keys) free(v->keys[i]);
@@ -236,33 +239,33 @@ static void free_value(TokJson *v) {
     free(v->str);
 }
 
-TokJson *tokjson_parse(const char *text, size_t len) {
+JsonValue *json_parse(const char *text, size_t len) {
     Parser p = {text, len, 0, NULL};
-    TokJson *v = xcalloc(1, sizeof *v);
+    JsonValue *v = xcalloc(1, sizeof *v);
     if (parse_value(&p, v, 0) == 0) {
         skip_ws(&p);
         if (p.i == p.n) return v;
         fail(&p, "text after the value");
     }
     err_set("invalid JSON: %s at byte %zu", p.error, p.i);
-    tokjson_free(v);
+    json_free(v);
     return NULL;
 }
 
-void tokjson_free(TokJson *v) {
+void json_free(JsonValue *v) {
     if (!v) return;
     free_value(v);
     free(v);
 }
 
-const TokJson *tokjson_get(const TokJson *v, const char *key) {
-    if (!v || v->type != TJ_OBJECT) return NULL;
+const JsonValue *json_get(const JsonValue *v, const char *key) {
+    if (!v || v->type != JSON_OBJECT) return NULL;
     for (int i = 0; i < v->n; i++)
         if (strcmp(v->keys[i], key) == 0) return &v->items[i];
     return NULL;
 }
 
-void tokjson_write_string(FILE *f, const char *s, size_t len) {
+void json_write_string(FILE *f, const char *s, size_t len) {
     putc('"', f);
     size_t plain = 0;  /* start of the stretch that needs no escaping */
     for (size_t i = 0; i < len; i++) {
