@@ -196,7 +196,8 @@ ANEMLL_API int anemll_session_logits_all(anemll_session *s, const int *ids, int 
 /* ---- sampling ---- */
 
 typedef struct anemll_sampler anemll_sampler;
-/* temperature 0 = greedy; then top_k (0 = off) and top_p (1 = off), as Hugging Face applies them. */
+/* temperature 0 = greedy; then top_k (0 = off) and top_p (1 = off; 0 keeps the top token only), as
+ * Hugging Face applies them. */
 ANEMLL_API int anemll_sampler_new(int vocab_size, float temperature, int top_k, float top_p, uint64_t seed,
                                   anemll_sampler **out);
 ANEMLL_API int anemll_sampler_sample(anemll_sampler *s, const float *logits);

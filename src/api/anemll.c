@@ -326,7 +326,7 @@ int anemll_session_new(const anemll_model *m, const anemll_session_options *o, a
     *out = NULL;
     int context = o->context ? o->context : model_default_context(&m->m);
     if (context > m->m.cfg.max_position_embeddings) {
-        err_set("--context %d exceeds the model's max_position_embeddings %d", context,
+        err_set("context %d exceeds the model's max_position_embeddings %d", context,
                 m->m.cfg.max_position_embeddings);
         return -1;
     }
@@ -384,8 +384,8 @@ int anemll_session_logits_all(anemll_session *s, const int *ids, int n, anemll_l
 int anemll_sampler_new(int vocab_size, float temperature, int top_k, float top_p, uint64_t seed,
                        anemll_sampler **out) {
     *out = NULL;
-    if (vocab_size < 1 || !(temperature >= 0) || top_k < 0 || !(top_p > 0 && top_p <= 1)) {
-        err_set("sampler: vocab_size >= 1, temperature >= 0, top_k >= 0 and top_p in (0, 1] are needed");
+    if (vocab_size < 1 || !(temperature >= 0) || top_k < 0 || !(top_p >= 0 && top_p <= 1)) {
+        err_set("sampler: vocab_size >= 1, temperature >= 0, top_k >= 0 and top_p in [0, 1] are needed");
         return -1;
     }
     *out = xmalloc(sizeof **out);
@@ -475,6 +475,11 @@ int anemll_generate(anemll_session *s, const anemll_tokenizer *t, const int *pro
 int anemll_chat_new(anemll_session *s, const anemll_tokenizer *t, const anemll_chat_options *o, anemll_chat **out) {
     anemll_chat_options d = {0};
     if (!o) o = &d;
+    *out = NULL;
+    if (!s || !t) {
+        err_set("a conversation needs a session and a tokenizer");
+        return -1;
+    }
     *out = xmalloc(sizeof **out);
     conversation_init(&(*out)->c, t->t, &s->ss, o->system, o->keep_history, o->raw);
     return 0;

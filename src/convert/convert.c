@@ -519,7 +519,7 @@ int convert_model(const char *hf_dir, const char *out_dir, const ConvertOptions 
     int L = c->num_layers;
     int context = o->context ? o->context : model_default_context(&m);
     if (context > c->max_position_embeddings) {
-        err_set("--context %d exceeds the model's max_position_embeddings %d", context, c->max_position_embeddings);
+        err_set("context %d exceeds the model's max_position_embeddings %d", context, c->max_position_embeddings);
         model_free(&m);
         return -1;
     }
