@@ -233,13 +233,9 @@ int anemll_tokenizer_load(const char *path, anemll_tokenizer **out) { return wra
 
 int anemll_tokenizer_for_model(const anemll_model *m, const char *override_path, anemll_tokenizer **out) {
     if (override_path) return anemll_tokenizer_load(override_path, out);
-    char *p = path_join(m->m.dir, "tokenizer.json");
-    Tokenizer *t = NULL;
-    if (file_exists(p))
-        t = tok_load(p);
-    else
+    Tokenizer *t;
+    if (tok_load_beside(m->m.dir, &t) == 0 && !t)
         err_set("%s: no tokenizer.json in the model folder (give one with --tokenizer FILE)", m->m.dir);
-    free(p);
     /* a tokenizer of another model would index logits out of range or miss most of them */
     if (t && (tok_vocab_size(t) > m->m.cfg.vocab_size + 64 || tok_vocab_size(t) < 3)) {
         err_set("tokenizer has %d tokens but the model's vocabulary is %d", tok_vocab_size(t), m->m.cfg.vocab_size);

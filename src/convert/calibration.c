@@ -50,13 +50,11 @@ int *calibration_ids(const char *model_dir, const char *text_file, const char *i
         if (ids) snprintf(desc, desc_n, "token ids from %s (%d tokens)", ids_file, *n);
         return ids;
     }
-    char *tok_path = path_join(model_dir, "tokenizer.json");
     int *ids = NULL;
     *n = 0;
-    if (file_exists(tok_path)) {
-        Tokenizer *t = tok_load(tok_path);
-        free(tok_path);
-        if (!t) return NULL;
+    Tokenizer *t;
+    if (tok_load_beside(model_dir, &t)) return NULL;
+    if (t) {
         for (size_t i = 0; i < sizeof builtin_prompts / sizeof builtin_prompts[0]; i++) {
             int *seg, k;
             if (chat_encode_prompt(t, NULL, builtin_prompts[i], 0, &seg, &k)) break;
@@ -83,7 +81,6 @@ int *calibration_ids(const char *model_dir, const char *text_file, const char *i
                  text_file ? text_file : "", text_file ? "" : "");
         return ids;
     }
-    free(tok_path);
     if (text_file) {
         err_set("--calib %s: the model folder has no tokenizer.json to encode it with (use --calib-ids)", text_file);
         return NULL;

@@ -186,15 +186,10 @@ static Tokenizer *find_tokenizer(const EvalPlan *p, int *failed) {
     }
     const char *dirs[2] = {p->candidate, p->reference};
     for (int i = 0; i < 2; i++) {
+        Tokenizer *t;
         if (!dirs[i]) continue;
-        char *path = path_join(dirs[i], "tokenizer.json");
-        if (file_exists(path)) {
-            Tokenizer *t = tok_load(path);
-            free(path);
-            *failed = !t;
-            return t;
-        }
-        free(path);
+        *failed = tok_load_beside(dirs[i], &t) != 0;
+        if (t || *failed) return t;
     }
     return NULL;
 }

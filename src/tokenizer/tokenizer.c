@@ -496,6 +496,14 @@ static void build_lookups(Tokenizer *t) {
     mark_cut_points(t);
 }
 
+int tok_load_beside(const char *model_dir, Tokenizer **out) {
+    char *path = path_join(model_dir, "tokenizer.json");
+    int present = file_exists(path);
+    *out = present ? tok_load(path) : NULL;
+    free(path);
+    return present && !*out ? -1 : 0;
+}
+
 Tokenizer *tok_load(const char *path) {
     MappedFile mf;
     if (map_file(&mf, path) != 0) return NULL;

@@ -37,6 +37,9 @@ typedef struct Tokenizer Tokenizer;
 
 /* NULL (and err_set naming the file and the problem) on error. */
 Tokenizer *tok_load(const char *path);
+/* The tokenizer.json a model folder holds: 0 and *out = NULL when it has none, 0 and the tokenizer,
+ * or -1 (err_set) when the file is there but does not load. */
+int tok_load_beside(const char *model_dir, Tokenizer **out);
 void tok_free(Tokenizer *t);
 
 /* Encodes len bytes of text into a new array *ids (free()) of *n ids; add_bos puts the BOS
