@@ -138,6 +138,14 @@ void stop_signals_reraise(void) {
     }
 }
 
+int stream_text(void *ctx, int id, const char *text, size_t len) {
+    (void)ctx;
+    (void)id;
+    fwrite(text, 1, len, stdout);
+    fflush(stdout);
+    return stop_requested() != 0;
+}
+
 static char signal_victim[PATH_MAX];
 static struct sigaction saved_int, saved_term;
 

@@ -52,6 +52,10 @@ void stop_request_clear(void);
  * that finished despite it still ends the way the user asked). */
 void stop_signals_reraise(void);
 
+/* An anemll_token_fn: the text to stdout at once; a stop signal caught meanwhile (chat's Ctrl-C)
+ * ends the reply. */
+int stream_text(void *ctx, int id, const char *text, size_t len);
+
 /* Until called again with NULL, SIGINT and SIGTERM first remove `path` (an output's temporary
  * file), then end the process as the signal would have. NULL: the handlers are restored. */
 void remove_on_signal(const char *path);

@@ -13,15 +13,6 @@
 #include "cli/chat_common.h"
 #include "cli/commands.h"
 
-/* Streams a reply's text; a Ctrl-C seen since the reply began stops it. */
-static int print_piece(void *ctx, int id, const char *text, size_t len) {
-    (void)ctx;
-    (void)id;
-    fwrite(text, 1, len, stdout);
-    fflush(stdout);
-    return stop_requested() != 0;
-}
-
 /* One reply to `user`, streamed, with its markers and figures. */
 static int reply(anemll_chat *chat, const char *user, const anemll_generate_options *o, int quiet) {
     stop_request_clear();
@@ -116,7 +107,7 @@ int cmd_chat(int argc, char **argv) {
         sampler_from_flags(info.vocab_size, &sf, &smp) || anemll_chat_new(s, tok, &co, &chat))
         goto fail;
     go.sampler = smp;
-    go.on_token = print_piece;
+    go.on_token = stream_text;
     stop_signals_catch(0); /* Ctrl-C stops a reply, at its next token */
     if (prompt) {
         if (reply(chat, prompt, &go, quiet)) goto fail;

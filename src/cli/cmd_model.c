@@ -211,14 +211,6 @@ static int print_id(void *ctx, int id, const char *text, size_t len) {
     return 0;
 }
 
-static int print_text(void *ctx, int id, const char *text, size_t len) {
-    (void)ctx;
-    (void)id;
-    fwrite(text, 1, len, stdout);
-    fflush(stdout);
-    return 0;
-}
-
 static const ArgSpec generate_args[] = {
     {"-n", NULL, "N", "32", "tokens to generate at most", 0},
     {"--ignore-eos", NULL, NULL, NULL, "go on past EOS and <end_of_turn>", 0},
@@ -259,7 +251,7 @@ int cmd_generate(int argc, char **argv) {
     o.ignore_eos = ignore_eos;
     /* text out when a prompt was given (unless --ids); ids for --tokens */
     IdPrinter ip = {0};
-    o.on_token = r.tok && !print_ids ? print_text : print_id;
+    o.on_token = r.tok && !print_ids ? stream_text : print_id;
     o.ctx = &ip;
     anemll_generate_result res;
     int rc = sampler_from_flags(r.info.vocab_size, &sf, &o.sampler);
