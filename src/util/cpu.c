@@ -3,7 +3,7 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 
-enum { AVX, AVX2, FMA, F16C, AVX512F, AVX512_VNNI, AVX_VNNI, AVX512_VBMI, AVX512_BF16, N_X86 };
+enum { AVX, AVX2, FMA, F16C, AVX512F, AVX512BW, AVX512VL, AVX512DQ, AVX512_VNNI, AVX_VNNI, AVX512_VBMI, AVX512_BF16, N_X86 };
 enum { R_EAX, R_EBX, R_ECX, R_EDX };
 /* XCR0 bits the OS must set for a feature's registers: SSE+AVX (YMM); also opmask and ZMM. */
 #define YMM_STATE 0x06u
@@ -20,6 +20,9 @@ static const struct {
     [FMA] = {"fma", 1, 0, R_ECX, 12, YMM_STATE},
     [F16C] = {"f16c", 1, 0, R_ECX, 29, YMM_STATE},
     [AVX512F] = {"avx512f", 7, 0, R_EBX, 16, ZMM_STATE},
+    [AVX512BW] = {"avx512bw", 7, 0, R_EBX, 30, ZMM_STATE},
+    [AVX512VL] = {"avx512vl", 7, 0, R_EBX, 31, ZMM_STATE},
+    [AVX512DQ] = {"avx512dq", 7, 0, R_EBX, 17, ZMM_STATE},
     [AVX512_VNNI] = {"avx512_vnni", 7, 0, R_ECX, 11, ZMM_STATE},
     [AVX_VNNI] = {"avx_vnni", 7, 1, R_EAX, 4, YMM_STATE},
     [AVX512_VBMI] = {"avx512_vbmi", 7, 0, R_ECX, 1, ZMM_STATE},
@@ -48,6 +51,13 @@ static int x86_has(int f) {
 
 int cpu_has_avx2_fma_f16c(void) { return x86_has(AVX) && x86_has(AVX2) && x86_has(FMA) && x86_has(F16C); }
 
+int cpu_has_avx_vnni(void) { return cpu_has_avx2_fma_f16c() && x86_has(AVX_VNNI); }
+
+int cpu_has_avx512_vnni_vbmi(void) {
+    return cpu_has_avx2_fma_f16c() && x86_has(AVX512F) && x86_has(AVX512BW) && x86_has(AVX512VL) &&
+           x86_has(AVX512DQ) && x86_has(AVX512_VNNI) && x86_has(AVX512_VBMI);
+}
+
 _Static_assert(N_X86 <= CPU_MAX_FEATURES, "CPU_MAX_FEATURES too small");
 
 int cpu_features(CpuFeature out[CPU_MAX_FEATURES]) {
@@ -56,6 +66,8 @@ int cpu_features(CpuFeature out[CPU_MAX_FEATURES]) {
 }
 #else
 int cpu_has_avx2_fma_f16c(void) { return 0; }
+int cpu_has_avx_vnni(void) { return 0; }
+int cpu_has_avx512_vnni_vbmi(void) { return 0; }
 #endif
 
 int cpu_has_neon(void) {
