@@ -101,7 +101,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < 64 * (size_t)cols; i++) x[i] = gauss();
     QMatrix mats[3] = {src, lut_matrix_view(&keep4), lut_matrix_view(&keep6)};
     static const char *names[3] = {"BF16", "LUT4,g4", "LUT6,g4"};
-    static const QMatKernel kernels[] = {QMAT_KERNEL_SCALAR, QMAT_KERNEL_AVX2, QMAT_KERNEL_NEON};
+    static const QMatKernel kernels[] = {QMAT_KERNEL_SCALAR, QMAT_KERNEL_AVX2, QMAT_KERNEL_AVX512, QMAT_KERNEL_NEON};
     QActs xq = {0};
     for (int m = 0; m < 3; m++) {
         qmat_prepare_q8(&mats[m]);

@@ -100,7 +100,7 @@ static void test_multimodal_twin(void) {
 }
 
 int main(void) {
-    static const QMatKernel kernels[] = {QMAT_KERNEL_SCALAR, QMAT_KERNEL_AVX2, QMAT_KERNEL_NEON};
+    static const QMatKernel kernels[] = {QMAT_KERNEL_SCALAR, QMAT_KERNEL_AVX2, QMAT_KERNEL_AVX512, QMAT_KERNEL_NEON};
     n_ckpts = golden_index(ckpts, 8);
     for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
         if (!qmat_kernel_available(kernels[k])) continue;

@@ -61,7 +61,7 @@ static double matmul_rel_error(const QMatrix *w, const float *x, int T, const fl
     return worst;
 }
 
-static const QMatKernel all_kernels[] = {QMAT_KERNEL_SCALAR, QMAT_KERNEL_AVX2, QMAT_KERNEL_NEON};
+static const QMatKernel all_kernels[] = {QMAT_KERNEL_SCALAR, QMAT_KERNEL_AVX2, QMAT_KERNEL_AVX512, QMAT_KERNEL_NEON};
 #define NKERNELS (int)(sizeof all_kernels / sizeof all_kernels[0])
 
 static const int shapes[][2] = {{13, 37}, {1, 37}, {13, 1}, {5, 8},  {7, 9},

@@ -36,7 +36,7 @@ typedef struct {
 } KernelTable;
 
 /* X(ID, name) per family, the scalar reference first; AUTO picks the last one this CPU runs. */
-#define KERNEL_FAMILIES(X) X(SCALAR, scalar) X(AVX2, avx2) X(NEON, neon)
+#define KERNEL_FAMILIES(X) X(SCALAR, scalar) X(AVX2, avx2) X(AVX512, avx512) X(NEON, neon)
 
 #define KERNEL_TABLE_DECL(ID, name) extern const KernelTable kernels_##name;
 KERNEL_FAMILIES(KERNEL_TABLE_DECL)
