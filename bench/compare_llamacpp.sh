@@ -47,6 +47,15 @@ if [ ! -d bench/node_modules/node-llama-cpp ]; then
 fi
 [ -f "$BUNDLE" ] || die "$BUNDLE missing (node-llama-cpp@$NLC_VERSION ships the llama.cpp source there)"
 [ -d "$BINS" ] || die "$BINS missing (node-llama-cpp's prebuilt linux-x64 CPU libraries)"
+available=$(cd "$BINS" && ls libggml-cpu-*.so | sed 's/^libggml-cpu-//; s/\.so$//' | paste -sd ' ')
+if [ -n "$LLAMA_CPU_VARIANT" ]; then
+    case $LLAMA_CPU_VARIANT in */* | .*) die "LLAMA_CPU_VARIANT=$LLAMA_CPU_VARIANT: expected a name like haswell" ;; esac
+    [ -f "$BINS/libggml-cpu-$LLAMA_CPU_VARIANT.so" ] ||
+        die "LLAMA_CPU_VARIANT=$LLAMA_CPU_VARIANT: no such ggml CPU variant (available: $available)"
+    run_dir=$LB/$LLAMA_CPU_VARIANT variants=("$BINS/libggml-cpu-$LLAMA_CPU_VARIANT.so")
+else
+    run_dir=$LB/all variants=("$BINS"/libggml-cpu-*.so)
+fi
 
 # llama-bench from the source the prebuilt libraries were built from; every step is checked
 # explicitly (errexit does not apply inside a function called as a condition).
@@ -70,20 +79,12 @@ build_llama_bench() {
 if [ ! -x "$LB/build/llama-bench" ] || [ ! "$LB/build/llama-bench" -nt "$BUNDLE" ]; then
     echo "== building llama-bench from $BUNDLE (log: $W/llama-bench-build.log)" >&2
     build_llama_bench >"$W/llama-bench-build.log" 2>&1 ||
-        die "building llama-bench failed: see $W/llama-bench-build.log"
+        die "building llama-bench failed ($(tail -n 1 "$W/llama-bench-build.log")): see $W/llama-bench-build.log"
 fi
 
 # A runnable folder: the binary, the shared libraries ($ORIGIN rpath) and the CPU backend
 # variants ggml may load (it loads the best-scoring libggml-cpu-*.so beside the executable, and
 # in the current folder: this script runs from the repository root, which has none).
-available=$(cd "$BINS" && ls libggml-cpu-*.so | sed 's/^libggml-cpu-//; s/\.so$//' | paste -sd ' ')
-if [ -n "$LLAMA_CPU_VARIANT" ]; then
-    [ -f "$BINS/libggml-cpu-$LLAMA_CPU_VARIANT.so" ] ||
-        die "LLAMA_CPU_VARIANT=$LLAMA_CPU_VARIANT: no such ggml CPU variant (available: $available)"
-    run_dir=$LB/$LLAMA_CPU_VARIANT variants=("$BINS/libggml-cpu-$LLAMA_CPU_VARIANT.so")
-else
-    run_dir=$LB/all variants=("$BINS"/libggml-cpu-*.so)
-fi
 if [ ! -x "$run_dir/llama-bench" ] || [ "$LB/build/llama-bench" -nt "$run_dir/llama-bench" ]; then
     rm -rf "$run_dir" "$run_dir.tmp"
     mkdir -p "$run_dir.tmp"
