@@ -4,6 +4,8 @@
 //   node bench/llamacpp_bench.mjs --model FILE.gguf [--prompt-tokens 64,512] [--gen-tokens 64]
 //        [--threads 2] [--repeat 3] [--batch 512] [--context 4096] [--json OUT]
 // Needs `npm install node-llama-cpp@3.22.1` in bench/ (bench/compare_llamacpp.sh does it).
+// Not the quoted llama.cpp figure: the per-token JS work here (logits copied out, sampling) under-reports
+// llama.cpp's decode by 35-45%; bench/compare_llamacpp.sh times llama-bench and runs this only with JS=1.
 import fs from "node:fs";
 import {getLlama, LlamaLogLevel} from "node-llama-cpp";
 

@@ -73,17 +73,22 @@ sys.exit(not (q["scored_steps"] == f["scored_steps"] == 200 and q["kl_mean"] <= 
               and q["kl_mean"] < 0.3 and q["corr_mean"] > 0.95 and q["match_rate"] >= f["match_rate"] - 0.05))
 PY
 
-# --- bench: the JSON contract (keys later checks read; the numbers themselves are not judged) ---
-for p in q8 fp16; do
-    "$ANEMLL" bench --model "$TMP/lut" --prompt-tokens 16,40 --gen-tokens 8 --repeat 1 --precision $p \
-        --json "$TMP/bench_$p.json" >"$TMP/bench.out" 2>&1 &&
-        python3 - "$TMP/bench_$p.json" "$p" <<'PY' && ok "bench_json_$p" || bad "bench_json_$p" "$(cat "$TMP/bench.out")"
+# --- bench: the JSON contract (keys later checks read, bench/compare_llamacpp.sh among them; the
+# numbers themselves are not judged); "kernel" is the family the run used: --version's pick, or
+# the one $ANEMLL_KERNEL forces ---
+auto_kernel=$("$ANEMLL" --version | sed -n 's/^kernel used: \([a-z0-9]*\) .*/\1/p')
+for p in q8 fp16 q8-scalar; do
+    prec=${p%-scalar} kern=$auto_kernel envk=()
+    [ "$p" = q8-scalar ] && kern=scalar envk=(ANEMLL_KERNEL=scalar)
+    env "${envk[@]}" "$ANEMLL" bench --model "$TMP/lut" --prompt-tokens 16,40 --gen-tokens 8 --repeat 1 \
+        --precision "$prec" --json "$TMP/bench_$p.json" >"$TMP/bench.out" 2>&1 &&
+        python3 - "$TMP/bench_$p.json" "$prec" "$kern" <<'PY' && ok "bench_json_$p" || bad "bench_json_$p" "$(cat "$TMP/bench.out")"
 import json, sys
 d = json.load(open(sys.argv[1]))
 pos = lambda v: isinstance(v, (int, float)) and v > 0
 sys.exit(not (set(d["prefill_tok_s"]) == {"16", "40"} and all(map(pos, d["prefill_tok_s"].values()))
               and all(pos(d[k]) for k in ("decode_tok_s", "peak_rss_mib", "read_gbs", "decode_bound_tok_s"))
-              and d["precision"] == sys.argv[2]))
+              and d["precision"] == sys.argv[2] and d["kernel"] == sys.argv[3]))
 PY
 done
 expect_fail bench_bad_precision "--precision 'fp8': expected q8, fp32 or fp16" "$ANEMLL" bench --model "$TMP/lut" --precision fp8
