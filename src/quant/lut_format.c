@@ -21,5 +21,16 @@ void lut_pack_row(const uint8_t *idx, int cols, int bits, uint8_t *row) {
 }
 
 void lut_unpack_row(const uint8_t *row, int cols, int bits, uint8_t *idx) {
-    for (int c = 0; c < cols; c++) idx[c] = (uint8_t)lut_get_index(row, c, bits);
+    int c = 0;
+    if (bits == 6) /* whole groups of 4 indices in 3 bytes, as one 24-bit word */
+        for (; c + 4 <= cols; c += 4, row += 3) {
+            unsigned v = row[0] | (unsigned)row[1] << 8 | (unsigned)row[2] << 16;
+            idx[c] = v & 63, idx[c + 1] = v >> 6 & 63, idx[c + 2] = v >> 12 & 63, idx[c + 3] = v >> 18;
+        }
+    else if (bits == 4)
+        for (; c + 2 <= cols; c += 2, row++) idx[c] = *row & 15, idx[c + 1] = *row >> 4;
+    if (c == 0) /* other widths */
+        for (; c < cols; c++) idx[c] = (uint8_t)lut_get_index(row, c, bits);
+    else /* the rest of a 4- or 6-bit row, row now at its byte c * bits / 8 */
+        for (int i = 0; c < cols; c++, i++) idx[c] = (uint8_t)lut_get_index(row, i, bits);
 }
