@@ -19,12 +19,17 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-format-truncation -
 LDFLAGS := $(SANFLAGS) -pthread
 LDLIBS  := -lcjson -lyaml -ledit -lm
 
-# Files named *_avx2.c / *_avx512.c hold x86 SIMD kernels and get their ISA flags here only,
-# so the rest of the program stays portable; they compile to nothing on other architectures.
+# Files named *_avx2.c / *_avxvnni.c / *_avx512.c hold x86 SIMD kernels and get their ISA flags
+# here only, so the rest of the program stays portable; they compile to a family's name only on
+# other architectures.
 ifeq ($(ARCH),x86_64)
-AVX2_FLAGS   := -mavx2 -mfma -mf16c
-AVX512_FLAGS := -mavx2 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512vbmi -mfma -mf16c
+AVX2_FLAGS    := -mavx2 -mfma -mf16c
+AVXVNNI_FLAGS := $(AVX2_FLAGS) -mavxvnni
+AVX512_FLAGS  := -mavx2 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx512vnni -mavx512vbmi -mfma -mf16c
 endif
+# The ISA flags of source file $1, by its name
+isa_flags = $(if $(filter %_avx2.c,$1),$(AVX2_FLAGS)) $(if $(filter %_avxvnni.c,$1),$(AVXVNNI_FLAGS)) \
+	$(if $(filter %_avx512.c,$1),$(AVX512_FLAGS))
 
 LIB_SRC  := $(sort $(shell find src -name '*.c' ! -path 'src/cli/*'))
 CLI_SRC  := $(sort $(wildcard src/cli/*.c))
@@ -63,17 +68,9 @@ $(BUILD)/obj/src/api/anemll.o $(BUILD)/pic/src/api/anemll.o: VERSION
 $(BUILD)/anemll-tiny/meta.yaml: $(BUILD)/anemll $(wildcard $(DEFAULT_MODEL_SRC)/*)
 	$(BUILD)/anemll convert $(DEFAULT_MODEL_SRC) $(BUILD)/anemll-tiny --force
 
-$(BUILD)/obj/%_avx2.o: %_avx2.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(AVX2_FLAGS) -c $< -o $@
-
-$(BUILD)/obj/%_avx512.o: %_avx512.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(AVX512_FLAGS) -c $< -o $@
-
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(call isa_flags,$<) -c $< -o $@
 
 $(BUILD)/libanemll.a: $(LIB_OBJ)
 	@rm -f $@
@@ -81,17 +78,9 @@ $(BUILD)/libanemll.a: $(LIB_OBJ)
 
 # The shared library exports include/anemll.h alone (ANEMLL_API); everything else stays hidden.
 PIC_FLAGS := -fPIC -fvisibility=hidden
-$(BUILD)/pic/%_avx2.o: %_avx2.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PIC_FLAGS) $(AVX2_FLAGS) -c $< -o $@
-
-$(BUILD)/pic/%_avx512.o: %_avx512.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PIC_FLAGS) $(AVX512_FLAGS) -c $< -o $@
-
 $(BUILD)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PIC_FLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(PIC_FLAGS) $(call isa_flags,$<) -c $< -o $@
 
 $(BUILD)/libanemll.so: $(PIC_OBJ)
 	$(CC) -shared $(LDFLAGS) -Wl,-soname,libanemll.so -o $@ $^ $(LDLIBS)

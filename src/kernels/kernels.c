@@ -20,7 +20,7 @@ static int is_family(QMatKernel k) { return k > QMAT_KERNEL_AUTO && k < QMAT_KER
 static QMatKernel best_kernel(void) {
     QMatKernel best = QMAT_KERNEL_SCALAR;
     for (int k = QMAT_KERNEL_SCALAR; k < QMAT_KERNEL_END; k++)
-        if (qmat_kernel_available((QMatKernel)k)) best = (QMatKernel)k;
+        if (qmat_kernel_available((QMatKernel)k) && !families[k]->emulated) best = (QMatKernel)k;
     return best;
 }
 

@@ -3,14 +3,20 @@
  * ops/ call through the table of the family chosen for the run (kernels_active), so forcing the
  * scalar path forces it everywhere.
  *
- * The choice is made once, at the first use: the best family this CPU runs (AVX2+FMA+F16C on
- * x86-64, NEON on aarch64, else scalar), unless the environment variable
- * ANEMLL_KERNEL=scalar|avx2|neon|auto says otherwise; qmat_set_kernel overrides it (tests force
- * each family).
+ * The choice is made once, at the first use: the best family this CPU runs (on x86-64 AVX-512
+ * with VNNI+VBMI, else AVX-VNNI, else AVX2+FMA+F16C; NEON on aarch64; else scalar), unless the
+ * environment variable ANEMLL_KERNEL=scalar|avx2|avxvnni|avx512|neon|auto says otherwise;
+ * qmat_set_kernel overrides it (tests force each family).
  *
- * Adding a family: one file, src/kernels/kernels_<name>.c, defining kernels_<name> (on other
- * architectures with its name only; files named *_avx2.c / *_avx512.c get their ISA flags from
- * the Makefile), and one entry in KERNEL_FAMILIES. */
+ * Adding a family: one file, src/kernels/kernels_<name>.c, defining its table (KERNEL_TABLE below;
+ * on other architectures with its name only; files named *_avx2.c / *_avxvnni.c / *_avx512.c get
+ * their ISA flags from the Makefile), and one entry in KERNEL_FAMILIES.
+ *
+ * Emulated families, for tests only: the Makefile's emu build (x86-64) compiles each x86 family
+ * file named in its EMU_FAMILIES a second time with ANEMLL_SIMDE, the instructions beyond AVX2
+ * then coming from SIMDe as portable code (kernels/x86_intrin.h), into a variant of the library
+ * that the kernel tests link; so a family is tested on every AVX2 machine, whatever it lacks.
+ * The product's library never has them, and AUTO never picks one. */
 #ifndef ANEMLL_KERNELS_H
 #define ANEMLL_KERNELS_H
 
@@ -23,6 +29,7 @@ typedef struct {
     /* Whether this CPU runs the family; NULL when it is not built for this architecture, and
      * then so is every function below. */
     int (*cpu_runs)(void);
+    int emulated; /* compiled against SIMDe: for tests, never picked by AUTO */
     /* quant/matmul.h's qmat_matmul_rows and qmat_matmul_q8_rows, for T >= 1 and r0 < r1; the
      * scalar family's are the reference the others are tested against */
     void (*matmul_rows)(const QMatrix *w, const float *x, int T, float *y, int r0, int r1);
@@ -35,8 +42,37 @@ typedef struct {
     int (*round_f16)(float *x, size_t n);
 } KernelTable;
 
-/* X(ID, name) per family, the scalar reference first; AUTO picks the last one this CPU runs. */
-#define KERNEL_FAMILIES(X) X(SCALAR, scalar) X(AVX2, avx2) X(AVX512, avx512) X(NEON, neon)
+/* X(ID, name) per family, the scalar reference first; AUTO picks the last one this CPU runs that
+ * is not emulated.  The emu build defines ANEMLL_EMU_<NAME> for each family it emulates. */
+#define KERNEL_FAMILIES(X)                                                                     \
+    X(SCALAR, scalar) X(AVX2, avx2) X(AVXVNNI, avxvnni) X(AVX512, avx512) X(NEON, neon) \
+    KERNEL_EMU_AVXVNNI(X) KERNEL_EMU_AVX512(X)
+#ifdef ANEMLL_EMU_AVXVNNI
+#define KERNEL_EMU_AVXVNNI(X) X(AVXVNNI_EMU, avxvnni_emu)
+#else
+#define KERNEL_EMU_AVXVNNI(X)
+#endif
+#ifdef ANEMLL_EMU_AVX512
+#define KERNEL_EMU_AVX512(X) X(AVX512_EMU, avx512_emu)
+#else
+#define KERNEL_EMU_AVX512(X)
+#endif
+
+/* An x86 family file's table: const KernelTable KERNEL_TABLE(fam) = {KERNEL_TABLE_HEAD(fam, cpu_runs),
+ * .matmul_rows = ..., ...} is kernels_<fam>, named "<fam>", run when cpu_runs() says so; compiled
+ * with ANEMLL_SIMDE, it is kernels_<fam>_emu, named "<fam>_emu", emulated, run wherever AVX2 is
+ * (the emulated code uses the CPU's own AVX2 for what is AVX2). */
+#define KERNEL_PASTE(a, b) KERNEL_PASTE_(a, b)
+#define KERNEL_PASTE_(a, b) a##b
+#define KERNEL_STR(a) KERNEL_STR_(a)
+#define KERNEL_STR_(a) #a
+#ifdef ANEMLL_SIMDE
+#define KERNEL_TABLE(fam) KERNEL_PASTE(kernels_, KERNEL_PASTE(fam, _emu))
+#define KERNEL_TABLE_HEAD(fam, runs) .name = KERNEL_STR(fam) "_emu", .cpu_runs = cpu_has_avx2_fma_f16c, .emulated = 1
+#else
+#define KERNEL_TABLE(fam) KERNEL_PASTE(kernels_, fam)
+#define KERNEL_TABLE_HEAD(fam, runs) .name = KERNEL_STR(fam), .cpu_runs = runs
+#endif
 
 #define KERNEL_TABLE_DECL(ID, name) extern const KernelTable kernels_##name;
 KERNEL_FAMILIES(KERNEL_TABLE_DECL)
@@ -56,7 +92,7 @@ const KernelTable *kernels_active(void);
 /* Family k's table (its functions NULL when k is not built in); NULL for AUTO. */
 const KernelTable *kernels_table(QMatKernel k);
 
-/* Whether this build has k's code (x86-64 builds have AVX2, aarch64 builds NEON). */
+/* Whether this build has k's code (x86-64 builds have the x86 families, aarch64 builds NEON). */
 int qmat_kernel_compiled(QMatKernel k);
 /* Whether k is built in and this CPU runs it. */
 int qmat_kernel_available(QMatKernel k);
@@ -67,7 +103,7 @@ QMatKernel qmat_active_kernel(void);
 const char *qmat_kernel_name(QMatKernel k);
 /* Why $ANEMLL_KERNEL was not followed (unknown, or not for this CPU: auto is used), or NULL. */
 const char *qmat_kernel_env_note(void);
-/* "scalar" / "avx2" / "neon" / "auto" -> kernel; -1 if unknown. */
+/* A family's name ("scalar", "avx2", ...) or "auto" -> kernel; -1 if unknown. */
 int qmat_kernel_parse(const char *s, QMatKernel *out);
 
 #endif

@@ -1,5 +1,7 @@
 /* The AVX2+FMA+F16C kernel family (built with -mavx2 -mfma -mf16c; picked at run time): the
- * matmuls of quant/matmul.h and the vector loops of ops/vec.h.
+ * matmuls of quant/matmul.h and the vector loops of ops/vec.h.  With KERNELS_VNNI defined, as
+ * kernels_avxvnni.c compiles it, the same source is the AVX-VNNI family: its 8-bit dot products
+ * on vpdpbusd (dot_u8s8), everything else alike.
  *
  * Matmuls.  Every weight format goes through two primitives: load32 (32 consecutive weights of a
  * row as four FP32 vectors) for the bulk of a row and load8 for the rest.  Two loops use them:
@@ -27,9 +29,16 @@
  * element of a call gets the same function whatever its position. */
 #include "kernels/kernels.h"
 
+#ifdef KERNELS_VNNI
+#define FAMILY avxvnni
+#define FAMILY_CPU_RUNS cpu_has_avx_vnni
+#else
+#define FAMILY avx2
+#define FAMILY_CPU_RUNS cpu_has_avx2_fma_f16c
+#endif
+
 #if defined(__x86_64__)
 
-#include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +46,7 @@
 #include "kernels/simd_util.h"
 #include "kernels/tiling.h"
 #include "kernels/vec_math.h"
+#include "kernels/x86_intrin.h"
 #include "quant/lut_format.h"
 #include "util/cpu.h"
 #include "util/util.h"
@@ -394,9 +404,8 @@ static void qmat_rows_avx2(const QMatrix *w, const float *x, int T, float *y, in
 }
 
 /* ---- 8-bit activations (qmat_matmul_q8_rows) ----
- * Integer dot of 32 columns: maddubs multiplies unsigned by signed bytes, so the weight's sign
- * moves onto x (sign(x, w)) and |w| is the unsigned side; |w|, |x| <= 127 keep each pair sum
- * within int16.  madd with ones widens to int32, one FP32 FMA per block applies d.
+ * Integer dot of 32 columns: unsigned bytes times signed bytes (dot_u8s8), so the weight's sign
+ * moves onto x (sign(x, w)) and |w| is the unsigned side; one FP32 FMA per block applies d.
  * Every path (fused decode for T == 1, tiles for T > 1) performs the same FP32 operations in the
  * same order for a given row and input, so an output never depends on the batch size: 4-bit
  * works on 64 columns in nibble order (x->q_nib, one FMA per pair of blocks), other widths on 32
@@ -404,14 +413,26 @@ static void qmat_rows_avx2(const QMatrix *w, const float *x, int T, float *y, in
  * 4-bit codes fit 7 bits (QMAT_Q8_RANGE), so those kernels look up code + 64 (unsigned, <= 127:
  * pair sums stay within int16 with no sign juggling) and subtract 64 * x->qsum at the end. */
 
-ALWAYS_INLINE __m256i dot32_i8(__m256i w_abs, __m256i w, __m256i x) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(w_abs, _mm256_sign_epi8(x, w)), _mm256_set1_epi16(1));
+/* acc + the products of unsigned bytes u by signed bytes s, summed over each 4 adjacent bytes (8
+ * int32 lanes); |u|, |s| <= 127.  AVX2: maddubs's int16 pair sums, then madd with ones to int32;
+ * a pair sum is at most 2 * 127 * 127 < 32767, so maddubs never saturates.  AVX-VNNI: vpdpbusd,
+ * which sums the same four products per lane in int32.  The lanes hold the same integers either
+ * way, so the two families' outputs agree bit for bit. */
+ALWAYS_INLINE __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
+#ifdef KERNELS_VNNI
+    return _mm256_dpbusd_avx_epi32(acc, u, s);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+#endif
 }
 
-/* 32 unsigned codes (code + 64) . 32 signed x codes, as 8 int32 partial sums. */
-ALWAYS_INLINE __m256i dot32_u7(__m256i u, __m256i x) {
-    return _mm256_madd_epi16(_mm256_maddubs_epi16(u, x), _mm256_set1_epi16(1));
+/* 32 int8 weights (and their absolute values) . 32 int8 x codes, as 8 int32 partial sums. */
+ALWAYS_INLINE __m256i dot32_i8(__m256i w_abs, __m256i w, __m256i x) {
+    return dot_u8s8(_mm256_setzero_si256(), w_abs, _mm256_sign_epi8(x, w));
 }
+
+/* acc + 32 unsigned codes (code + 64) . 32 signed x codes, as 8 int32 partial sums. */
+ALWAYS_INLINE __m256i dot32_u7(__m256i acc, __m256i u, __m256i x) { return dot_u8s8(acc, u, x); }
 
 #define LUT4_OFFSET 64
 
@@ -534,9 +555,8 @@ ALWAYS_INLINE void tile_q8(const void *const rows[TILE_ROWS], int n, const QActs
 #define ROW(i, ACC, DOT0, DOT1, D)                                                                          \
     do {                                                                                                    \
         if (nib) {                                                                                          \
-            ACC = _mm256_fmadd_ps(                                                                          \
-                _mm256_cvtepi32_ps(_mm256_add_epi32(dot32_u7(W(i, 0), DOT0), dot32_u7(W(i, 32), DOT1))),    \
-                _mm256_loadu_ps(D), ACC);                                                                   \
+            __m256i s_ = dot32_u7(_mm256_setzero_si256(), W(i, 0), DOT0);                                   \
+            ACC = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32_u7(s_, W(i, 32), DOT1)), _mm256_loadu_ps(D), ACC); \
         } else {                                                                                            \
             ACC = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32_i8(A(i, 0), W(i, 0), DOT0)),                     \
                                   _mm256_broadcast_ss(D), ACC);                                             \
@@ -577,7 +597,7 @@ __attribute__((noinline)) static float dot_row_q8_lut4(const QMatrix *w, const u
         lut4_codes64(row_chunk(w, row, (size_t)c / 2, 32, 32, tail), tab, &e, &o);
         __m256i xe = _mm256_loadu_si256((const __m256i *)(x->q_nib + c));
         __m256i xo = _mm256_loadu_si256((const __m256i *)(x->q_nib + c + 32));
-        __m256i s = _mm256_add_epi32(dot32_u7(e, xe), dot32_u7(o, xo));
+        __m256i s = dot32_u7(dot32_u7(_mm256_setzero_si256(), e, xe), o, xo);
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_loadu_ps(x->d_pair + c / 8), acc);
     }
     return hsum8(acc) - LUT4_OFFSET * x->qsum[0];
@@ -820,11 +840,11 @@ static int vec_round_f16_avx2(float *x, size_t n) {
     return !_mm256_testz_si256(bad, bad);
 }
 
-const KernelTable kernels_avx2 = {"avx2", cpu_has_avx2_fma_f16c,
-                                  qmat_rows_avx2, qmat_rows_q8_avx2,
-                                  vec_dot_avx2, vec_axpy_avx2, vec_gelu_tanh_avx2,
-                                  vec_exp_shift_avx2, vec_round_f16_avx2};
+const KernelTable KERNEL_TABLE(FAMILY) = {KERNEL_TABLE_HEAD(FAMILY, FAMILY_CPU_RUNS),
+                                         .matmul_rows = qmat_rows_avx2, .matmul_q8_rows = qmat_rows_q8_avx2,
+                                         .dot = vec_dot_avx2, .axpy = vec_axpy_avx2, .gelu_tanh = vec_gelu_tanh_avx2,
+                                         .exp_shift = vec_exp_shift_avx2, .round_f16 = vec_round_f16_avx2};
 
 #else
-const KernelTable kernels_avx2 = {.name = "avx2"}; /* not x86-64: known by name only */
+const KernelTable KERNEL_TABLE(FAMILY) = {.name = KERNEL_STR(FAMILY)}; /* not x86-64: known by name only */
 #endif

@@ -31,6 +31,7 @@
 
 #include "kernels/simd_util.h"
 #include "kernels/tiling.h"
+#include "kernels/x86_intrin.h"
 #include "quant/lut_format.h"
 #include "util/cpu.h"
 #include "util/util.h"
@@ -277,10 +278,11 @@ static void vec_gelu_tanh(float *x, size_t n) { kernels_avx2.gelu_tanh(x, n); }
 static double vec_exp_shift(float *x, float shift, int n) { return kernels_avx2.exp_shift(x, shift, n); }
 static int vec_round_f16(float *x, size_t n) { return kernels_avx2.round_f16(x, n); }
 
-const KernelTable kernels_avx512 = {"avx512", cpu_has_avx512_vnni_vbmi,
-                                    qmat_rows_f32, qmat_rows_q8_avx512,
-                                    vec_dot, vec_axpy, vec_gelu_tanh, vec_exp_shift, vec_round_f16};
+const KernelTable KERNEL_TABLE(avx512) = {KERNEL_TABLE_HEAD(avx512, cpu_has_avx512_vnni_vbmi),
+                                         .matmul_rows = qmat_rows_f32, .matmul_q8_rows = qmat_rows_q8_avx512,
+                                         .dot = vec_dot, .axpy = vec_axpy, .gelu_tanh = vec_gelu_tanh,
+                                         .exp_shift = vec_exp_shift, .round_f16 = vec_round_f16};
 
 #else
-const KernelTable kernels_avx512 = {.name = "avx512"}; /* not x86-64: known by name only */
+const KernelTable KERNEL_TABLE(avx512) = {.name = "avx512"}; /* not x86-64: known by name only */
 #endif

@@ -95,7 +95,7 @@ static int vec_round_f16_scalar(float *x, size_t n) {
 
 static int runs_everywhere(void) { return 1; }
 
-const KernelTable kernels_scalar = {"scalar", runs_everywhere,
-                                    qmat_rows_scalar, qmat_rows_q8_scalar,
-                                    vec_dot_scalar, vec_axpy_scalar, vec_gelu_tanh_scalar,
-                                    vec_exp_shift_scalar, vec_round_f16_scalar};
+const KernelTable kernels_scalar = {.name = "scalar", .cpu_runs = runs_everywhere,
+                                    .matmul_rows = qmat_rows_scalar, .matmul_q8_rows = qmat_rows_q8_scalar,
+                                    .dot = vec_dot_scalar, .axpy = vec_axpy_scalar, .gelu_tanh = vec_gelu_tanh_scalar,
+                                    .exp_shift = vec_exp_shift_scalar, .round_f16 = vec_round_f16_scalar};

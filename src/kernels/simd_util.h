@@ -7,7 +7,7 @@
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 #if defined(__AVX__)
-#include <immintrin.h>
+#include "kernels/x86_intrin.h"
 
 /* The sum of v's 8 lanes, ((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7)): results depend on
  * the order, so every kernel that sums 8 lanes uses this one. */
