@@ -101,19 +101,18 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < 64 * (size_t)cols; i++) x[i] = gauss();
     QMatrix mats[3] = {src, lut_matrix_view(&keep4), lut_matrix_view(&keep6)};
     static const char *names[3] = {"BF16", "LUT4,g4", "LUT6,g4"};
-    static const QMatKernel kernels[] = {QMAT_KERNEL_SCALAR, QMAT_KERNEL_AVX2, QMAT_KERNEL_AVX512, QMAT_KERNEL_NEON};
     QActs xq = {0};
     for (int m = 0; m < 3; m++) {
         qmat_prepare_q8(&mats[m]);
         for (int q8 = 0; q8 < 1 + (mats[m].lut_q8 != NULL); q8++)
-            for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
-                if (qmat_set_kernel(kernels[k]) != 0) continue;
+            for (QMatKernel k = QMAT_KERNEL_SCALAR; k < QMAT_KERNEL_END; k++) {
+                if (qmat_set_kernel(k) != 0) continue;
                 QActs *a = q8 ? &xq : NULL;
                 double t1 = time_matmul(&mats[m], x, a, 1, y), t64 = time_matmul(&mats[m], x, a, 64, y);
                 double gbs = (double)qmat_bytes(&mats[m]) / t1 / 1e9;
                 double gflops = 2.0 * 64 * (double)n / t64 / 1e9;
                 printf("  %-8s %-7s  %-8s %8.3f %7.2f %9.2f %8.2f\n", names[m], q8 ? "x int8" : "x fp32",
-                       qmat_kernel_name(kernels[k]), t1 * 1e3, gbs, t64 * 1e3, gflops);
+                       qmat_kernel_name(k), t1 * 1e3, gbs, t64 * 1e3, gflops);
             }
         qmat_free_q8(&mats[m]);
     }

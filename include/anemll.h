@@ -42,7 +42,7 @@ ANEMLL_API const char *anemll_version(void);
 /* ---- the machine: kernels, CPU features, threads, memory bandwidth ---- */
 
 typedef struct {
-    const char *name;  /* "scalar", "avx2", "neon" */
+    const char *name;  /* "scalar", "avx2", "avxvnni", "neon", ... */
     int compiled;      /* this build has it */
     int usable;        /* and this CPU runs it */
 } anemll_kernel_info;

@@ -1,6 +1,7 @@
 /* The FP32 forward pass against Hugging Face transformers' logits and greedy tokens on every
  * golden checkpoint and case, through batched prefill (64, 7) and token-by-token decode, on every
- * kernel path this CPU runs (scalar, AVX2 / NEON: matmuls and the vector ops alike). */
+ * kernel family this CPU runs (scalar and each SIMD family, emulated ones included in the emu
+ * build: matmuls and the vector ops alike), as cases golden_<checkpoint>_<family>. */
 #include "golden.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
@@ -100,14 +101,13 @@ static void test_multimodal_twin(void) {
 }
 
 int main(void) {
-    static const QMatKernel kernels[] = {QMAT_KERNEL_SCALAR, QMAT_KERNEL_AVX2, QMAT_KERNEL_AVX512, QMAT_KERNEL_NEON};
     n_ckpts = golden_index(ckpts, 8);
-    for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
-        if (!qmat_kernel_available(kernels[k])) continue;
-        CHECK(qmat_set_kernel(kernels[k]) == 0);
+    for (QMatKernel k = QMAT_KERNEL_SCALAR; k < QMAT_KERNEL_END; k++) {
+        if (!qmat_kernel_available(k)) continue;
+        CHECK(qmat_set_kernel(k) == 0);
         for (current = 0; current < n_ckpts; current++) {
             char name[64];
-            snprintf(name, sizeof name, "golden_%s_%s", ckpts[current].name, qmat_kernel_name(kernels[k]));
+            snprintf(name, sizeof name, "golden_%s_%s", ckpts[current].name, qmat_kernel_name(k));
             check_run(name, test_checkpoint);
         }
     }

@@ -1,4 +1,6 @@
-/* The packed LUT format and the matmul kernels (every path this CPU runs). */
+/* The packed LUT format and the matmul kernels: every family this CPU runs (emulated ones too, in
+ * the emu build), each against the double reference and the scalar family, as cases named after
+ * the family. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -61,8 +63,8 @@ static double matmul_rel_error(const QMatrix *w, const float *x, int T, const fl
     return worst;
 }
 
-static const QMatKernel all_kernels[] = {QMAT_KERNEL_SCALAR, QMAT_KERNEL_AVX2, QMAT_KERNEL_AVX512, QMAT_KERNEL_NEON};
-#define NKERNELS (int)(sizeof all_kernels / sizeof all_kernels[0])
+/* The family the per-family cases test (run_per_family has made it the active one). */
+static QMatKernel fam;
 
 static const int shapes[][2] = {{13, 37}, {1, 37}, {13, 1}, {5, 8},  {7, 9},
                                 {16, 64}, {9, 100}, {3, 1030}, {6, 24}};
@@ -80,6 +82,7 @@ static void test_kernel_env_and_selection(void) {
     CHECK(qmat_kernel_available(qmat_active_kernel()));
     QMatKernel k;
     CHECK(qmat_kernel_parse("AVX2", &k) == 0 && k == QMAT_KERNEL_AVX2);
+    CHECK(qmat_kernel_parse("avxvnni", &k) == 0 && k == QMAT_KERNEL_AVXVNNI);
     CHECK(qmat_kernel_parse("neon", &k) == 0 && k == QMAT_KERNEL_NEON);
     CHECK(qmat_kernel_parse("auto", &k) == 0 && k == QMAT_KERNEL_AUTO);
     CHECK(qmat_kernel_parse("sse9", &k) != 0);
@@ -92,6 +95,29 @@ static void test_kernel_env_and_selection(void) {
     CHECK(qmat_set_kernel(missing) != 0);
     CHECK(qmat_active_kernel() == before);
     fprintf(stderr, "  active kernel (auto): %s\n", qmat_kernel_name(qmat_active_kernel()));
+}
+
+/* The emulated families of the emu build (one per ANEMLL_EMU_<NAME> it defines) are there and run
+ * wherever AVX2 does, and AUTO never picks one: they are for tests.  (The product's build has none:
+ * help_test.sh checks the families `anemll --version` lists.) */
+static void test_emulated_families(void) {
+    int expected = 0, found = 0;
+#ifdef ANEMLL_EMU_AVXVNNI
+    expected++;
+    CHECK(kernels_table(QMAT_KERNEL_AVXVNNI_EMU)->emulated);
+#endif
+#ifdef ANEMLL_EMU_AVX512
+    expected++;
+    CHECK(kernels_table(QMAT_KERNEL_AVX512_EMU)->emulated);
+#endif
+    for (QMatKernel k = QMAT_KERNEL_SCALAR; k < QMAT_KERNEL_END; k++)
+        if (kernels_table(k)->emulated) {
+            found++;
+            CHECKF(qmat_kernel_available(k) == qmat_kernel_available(QMAT_KERNEL_AVX2), "%s", qmat_kernel_name(k));
+        }
+    CHECK(found == expected);
+    CHECK(qmat_set_kernel(QMAT_KERNEL_AUTO) == 0);
+    CHECKF(!kernels_active()->emulated, "auto picked %s", qmat_kernel_name(qmat_active_kernel()));
 }
 
 /* ---- packing ---- */
@@ -153,27 +179,22 @@ static void check_matmul(QMatKernel k, const QMatrix *w, const char *what) {
     }
 }
 
-static void test_matmul_lut_all_kernels(void) {
+static void test_matmul_lut(void) {
     static const int pcs[] = {0, 1, 4, 8};
-    for (int ki = 0; ki < NKERNELS; ki++) {
-        if (!qmat_kernel_available(all_kernels[ki])) continue;
-        CHECK(qmat_set_kernel(all_kernels[ki]) == 0);
-        rng_seed(6);
-        for (int bits = LUT_MIN_BITS; bits <= LUT_MAX_BITS; bits++)
-            for (int pi = 0; pi < 4; pi++)
-                for (int si = 0; si < NSHAPES; si++) {
-                    TestMat t = random_lut(shapes[si][0], shapes[si][1], bits, pcs[pi]);
-                    char what[32];
-                    snprintf(what, sizeof what, "LUT%d g%d", bits, pcs[pi]);
-                    check_matmul(all_kernels[ki], &t.m, what);
-                    mat_free(&t);
-                }
-    }
-    qmat_set_kernel(QMAT_KERNEL_AUTO);
+    rng_seed(6);
+    for (int bits = LUT_MIN_BITS; bits <= LUT_MAX_BITS; bits++)
+        for (int pi = 0; pi < 4; pi++)
+            for (int si = 0; si < NSHAPES; si++) {
+                TestMat t = random_lut(shapes[si][0], shapes[si][1], bits, pcs[pi]);
+                char what[32];
+                snprintf(what, sizeof what, "LUT%d g%d", bits, pcs[pi]);
+                check_matmul(fam, &t.m, what);
+                mat_free(&t);
+            }
 }
 
 static void test_matmul_palettized(void) {
-    /* the real pipeline: BF16 -> palettize -> matmul, per available kernel */
+    /* the real pipeline: BF16 -> palettize -> matmul */
     rng_seed(7);
     float *v = gauss_matrix(21, 515, 0.05f);
     TestMat src = mat_from_f32(QM_BF16, 21, 515, v);
@@ -181,14 +202,9 @@ static void test_matmul_palettized(void) {
         LutMatrix lm;
         CHECK(lut_palettize(&src.m, (LutSpec){bits, 4, 0}, 2, &lm) == 0);
         QMatrix q = lut_matrix_view(&lm);
-        for (int ki = 0; ki < NKERNELS; ki++) {
-            if (!qmat_kernel_available(all_kernels[ki])) continue;
-            CHECK(qmat_set_kernel(all_kernels[ki]) == 0);
-            check_matmul(all_kernels[ki], &q, "palettized");
-        }
+        check_matmul(fam, &q, "palettized");
         lut_matrix_free(&lm);
     }
-    qmat_set_kernel(QMAT_KERNEL_AUTO);
     mat_free(&src);
     free(v);
 }
@@ -201,37 +217,25 @@ static void test_matmul_float_kinds(void) {
         float *v = gauss_matrix(shapes[si][0], shapes[si][1], 1.0f);
         for (int kk = 0; kk < 3; kk++) {
             TestMat t = mat_from_f32(kinds[kk], shapes[si][0], shapes[si][1], v);
-            for (int T = 1; T <= 7; T += 6) { /* every kernel agrees with scalar */
+            for (int T = 1; T <= 7; T += 6) { /* agrees with scalar */
                 float *x = gauss_matrix(T, t.m.cols, 1.0f);
                 size_t ny = (size_t)T * (size_t)t.m.rows;
                 float *ys = xmalloc(sizeof(float) * ny), *yk = xmalloc(sizeof(float) * ny);
-                CHECK(qmat_set_kernel(QMAT_KERNEL_SCALAR) == 0);
-                qmat_matmul(&t.m, x, T, ys);
-                for (int ki = 1; ki < NKERNELS; ki++) {
-                    if (!qmat_kernel_available(all_kernels[ki])) continue;
-                    CHECK(qmat_set_kernel(all_kernels[ki]) == 0);
-                    qmat_matmul(&t.m, x, T, yk);
-                    float tol = 1e-5f * sqrtf((float)t.m.cols);
-                    for (size_t i = 0; i < ny; i++)
-                        CHECKF(fabsf(yk[i] - ys[i]) <= tol * (1.0f + fabsf(ys[i])),
-                               "%s %s %dx%d T %d: %g vs %g", names[kk],
-                               qmat_kernel_name(all_kernels[ki]), t.m.rows, t.m.cols, T, yk[i],
-                               ys[i]);
-                }
+                kernels_table(QMAT_KERNEL_SCALAR)->matmul_rows(&t.m, x, T, ys, 0, t.m.rows);
+                qmat_matmul(&t.m, x, T, yk);
+                float tol = 1e-5f * sqrtf((float)t.m.cols);
+                for (size_t i = 0; i < ny; i++)
+                    CHECKF(fabsf(yk[i] - ys[i]) <= tol * (1.0f + fabsf(ys[i])), "%s %s %dx%d T %d: %g vs %g",
+                           names[kk], qmat_kernel_name(fam), t.m.rows, t.m.cols, T, yk[i], ys[i]);
                 free(x);
                 free(ys);
                 free(yk);
             }
-            for (int ki = 0; ki < NKERNELS; ki++) {
-                if (!qmat_kernel_available(all_kernels[ki])) continue;
-                CHECK(qmat_set_kernel(all_kernels[ki]) == 0);
-                check_matmul(all_kernels[ki], &t.m, names[kk]);
-            }
+            check_matmul(fam, &t.m, names[kk]);
             mat_free(&t);
         }
         free(v);
     }
-    qmat_set_kernel(QMAT_KERNEL_AUTO);
 }
 
 static void test_matmul_row_range(void) {
@@ -240,21 +244,16 @@ static void test_matmul_row_range(void) {
     TestMat t = random_lut(11, 19, 4, 4);
     int T = 3;
     float *x = gauss_matrix(T, 19, 1.0f), full[3 * 11], part[3 * 11];
-    for (int ki = 0; ki < NKERNELS; ki++) {
-        if (!qmat_kernel_available(all_kernels[ki])) continue;
-        CHECK(qmat_set_kernel(all_kernels[ki]) == 0);
-        for (int Tn = 1; Tn <= T; Tn += 2) {
-            qmat_matmul(&t.m, x, Tn, full);
-            for (int i = 0; i < 3 * 11; i++) part[i] = -12345.0f;
-            qmat_matmul_rows(&t.m, x, Tn, part, 3, 9);
-            for (int tt = 0; tt < Tn; tt++)
-                for (int r = 0; r < 11; r++) {
-                    float got = part[tt * 11 + r];
-                    CHECK(r >= 3 && r < 9 ? got == full[tt * 11 + r] : got == -12345.0f);
-                }
-        }
+    for (int Tn = 1; Tn <= T; Tn += 2) {
+        qmat_matmul(&t.m, x, Tn, full);
+        for (int i = 0; i < 3 * 11; i++) part[i] = -12345.0f;
+        qmat_matmul_rows(&t.m, x, Tn, part, 3, 9);
+        for (int tt = 0; tt < Tn; tt++)
+            for (int r = 0; r < 11; r++) {
+                float got = part[tt * 11 + r];
+                CHECK(r >= 3 && r < 9 ? got == full[tt * 11 + r] : got == -12345.0f);
+            }
     }
-    qmat_set_kernel(QMAT_KERNEL_AUTO);
     free(x);
     mat_free(&t);
 }
@@ -312,7 +311,7 @@ static double q8_expected(const QMatrix *w, const QActs *a, int t, int r, double
     return acc * s;
 }
 
-static void test_matmul_q8_all_kernels(void) {
+static void test_matmul_q8(void) {
     static const int pcs[] = {0, 4};
     static const int q8_shapes[][2] = {{13, 37}, {5, 64}, {9, 100}, {6, 128}, {3, 1030}, {17, 2100}};
     static const int q8_Ts[] = {1, 2, 3, 64};
@@ -330,25 +329,21 @@ static void test_matmul_q8_all_kernels(void) {
                     qacts_quantize(&a, x, T, w->cols);
                     check_q8_codes(w, &a, x);
                     float *y = xmalloc(sizeof(float) * (size_t)T * (size_t)w->rows);
-                    for (int ki = 0; ki < NKERNELS; ki++) {
-                        if (!qmat_kernel_available(all_kernels[ki])) continue;
-                        CHECK(qmat_set_kernel(all_kernels[ki]) == 0);
-                        for (size_t i = 0; i < (size_t)T * (size_t)w->rows; i++) y[i] = NAN;
-                        qmat_matmul_q8_rows(w, &a, y, 0, w->rows);
-                        double worst = 0.0;
-                        for (int t = 0; t < T; t++)
-                            for (int r = 0; r < w->rows; r++) {
-                                double mag, e = q8_expected(w, &a, t, r, &mag), got = y[(size_t)t * w->rows + r];
-                                double rel = fabs(got - e) / (1e-30 + mag);
-                                if (!(rel <= worst)) worst = rel;
-                            }
-                        CHECKF(worst <= 1e-5, "q8 LUT%d g%d %dx%d T %d kernel %s: rel err %g vs the codes",
-                               bits, pcs[pi], w->rows, w->cols, T, qmat_kernel_name(all_kernels[ki]), worst);
-                        /* and against the FP32 matmul: the 8-bit error is small against sum |w x| */
-                        double e = matmul_rel_error(w, x, T, y);
-                        CHECKF(e <= 0.02, "q8 LUT%d %dx%d T %d kernel %s: rel err %g vs FP32", bits,
-                               w->rows, w->cols, T, qmat_kernel_name(all_kernels[ki]), e);
-                    }
+                    for (size_t i = 0; i < (size_t)T * (size_t)w->rows; i++) y[i] = NAN;
+                    qmat_matmul_q8_rows(w, &a, y, 0, w->rows);
+                    double worst = 0.0;
+                    for (int t = 0; t < T; t++)
+                        for (int r = 0; r < w->rows; r++) {
+                            double mag, e = q8_expected(w, &a, t, r, &mag), got = y[(size_t)t * w->rows + r];
+                            double rel = fabs(got - e) / (1e-30 + mag);
+                            if (!(rel <= worst)) worst = rel;
+                        }
+                    CHECKF(worst <= 1e-5, "q8 LUT%d g%d %dx%d T %d kernel %s: rel err %g vs the codes", bits,
+                           pcs[pi], w->rows, w->cols, T, qmat_kernel_name(fam), worst);
+                    /* and against the FP32 matmul: the 8-bit error is small against sum |w x| */
+                    double e = matmul_rel_error(w, x, T, y);
+                    CHECKF(e <= 0.02, "q8 LUT%d %dx%d T %d kernel %s: rel err %g vs FP32", bits, w->rows, w->cols,
+                           T, qmat_kernel_name(fam), e);
                     free(y);
                     free(x);
                     qacts_free(&a);
@@ -356,7 +351,6 @@ static void test_matmul_q8_all_kernels(void) {
                 qmat_free_q8(w);
                 mat_free(&tm);
             }
-    qmat_set_kernel(QMAT_KERNEL_AUTO);
 }
 
 /* An output depends on its own input only, bit for bit, whatever the batch around it: what makes
@@ -364,34 +358,29 @@ static void test_matmul_q8_all_kernels(void) {
 static void test_matmul_q8_batch_invariant(void) {
     static const int q8_shapes[][2] = {{9, 100}, {8, 1152}, {5, 2100}, {4, 64}};
     rng_seed(13);
-    for (int ki = 0; ki < NKERNELS; ki++) {
-        if (!qmat_kernel_available(all_kernels[ki])) continue;
-        CHECK(qmat_set_kernel(all_kernels[ki]) == 0);
-        for (int bits = LUT_MIN_BITS; bits <= LUT_MAX_BITS; bits++)
-            for (size_t si = 0; si < sizeof q8_shapes / sizeof q8_shapes[0]; si++) {
-                TestMat tm = random_lut(q8_shapes[si][0], q8_shapes[si][1], bits, 4);
-                QMatrix *w = &tm.m;
-                qmat_prepare_q8(w);
-                int T = 7, same = 1;
-                float *x = gauss_matrix(T, w->cols, 1.0f);
-                float *yb = xmalloc(sizeof(float) * (size_t)T * w->rows), *y1 = xmalloc(sizeof(float) * w->rows);
-                QActs a = {0};
-                qacts_quantize(&a, x, T, w->cols);
-                qmat_matmul_q8_rows(w, &a, yb, 0, w->rows);
-                for (int t = 0; t < T; t++) {
-                    qacts_quantize(&a, x + (size_t)t * w->cols, 1, w->cols);
-                    qmat_matmul_q8_rows(w, &a, y1, 0, w->rows);
-                    same &= memcmp(y1, yb + (size_t)t * w->rows, sizeof(float) * w->rows) == 0;
-                }
-                CHECKF(same, "q8 LUT%d %dx%d kernel %s: batch of %d differs from one by one", bits, w->rows,
-                       w->cols, qmat_kernel_name(all_kernels[ki]), T);
-                free(x), free(yb), free(y1);
-                qacts_free(&a);
-                qmat_free_q8(w);
-                mat_free(&tm);
+    for (int bits = LUT_MIN_BITS; bits <= LUT_MAX_BITS; bits++)
+        for (size_t si = 0; si < sizeof q8_shapes / sizeof q8_shapes[0]; si++) {
+            TestMat tm = random_lut(q8_shapes[si][0], q8_shapes[si][1], bits, 4);
+            QMatrix *w = &tm.m;
+            qmat_prepare_q8(w);
+            int T = 7, same = 1;
+            float *x = gauss_matrix(T, w->cols, 1.0f);
+            float *yb = xmalloc(sizeof(float) * (size_t)T * w->rows), *y1 = xmalloc(sizeof(float) * w->rows);
+            QActs a = {0};
+            qacts_quantize(&a, x, T, w->cols);
+            qmat_matmul_q8_rows(w, &a, yb, 0, w->rows);
+            for (int t = 0; t < T; t++) {
+                qacts_quantize(&a, x + (size_t)t * w->cols, 1, w->cols);
+                qmat_matmul_q8_rows(w, &a, y1, 0, w->rows);
+                same &= memcmp(y1, yb + (size_t)t * w->rows, sizeof(float) * w->rows) == 0;
             }
-    }
-    qmat_set_kernel(QMAT_KERNEL_AUTO);
+            CHECKF(same, "q8 LUT%d %dx%d kernel %s: batch of %d differs from one by one", bits, w->rows, w->cols,
+                   qmat_kernel_name(fam), T);
+            free(x), free(yb), free(y1);
+            qacts_free(&a);
+            qmat_free_q8(w);
+            mat_free(&tm);
+        }
 }
 
 static void test_matmul_q8_nonfinite(void) {
@@ -399,38 +388,90 @@ static void test_matmul_q8_nonfinite(void) {
     rng_seed(12);
     TestMat tm = random_lut(8, 96, 4, 4);
     qmat_prepare_q8(&tm.m);
-    for (int ki = 0; ki < NKERNELS; ki++) {
-        if (!qmat_kernel_available(all_kernels[ki])) continue;
-        CHECK(qmat_set_kernel(all_kernels[ki]) == 0);
-        for (int kind = 0; kind < 2; kind++) {
-            float *x = gauss_matrix(1, 96, 1.0f), y[8];
-            x[70] = kind ? INFINITY : NAN;
-            QActs a = {0};
-            qacts_quantize(&a, x, 1, 96);
-            qmat_matmul_q8_rows(&tm.m, &a, y, 0, 8);
-            int all_bad = 1;
-            for (int r = 0; r < 8; r++) all_bad &= !isfinite(y[r]);
-            CHECKF(all_bad, "kernel %s: %s input gave a finite output", qmat_kernel_name(all_kernels[ki]),
-                   kind ? "inf" : "NaN");
-            qacts_free(&a);
-            free(x);
-        }
+    for (int kind = 0; kind < 2; kind++) {
+        float *x = gauss_matrix(1, 96, 1.0f), y[8];
+        x[70] = kind ? INFINITY : NAN;
+        QActs a = {0};
+        qacts_quantize(&a, x, 1, 96);
+        qmat_matmul_q8_rows(&tm.m, &a, y, 0, 8);
+        int all_bad = 1;
+        for (int r = 0; r < 8; r++) all_bad &= !isfinite(y[r]);
+        CHECKF(all_bad, "kernel %s: %s input gave a finite output", qmat_kernel_name(fam), kind ? "inf" : "NaN");
+        qacts_free(&a);
+        free(x);
     }
-    qmat_set_kernel(QMAT_KERNEL_AUTO);
     qmat_free_q8(&tm.m);
     mat_free(&tm);
 }
 
+/* AVX-VNNI's vpdpbusd sums the same integers as AVX2's maddubs + madd (kernels_avx2.c, dot_u8s8)
+ * and the rest is the same code: the avxvnni families, native or emulated, give AVX2's outputs bit
+ * for bit, with FP32 and 8-bit activations. */
+static void test_vnni_matches_avx2(void) {
+    static const int vshapes[][2] = {{13, 37}, {5, 64}, {9, 100}, {3, 1030}, {17, 2100}};
+    static const int vTs[] = {1, 3, 64};
+    if (!qmat_kernel_available(QMAT_KERNEL_AVX2)) return;
+    const KernelTable *avx2 = kernels_table(QMAT_KERNEL_AVX2);
+    for (QMatKernel k = QMAT_KERNEL_SCALAR; k < QMAT_KERNEL_END; k++)
+        if (qmat_kernel_available(k) && !strncmp(qmat_kernel_name(k), "avxvnni", 7))
+            printf("  %s against avx2\n", qmat_kernel_name(k));
+    rng_seed(14);
+    for (int bits = LUT_MIN_BITS; bits <= LUT_MAX_BITS; bits++)
+        for (size_t si = 0; si < sizeof vshapes / sizeof vshapes[0]; si++) {
+            TestMat tm = random_lut(vshapes[si][0], vshapes[si][1], bits, 4);
+            QMatrix *w = &tm.m;
+            qmat_prepare_q8(w);
+            for (size_t ti = 0; ti < sizeof vTs / sizeof vTs[0]; ti++) {
+                int T = vTs[ti];
+                size_t ny = (size_t)T * (size_t)w->rows;
+                float *x = gauss_matrix(T, w->cols, 1.0f), *ref = xmalloc(sizeof(float) * ny);
+                float *ref8 = xmalloc(sizeof(float) * ny), *y = xmalloc(sizeof(float) * ny);
+                QActs a = {0};
+                qacts_quantize(&a, x, T, w->cols);
+                avx2->matmul_rows(w, x, T, ref, 0, w->rows);
+                avx2->matmul_q8_rows(w, &a, ref8, 0, w->rows);
+                for (QMatKernel k = QMAT_KERNEL_SCALAR; k < QMAT_KERNEL_END; k++) {
+                    if (!qmat_kernel_available(k) || strncmp(qmat_kernel_name(k), "avxvnni", 7)) continue;
+                    kernels_table(k)->matmul_rows(w, x, T, y, 0, w->rows);
+                    CHECKF(!memcmp(y, ref, sizeof(float) * ny), "%s LUT%d %dx%d T %d: FP32 differs from avx2",
+                           qmat_kernel_name(k), bits, w->rows, w->cols, T);
+                    kernels_table(k)->matmul_q8_rows(w, &a, y, 0, w->rows);
+                    CHECKF(!memcmp(y, ref8, sizeof(float) * ny), "%s LUT%d %dx%d T %d: q8 differs from avx2",
+                           qmat_kernel_name(k), bits, w->rows, w->cols, T);
+                }
+                qacts_free(&a);
+                free(x), free(ref), free(ref8), free(y);
+            }
+            qmat_free_q8(w);
+            mat_free(&tm);
+        }
+}
+
+/* fn as the case "<name>_<family>" for every family this CPU runs, each made the active one. */
+static void run_per_family(const char *name, void (*fn)(void)) {
+    for (fam = QMAT_KERNEL_SCALAR; fam < QMAT_KERNEL_END; fam++) {
+        if (!qmat_kernel_available(fam)) continue;
+        CHECK(qmat_set_kernel(fam) == 0);
+        char case_name[96];
+        snprintf(case_name, sizeof case_name, "%s_%s", name, qmat_kernel_name(fam));
+        check_run(case_name, fn);
+    }
+    qmat_set_kernel(QMAT_KERNEL_AUTO);
+}
+#define RUN_PER_FAMILY(fn) run_per_family(#fn, fn)
+
 int main(void) {
     RUN(test_kernel_env_and_selection);
+    RUN(test_emulated_families);
     RUN(test_pack_bit_order);
     RUN(test_pack_roundtrip);
-    RUN(test_matmul_lut_all_kernels);
-    RUN(test_matmul_palettized);
-    RUN(test_matmul_float_kinds);
-    RUN(test_matmul_row_range);
-    RUN(test_matmul_q8_all_kernels);
-    RUN(test_matmul_q8_batch_invariant);
-    RUN(test_matmul_q8_nonfinite);
+    RUN_PER_FAMILY(test_matmul_lut);
+    RUN_PER_FAMILY(test_matmul_palettized);
+    RUN_PER_FAMILY(test_matmul_float_kinds);
+    RUN_PER_FAMILY(test_matmul_row_range);
+    RUN_PER_FAMILY(test_matmul_q8);
+    RUN_PER_FAMILY(test_matmul_q8_batch_invariant);
+    RUN_PER_FAMILY(test_matmul_q8_nonfinite);
+    RUN(test_vnni_matches_avx2);
     CHECK_EXIT();
 }

@@ -1,4 +1,5 @@
-/* src/ops/vec: every path this CPU runs (scalar, AVX2, NEON) against long-double references
+/* src/ops/vec: every path this CPU runs (scalar and each SIMD family, emulated ones included in
+ * the emu build) against long-double references
  * computed here with libm, and against each other; odd lengths, unaligned pointers, guards
  * around every buffer, and the special values (±0, denormals, huge, ±inf, NaN). */
 #include <float.h>
@@ -13,8 +14,9 @@
 #include "util/cpu.h"
 #include "util/util.h"
 
-static const QMatKernel all_kernels[] = {QMAT_KERNEL_SCALAR, QMAT_KERNEL_AVX2, QMAT_KERNEL_NEON};
-#define NKERNELS (int)(sizeof all_kernels / sizeof all_kernels[0])
+/* Every family, the scalar reference first; each test runs those this CPU runs. */
+#define NKERNELS (QMAT_KERNEL_END - QMAT_KERNEL_SCALAR)
+static QMatKernel family(int i) { return (QMatKernel)(QMAT_KERNEL_SCALAR + i); }
 static const int lengths[] = {0, 1, 3, 7, 8, 9, 15, 31, 33, 257, 1000};
 #define NLENGTHS (int)(sizeof lengths / sizeof lengths[0])
 
@@ -119,7 +121,7 @@ static void test_dot(void) {
                 }
                 CHECK(use_kernel(QMAT_KERNEL_SCALAR));
                 float scalar = vec_dot(a.p, b.p, n);
-                if (!use_kernel(all_kernels[ki])) {
+                if (!use_kernel(family(ki))) {
                     buf_free(&a), buf_free(&b);
                     continue;
                 }
@@ -127,17 +129,17 @@ static void test_dot(void) {
                 long double tol = 1e-6L * sqrtl((long double)n) * mag;
                 long double err = fabsl((long double)got - ref);
                 CHECKF(err <= tol, "%s n=%d off=%d: %.9g vs %.12Lg",
-                       qmat_kernel_name(all_kernels[ki]), n, off, got, ref);
+                       qmat_kernel_name(family(ki)), n, off, got, ref);
                 CHECKF(fabsf(got - scalar) <= tol, "%s n=%d off=%d: %.9g vs scalar %.9g",
-                       qmat_kernel_name(all_kernels[ki]), n, off, got, scalar);
+                       qmat_kernel_name(family(ki)), n, off, got, scalar);
                 if (n == 0) CHECK(got == 0.0f);
                 if (tol > 0 && (double)(err / tol) > worst) worst = (double)(err / tol);
                 CHECK(buf_guard_ok(&a) && buf_guard_ok(&b));
                 buf_free(&a), buf_free(&b);
             }
-        if (qmat_kernel_available(all_kernels[ki]))
+        if (qmat_kernel_available(family(ki)))
             printf("  %-6s vec_dot: max error %.3g of the bound 1e-6 sqrt(n) sum|ab|\n",
-                   qmat_kernel_name(all_kernels[ki]), worst);
+                   qmat_kernel_name(family(ki)), worst);
     }
     qmat_set_kernel(QMAT_KERNEL_AUTO);
 }
@@ -148,7 +150,7 @@ static void test_dot(void) {
  * outside y[0..n); a = 0 leaves y unchanged. */
 static void test_axpy(void) {
     for (int ki = 0; ki < NKERNELS; ki++) {
-        if (!qmat_kernel_available(all_kernels[ki])) continue;
+        if (!qmat_kernel_available(family(ki))) continue;
         double worst = 0; /* in units of 2^-24 (|y| + |a x|) */
         for (int li = 0; li < NLENGTHS; li++)
             for (int off = 0; off < 4; off++) {
@@ -163,7 +165,7 @@ static void test_axpy(void) {
                 float a = off == 2 ? 0.0f : rng_range(-2, 2);
                 CHECK(use_kernel(QMAT_KERNEL_SCALAR));
                 vec_axpy(ys.p, a, x.p, n);
-                CHECK(use_kernel(all_kernels[ki]));
+                CHECK(use_kernel(family(ki)));
                 vec_axpy(y.p, a, x.p, n);
                 int bad = 0, bad_scalar = 0;
                 for (int i = 0; i < n; i++) {
@@ -177,12 +179,12 @@ static void test_axpy(void) {
                     if (a == 0.0f) bad += y.p[i] != y0.p[i];
                 }
                 CHECKF(bad == 0 && bad_scalar == 0, "%s n=%d off=%d: %d wrong, %d off scalar",
-                       qmat_kernel_name(all_kernels[ki]), n, off, bad, bad_scalar);
+                       qmat_kernel_name(family(ki)), n, off, bad, bad_scalar);
                 CHECK(buf_guard_ok(&y) && buf_guard_ok(&x));
                 buf_free(&y), buf_free(&x), buf_free(&y0), buf_free(&ys);
             }
         printf("  %-6s vec_axpy: max error %.3f x 2^-24 (|y| + |a x|)\n",
-               qmat_kernel_name(all_kernels[ki]), worst);
+               qmat_kernel_name(family(ki)), worst);
     }
     qmat_set_kernel(QMAT_KERNEL_AUTO);
 }
@@ -219,7 +221,7 @@ static void test_gelu_sweep(void) {
         memcpy(&in[i], &bits, 4);
     }
     for (int ki = 0; ki < NKERNELS; ki++) {
-        if (!use_kernel(all_kernels[ki])) continue;
+        if (!use_kernel(family(ki))) continue;
         memcpy(out, in, sizeof(float) * (size_t)n);
         vec_gelu_tanh(out, (size_t)n);
         double max_ulp = 0, max_rel = 0, max_ulp_neg = 0;
@@ -230,7 +232,7 @@ static void test_gelu_sweep(void) {
             int ok = gelu_ok(out[i], ref, &mu);
             if (!ok && bad++ < 5)
                 fprintf(stderr, "  %s gelu(%.9g) = %.9g, want %.12Lg\n",
-                        qmat_kernel_name(all_kernels[ki]), in[i], out[i], ref);
+                        qmat_kernel_name(family(ki)), in[i], out[i], ref);
             if (mu > max_ulp) max_ulp = mu;
             if (in[i] < -3 && mu > max_ulp_neg) max_ulp_neg = mu;
             if (fabsl(ref) >= FLT_MIN) {
@@ -238,9 +240,9 @@ static void test_gelu_sweep(void) {
                 if (rel > max_rel) max_rel = rel;
             }
         }
-        CHECKF(bad == 0, "%s: %d of %d wrong", qmat_kernel_name(all_kernels[ki]), bad, n);
+        CHECKF(bad == 0, "%s: %d of %d wrong", qmat_kernel_name(family(ki)), bad, n);
         printf("  %-6s vec_gelu_tanh: max %.3f ulp (rel %.3g), x < -3: %.3f ulp\n",
-               qmat_kernel_name(all_kernels[ki]), max_ulp, max_rel, max_ulp_neg);
+               qmat_kernel_name(family(ki)), max_ulp, max_rel, max_ulp_neg);
     }
     free(in);
     free(out);
@@ -256,8 +258,8 @@ static void test_gelu_special(void) {
     const int nsp = (int)(sizeof sp / sizeof sp[0]);
     float buf[8 + sizeof sp / sizeof sp[0]];
     for (int ki = 0; ki < NKERNELS; ki++) {
-        if (!use_kernel(all_kernels[ki])) continue;
-        const char *kn = qmat_kernel_name(all_kernels[ki]);
+        if (!use_kernel(family(ki))) continue;
+        const char *kn = qmat_kernel_name(family(ki));
         for (int lead = 0; lead < 8; lead++) {
             for (int i = 0; i < lead; i++) buf[i] = 1.0f;
             memcpy(buf + lead, sp, sizeof sp);
@@ -284,7 +286,7 @@ static void test_gelu_special(void) {
  * intact. */
 static void test_gelu_lengths(void) {
     for (int ki = 0; ki < NKERNELS; ki++) {
-        if (!qmat_kernel_available(all_kernels[ki])) continue;
+        if (!qmat_kernel_available(family(ki))) continue;
         for (int li = 0; li < NLENGTHS; li++)
             for (int off = 0; off < 2; off++) {
                 int n = lengths[li];
@@ -293,7 +295,7 @@ static void test_gelu_lengths(void) {
                 for (int i = 0; i < n; i++) x.p[i] = s.p[i] = in.p[i] = rng_range(-12, 12);
                 CHECK(use_kernel(QMAT_KERNEL_SCALAR));
                 vec_gelu_tanh(s.p, (size_t)n);
-                CHECK(use_kernel(all_kernels[ki]));
+                CHECK(use_kernel(family(ki)));
                 vec_gelu_tanh(x.p, (size_t)n);
                 int bad = 0;
                 for (int i = 0; i < n; i++) {
@@ -301,7 +303,7 @@ static void test_gelu_lengths(void) {
                     bad += !gelu_ok(x.p[i], ref, NULL);
                     bad += !gelu_ok(x.p[i], s.p[i], NULL);
                 }
-                CHECKF(bad == 0, "%s n=%d off=%d: %d wrong", qmat_kernel_name(all_kernels[ki]), n,
+                CHECKF(bad == 0, "%s n=%d off=%d: %d wrong", qmat_kernel_name(family(ki)), n,
                        off, bad);
                 CHECK(buf_guard_ok(&x));
                 buf_free(&x), buf_free(&s), buf_free(&in);
@@ -319,7 +321,7 @@ static void test_exp_sweep(void) {
     const int nneg = 104 * 1024 + 1, npos = 887 * 16, n = nneg + npos;
     float *in = xmalloc(sizeof(float) * (size_t)n), *out = xmalloc(sizeof(float) * (size_t)n);
     for (int ki = 0; ki < NKERNELS; ki++) {
-        if (!use_kernel(all_kernels[ki])) continue;
+        if (!use_kernel(family(ki))) continue;
         double max_ulp = 0, max_rel = 0;
         int bad = 0;
         for (int si = 0; si < (int)(sizeof shifts / sizeof shifts[0]); si++) {
@@ -335,7 +337,7 @@ static void test_exp_sweep(void) {
                 double mu = 0;
                 if (!exp_ok(out[i], ref, &mu) && bad++ < 5)
                     fprintf(stderr, "  %s exp(%.9g) = %.9g, want %.12Lg\n",
-                            qmat_kernel_name(all_kernels[ki]), d, out[i], ref);
+                            qmat_kernel_name(family(ki)), d, out[i], ref);
                 if (mu > max_ulp) max_ulp = mu;
                 if (ref >= FLT_MIN && ref <= FLT_MAX) {
                     double rel = (double)(fabsl((long double)out[i] - ref) / ref);
@@ -344,10 +346,10 @@ static void test_exp_sweep(void) {
                 stored += out[i];
             }
             CHECKF(fabsl((long double)sum - stored) <= 1e-15L * n * stored,
-                   "%s: sum %.17g vs %.17Lg", qmat_kernel_name(all_kernels[ki]), sum, stored);
+                   "%s: sum %.17g vs %.17Lg", qmat_kernel_name(family(ki)), sum, stored);
         }
-        CHECKF(bad == 0, "%s: %d wrong", qmat_kernel_name(all_kernels[ki]), bad);
-        printf("  %-6s vec_exp_shift: max %.3f ulp (rel %.3g)\n", qmat_kernel_name(all_kernels[ki]),
+        CHECKF(bad == 0, "%s: %d wrong", qmat_kernel_name(family(ki)), bad);
+        printf("  %-6s vec_exp_shift: max %.3f ulp (rel %.3g)\n", qmat_kernel_name(family(ki)),
                max_ulp, max_rel);
     }
     free(in);
@@ -365,8 +367,8 @@ static void test_exp_special(void) {
     const int nsp = (int)(sizeof sp / sizeof sp[0]);
     float buf[8 + sizeof sp / sizeof sp[0]];
     for (int ki = 0; ki < NKERNELS; ki++) {
-        if (!use_kernel(all_kernels[ki])) continue;
-        const char *kn = qmat_kernel_name(all_kernels[ki]);
+        if (!use_kernel(family(ki))) continue;
+        const char *kn = qmat_kernel_name(family(ki));
         for (int lead = 0; lead < 8; lead++) {
             for (int i = 0; i < lead; i++) buf[i] = 2.0f;
             memcpy(buf + lead, sp, sizeof sp);
@@ -397,7 +399,7 @@ static void test_exp_special(void) {
  * of the reference and of the scalar path, the sum right, guards intact. */
 static void test_exp_lengths(void) {
     for (int ki = 0; ki < NKERNELS; ki++) {
-        if (!qmat_kernel_available(all_kernels[ki])) continue;
+        if (!qmat_kernel_available(family(ki))) continue;
         for (int li = 0; li < NLENGTHS; li++)
             for (int off = 0; off < 2; off++) {
                 int n = lengths[li];
@@ -410,7 +412,7 @@ static void test_exp_lengths(void) {
                 }
                 CHECK(use_kernel(QMAT_KERNEL_SCALAR));
                 double sum_s = vec_exp_shift(s.p, maxv, n);
-                CHECK(use_kernel(all_kernels[ki]));
+                CHECK(use_kernel(family(ki)));
                 double sum = vec_exp_shift(x.p, maxv, n);
                 int bad = 0;
                 long double ref_sum = 0;
@@ -420,13 +422,13 @@ static void test_exp_lengths(void) {
                     bad += !exp_ok(x.p[i], ref, NULL);
                     bad += !exp_ok(x.p[i], s.p[i], NULL);
                 }
-                CHECKF(bad == 0, "%s n=%d off=%d: %d wrong", qmat_kernel_name(all_kernels[ki]), n,
+                CHECKF(bad == 0, "%s n=%d off=%d: %d wrong", qmat_kernel_name(family(ki)), n,
                        off, bad);
                 CHECKF(fabsl((long double)sum - ref_sum) <= 2.4e-7L * ref_sum,
-                       "%s n=%d: sum %.17g vs %.17Lg", qmat_kernel_name(all_kernels[ki]), n, sum,
+                       "%s n=%d: sum %.17g vs %.17Lg", qmat_kernel_name(family(ki)), n, sum,
                        ref_sum);
                 CHECKF(fabs(sum - sum_s) <= 2.4e-7 * sum_s, "%s n=%d: sum %.17g vs scalar %.17g",
-                       qmat_kernel_name(all_kernels[ki]), n, sum, sum_s);
+                       qmat_kernel_name(family(ki)), n, sum, sum_s);
                 if (n > 0)
                     CHECK(sum >= 1.0); /* exp(0) = 1 exactly at the max */
                 else
@@ -465,8 +467,8 @@ static void test_round_f16(void) {
     }
     for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) in[i] = special[i];
     for (int ki = 0; ki < NKERNELS; ki++) {
-        if (!use_kernel(all_kernels[ki])) continue;
-        const char *kn = qmat_kernel_name(all_kernels[ki]);
+        if (!use_kernel(family(ki))) continue;
+        const char *kn = qmat_kernel_name(family(ki));
         for (int len = N; len <= N + 7; len++) {
             memcpy(ref, in, sizeof(float) * (size_t)len);
             memcpy(got, in, sizeof(float) * (size_t)len);
@@ -490,21 +492,28 @@ static void test_round_f16(void) {
  * when it is built in and the features it needs are present. */
 static void test_kernel_features(void) {
     CpuFeature f[CPU_MAX_FEATURES];
-    int n = cpu_features(f), avx2_needs = 0, neon = 0;
+    int n = cpu_features(f), avx2_needs = 0, avx_vnni = 0, neon = 0;
     static const char *avx2_path[] = {"avx", "avx2", "fma", "f16c"};
     for (int i = 0; i < n; i++) {
         for (int k = 0; k < 4; k++) avx2_needs += f[i].present && !strcmp(f[i].name, avx2_path[k]);
+        avx_vnni |= f[i].present && !strcmp(f[i].name, "avx_vnni");
         neon |= f[i].present && !strcmp(f[i].name, "neon");
     }
     CHECK(qmat_kernel_compiled(QMAT_KERNEL_SCALAR) && qmat_kernel_available(QMAT_KERNEL_SCALAR));
     CHECK(qmat_kernel_available(QMAT_KERNEL_AVX2) == (qmat_kernel_compiled(QMAT_KERNEL_AVX2) && avx2_needs == 4));
+    CHECK(qmat_kernel_available(QMAT_KERNEL_AVXVNNI) ==
+          (qmat_kernel_compiled(QMAT_KERNEL_AVXVNNI) && avx2_needs == 4 && avx_vnni));
     CHECK(qmat_kernel_available(QMAT_KERNEL_NEON) == (qmat_kernel_compiled(QMAT_KERNEL_NEON) && neon));
+    /* an emulated family needs AVX2 only */
+    for (int ki = 0; ki < NKERNELS; ki++)
+        if (kernels_table(family(ki))->emulated)
+            CHECKF(qmat_kernel_available(family(ki)) == (avx2_needs == 4), "%s", qmat_kernel_name(family(ki)));
 }
 
 int main(void) {
     for (int ki = 0; ki < NKERNELS; ki++)
-        if (!qmat_kernel_available(all_kernels[ki]))
-            printf("  (%s not available here: not tested)\n", qmat_kernel_name(all_kernels[ki]));
+        if (!qmat_kernel_available(family(ki)))
+            printf("  (%s not available here: not tested)\n", qmat_kernel_name(family(ki)));
     RUN(test_dot);
     RUN(test_axpy);
     RUN(test_gelu_reference_identity);
