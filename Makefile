@@ -1,6 +1,8 @@
 # anemll.c build. `make` builds build/anemll, the library (build/libanemll.a and .so, API in
 # include/anemll.h) and build/simple (examples/simple.c); `make test` runs the suite;
 # `make test SAN=1` builds into build-san with AddressSanitizer + UndefinedBehaviorSanitizer.
+# On x86-64 `make` also builds $(BUILD)/emu: the kernel tests against emulated kernel families
+# (below), which need SIMDe's headers (libsimde-dev) and nothing else.
 CC      ?= cc
 ARCH    := $(shell uname -m)
 SAN     ?= 0
@@ -42,6 +44,16 @@ CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
+# Emulated kernel families (x86-64, tests only): see "emulated kernel families" below.
+ifeq ($(ARCH),x86_64)
+EMU_FAMILIES := avxvnni $(if $(wildcard src/kernels/kernels_avx512.c),avx512)
+endif
+EMU       := $(BUILD)/emu
+EMU_DEFS  := $(foreach f,$(EMU_FAMILIES),-DANEMLL_EMU_$(shell echo $(f) | tr a-z A-Z))
+EMU_TESTS := $(if $(EMU_FAMILIES),test_lut test_vec test_golden)
+EMU_OBJ   := $(LIB_SRC:%.c=$(EMU)/obj/%.o) $(EMU_FAMILIES:%=$(EMU)/obj/src/kernels/kernels_%_emu.o)
+EMU_BIN   := $(EMU_TESTS:%=$(EMU)/tests/%)
+
 # The shipped default model: the trained checkpoint in models/ converted the ANEMLL way (default
 # LUT specs, alpha auto) next to the binary, where `anemll chat` looks when given no --model.
 DEFAULT_MODEL_SRC := models/anemll-tiny
@@ -50,7 +62,7 @@ DEFAULT_MODEL := $(BUILD)/anemll-tiny/meta.yaml
 endif
 
 .PHONY: all test check clean bench-bins install uninstall FORCE
-all: $(BUILD)/anemll $(BUILD)/libanemll.a $(BUILD)/libanemll.so $(BUILD)/simple $(TEST_BIN) $(DEFAULT_MODEL)
+all: $(BUILD)/anemll $(BUILD)/libanemll.a $(BUILD)/libanemll.so $(BUILD)/simple $(TEST_BIN) $(EMU_BIN) $(DEFAULT_MODEL)
 
 # `anemll version`: VERSION, plus `git describe` when this is a git checkout (a tarball has no .git).
 # The stamp changes only when they do, so only cmd_version.o is rebuilt, and only then.
@@ -106,6 +118,31 @@ $(BUILD)/bench/%: bench/%.c $(BUILD)/libanemll.a
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libanemll.a $(LDFLAGS) $(LDLIBS)
 
 bench-bins: $(BENCH_BIN)
+
+# ---- emulated kernel families (tests only): each x86 family file named in EMU_FAMILIES is
+# compiled a second time with ANEMLL_SIMDE and the AVX2 flags alone, its instructions beyond AVX2
+# taken from SIMDe (src/kernels/x86_intrin.h), as the family <name>_emu (kernels.h); so its code
+# is tested on any AVX2 machine.  They go into a variant of the library in $(BUILD)/emu, every
+# source compiled with ANEMLL_EMU_<NAME> (the list of families is part of kernels.h's enum), and
+# the kernel tests are linked against it (EMU_TESTS); tests/run.sh runs $(BUILD)/emu/tests too.
+$(EMU)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(EMU_DEFS) $(call isa_flags,$<) -c $< -o $@
+
+# -Wno-psabi: GCC notes that 512-bit vectors pass by value differently without AVX-512, which
+# concerns no interface here.  -fno-sanitize=shift: SIMDe's portable multishift computes
+# b << (64 - s), undefined in C for s = 0, though every x86 shift gives the right byte there.
+$(EMU)/obj/src/kernels/kernels_%_emu.o: src/kernels/kernels_%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(EMU_DEFS) -DANEMLL_SIMDE $(AVX2_FLAGS) -Wno-psabi -fno-sanitize=shift -c $< -o $@
+
+$(EMU)/libanemll.a: $(EMU_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(EMU)/tests/%: tests/%.c tests/check.h tests/rng.h $(EMU)/libanemll.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(EMU_DEFS) -Itests -o $@ $< $(EMU)/libanemll.a $(LDFLAGS) $(LDLIBS)
 
 test: all
 	BUILD=$(BUILD) bash tests/run.sh

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test binary ($BUILD/tests/test_*) and shell test (tests/*_test.sh), for each
+# Runs every test binary ($BUILD/tests/test_*, and $BUILD/emu/tests/test_*: the kernel tests
+# with the emulated kernel families, see the Makefile) and shell test (tests/*_test.sh), for each
 # build folder named in BUILDS (default: $BUILD, default build).
 # Each prints "PASS name" / "FAIL name" lines; a program that dies without
 # reporting counts as one failure. The last line is "N passed, N failed".
@@ -26,9 +27,9 @@ run_one() {
 }
 for BUILD in $BUILDS; do
     export BUILD
-    for t in "$BUILD"/tests/test_*; do
+    for t in "$BUILD"/tests/test_* "$BUILD"/emu/tests/test_*; do
         [ -x "$t" ] || continue
-        run_one "$BUILD/$(basename "$t")" "$t"
+        run_one "${t%/tests/*}/$(basename "$t")" "$t"
     done
     for t in tests/*_test.sh; do
         [ -f "$t" ] || continue
