@@ -404,17 +404,12 @@ static void test_matmul_q8_nonfinite(void) {
     mat_free(&tm);
 }
 
-/* AVX-VNNI's vpdpbusd sums the same integers as AVX2's maddubs + madd (kernels_avx2.c, dot_u8s8)
- * and the rest is the same code: the avxvnni families, native or emulated, give AVX2's outputs bit
- * for bit, with FP32 and 8-bit activations. */
-static void test_vnni_matches_avx2(void) {
+/* Families a and b give the same bits, every width and some odd shapes, FP32 and 8-bit inputs. */
+static void check_same_bits(QMatKernel a, QMatKernel b) {
     static const int vshapes[][2] = {{13, 37}, {5, 64}, {9, 100}, {3, 1030}, {17, 2100}};
     static const int vTs[] = {1, 3, 64};
-    if (!qmat_kernel_available(QMAT_KERNEL_AVX2)) return;
-    const KernelTable *avx2 = kernels_table(QMAT_KERNEL_AVX2);
-    for (QMatKernel k = QMAT_KERNEL_SCALAR; k < QMAT_KERNEL_END; k++)
-        if (qmat_kernel_available(k) && !strncmp(qmat_kernel_name(k), "avxvnni", 7))
-            printf("  %s against avx2\n", qmat_kernel_name(k));
+    const KernelTable *ka = kernels_table(a), *kb = kernels_table(b);
+    printf("  %s against %s\n", ka->name, kb->name);
     rng_seed(14);
     for (int bits = LUT_MIN_BITS; bits <= LUT_MAX_BITS; bits++)
         for (size_t si = 0; si < sizeof vshapes / sizeof vshapes[0]; si++) {
@@ -424,27 +419,48 @@ static void test_vnni_matches_avx2(void) {
             for (size_t ti = 0; ti < sizeof vTs / sizeof vTs[0]; ti++) {
                 int T = vTs[ti];
                 size_t ny = (size_t)T * (size_t)w->rows;
-                float *x = gauss_matrix(T, w->cols, 1.0f), *ref = xmalloc(sizeof(float) * ny);
-                float *ref8 = xmalloc(sizeof(float) * ny), *y = xmalloc(sizeof(float) * ny);
-                QActs a = {0};
-                qacts_quantize(&a, x, T, w->cols);
-                avx2->matmul_rows(w, x, T, ref, 0, w->rows);
-                avx2->matmul_q8_rows(w, &a, ref8, 0, w->rows);
-                for (QMatKernel k = QMAT_KERNEL_SCALAR; k < QMAT_KERNEL_END; k++) {
-                    if (!qmat_kernel_available(k) || strncmp(qmat_kernel_name(k), "avxvnni", 7)) continue;
-                    kernels_table(k)->matmul_rows(w, x, T, y, 0, w->rows);
-                    CHECKF(!memcmp(y, ref, sizeof(float) * ny), "%s LUT%d %dx%d T %d: FP32 differs from avx2",
-                           qmat_kernel_name(k), bits, w->rows, w->cols, T);
-                    kernels_table(k)->matmul_q8_rows(w, &a, y, 0, w->rows);
-                    CHECKF(!memcmp(y, ref8, sizeof(float) * ny), "%s LUT%d %dx%d T %d: q8 differs from avx2",
-                           qmat_kernel_name(k), bits, w->rows, w->cols, T);
-                }
-                qacts_free(&a);
-                free(x), free(ref), free(ref8), free(y);
+                float *x = gauss_matrix(T, w->cols, 1.0f), *ya = xmalloc(sizeof(float) * ny);
+                float *yb = xmalloc(sizeof(float) * ny);
+                QActs q = {0};
+                qacts_quantize(&q, x, T, w->cols);
+                ka->matmul_rows(w, x, T, ya, 0, w->rows);
+                kb->matmul_rows(w, x, T, yb, 0, w->rows);
+                CHECKF(!memcmp(ya, yb, sizeof(float) * ny), "%s LUT%d %dx%d T %d: FP32 differs from %s", ka->name,
+                       bits, w->rows, w->cols, T, kb->name);
+                ka->matmul_q8_rows(w, &q, ya, 0, w->rows);
+                kb->matmul_q8_rows(w, &q, yb, 0, w->rows);
+                CHECKF(!memcmp(ya, yb, sizeof(float) * ny), "%s LUT%d %dx%d T %d: q8 differs from %s", ka->name,
+                       bits, w->rows, w->cols, T, kb->name);
+                qacts_free(&q);
+                free(x), free(ya), free(yb);
             }
             qmat_free_q8(w);
             mat_free(&tm);
         }
+}
+
+/* AVX-VNNI's vpdpbusd sums the same integers as AVX2's maddubs + madd (kernels_avx2.c, dot_u8s8)
+ * and the rest is the same code: the avxvnni families, native or emulated, give AVX2's bits. */
+static void test_vnni_matches_avx2(void) {
+    for (QMatKernel k = QMAT_KERNEL_SCALAR; k < QMAT_KERNEL_END; k++)
+        if (qmat_kernel_available(k) && qmat_kernel_available(QMAT_KERNEL_AVX2) &&
+            !strncmp(qmat_kernel_name(k), "avxvnni", 7))
+            check_same_bits(k, QMAT_KERNEL_AVX2);
+}
+
+/* Where this CPU runs a family natively too, its emulated build gives the same bits: SIMDe's
+ * emulation and x86_intrin.h's naming of it are faithful. */
+static void test_emulated_matches_native(void) {
+    for (QMatKernel k = QMAT_KERNEL_SCALAR; k < QMAT_KERNEL_END; k++) {
+        if (!kernels_table(k)->emulated || !qmat_kernel_available(k)) continue;
+        const char *name = qmat_kernel_name(k);
+        char native_name[32];
+        snprintf(native_name, sizeof native_name, "%.*s", (int)strlen(name) - 4, name); /* less "_emu" */
+        QMatKernel native;
+        CHECK(qmat_kernel_parse(native_name, &native) == 0);
+        if (qmat_kernel_available(native)) check_same_bits(k, native);
+        else printf("  (%s not available here: %s not compared with it)\n", native_name, name);
+    }
 }
 
 /* fn as the case "<name>_<family>" for every family this CPU runs, each made the active one. */
@@ -473,5 +489,6 @@ int main(void) {
     RUN_PER_FAMILY(test_matmul_q8_batch_invariant);
     RUN_PER_FAMILY(test_matmul_q8_nonfinite);
     RUN(test_vnni_matches_avx2);
+    RUN(test_emulated_matches_native);
     CHECK_EXIT();
 }
