@@ -29,7 +29,7 @@ const CommandSpec version_spec = {
     "",
     "Prints the version (with the git revision it was built from, when built from a git checkout), the "
     "compiler, the matmul kernels this build has, the SIMD features of this CPU and the kernel a run uses "
-    "here: the best the CPU runs, unless ANEMLL_KERNEL=scalar|avx2|avxvnni|neon|auto says otherwise. "
+    "here: the best the CPU runs, unless ANEMLL_KERNEL=scalar|avx2|avxvnni|avx512|neon|auto says otherwise. "
     "`anemll --version` is the same.",
     (const ArgSpec *const[]){NULL},
     "anemll --version\n"
