@@ -46,7 +46,7 @@ BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 # Emulated kernel families (x86-64, tests only): see "emulated kernel families" below.
 ifeq ($(ARCH),x86_64)
-EMU_FAMILIES := avxvnni $(if $(wildcard src/kernels/kernels_avx512.c),avx512)
+EMU_FAMILIES := avxvnni avx512
 endif
 EMU       := $(BUILD)/emu
 EMU_DEFS  := $(foreach f,$(EMU_FAMILIES),-DANEMLL_EMU_$(shell echo $(f) | tr a-z A-Z))
@@ -130,8 +130,9 @@ $(EMU)/obj/%.o: %.c
 	$(CC) $(CFLAGS) $(EMU_DEFS) $(call isa_flags,$<) -c $< -o $@
 
 # -Wno-psabi: GCC notes that 512-bit vectors pass by value differently without AVX-512, which
-# concerns no interface here.  -fno-sanitize=shift: SIMDe's portable multishift computes
-# b << (64 - s), undefined in C for s = 0, though every x86 shift gives the right byte there.
+# concerns no interface here.  -fno-sanitize=shift: SIMDe's portable multishift (vpmultishiftqb,
+# which kernels_avx512.c uses) computes (b >> s) | (b << (64 - s)), and b << 64 (s = 0) is
+# undefined in C; x86 gives b or 0 for it, either way leaving the right byte, b >> 0.
 $(EMU)/obj/src/kernels/kernels_%_emu.o: src/kernels/kernels_%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(EMU_DEFS) -DANEMLL_SIMDE $(AVX2_FLAGS) -Wno-psabi -fno-sanitize=shift -c $< -o $@

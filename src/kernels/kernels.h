@@ -44,7 +44,7 @@ typedef struct {
 
 /* X(ID, name) per family, the scalar reference first; AUTO picks the last one this CPU runs that
  * is not emulated.  The emu build defines ANEMLL_EMU_<NAME> for each family it emulates. */
-#define KERNEL_FAMILIES(X)                                                                     \
+#define KERNEL_FAMILIES(X)                                                              \
     X(SCALAR, scalar) X(AVX2, avx2) X(AVXVNNI, avxvnni) X(AVX512, avx512) X(NEON, neon) \
     KERNEL_EMU_AVXVNNI(X) KERNEL_EMU_AVX512(X)
 #ifdef ANEMLL_EMU_AVXVNNI

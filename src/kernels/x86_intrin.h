@@ -5,7 +5,10 @@
  * the AVX2 flags alone: AVX2, FMA and F16C stay native, and the AVX-512 and VNNI intrinsics become
  * SIMDe's portable functions under their Intel names (SIMDE_ENABLE_NATIVE_ALIASES).  <immintrin.h>
  * comes first so that SIMDe adopts GCC's own __m512i and friends as its vector types
- * (simde/x86/avx512/types.h): its alias typedefs then repeat them instead of clashing. */
+ * (simde/x86/avx512/types.h): its alias typedefs then repeat them instead of clashing.
+ * An intrinsic SIMDe lacks (0.7.4 has no masked loads, no _mm512_reduce_*, ...) stays GCC's, which
+ * fails the emulated build with "inlining failed ... target specific option mismatch": give it a
+ * portable definition below, or the family file an ANEMLL_SIMDE alternative. */
 #ifndef ANEMLL_X86_INTRIN_H
 #define ANEMLL_X86_INTRIN_H
 
