@@ -322,8 +322,9 @@ static void test_matmul_q8(void) {
                 TestMat tm = random_lut(q8_shapes[si][0], q8_shapes[si][1], bits, pcs[pi]);
                 QMatrix *w = &tm.m;
                 qmat_prepare_q8(w);
-                for (size_t ti = 0; ti < sizeof q8_Ts / sizeof q8_Ts[0]; ti++) {
-                    int T = q8_Ts[ti];
+                for (size_t ti = 0; ti < 2 * (sizeof q8_Ts / sizeof q8_Ts[0]); ti++) {
+                    int T = q8_Ts[ti % (sizeof q8_Ts / sizeof q8_Ts[0])];
+                    if (ti == sizeof q8_Ts / sizeof q8_Ts[0]) qmat_prepare_codes8(w, 2); /* the same again */
                     float *x = gauss_matrix(T, w->cols, 1.0f);
                     QActs a = {0};
                     qacts_quantize(&a, x, T, w->cols);
@@ -338,8 +339,8 @@ static void test_matmul_q8(void) {
                             double rel = fabs(got - e) / (1e-30 + mag);
                             if (!(rel <= worst)) worst = rel;
                         }
-                    CHECKF(worst <= 1e-5, "q8 LUT%d g%d %dx%d T %d kernel %s: rel err %g vs the codes", bits,
-                           pcs[pi], w->rows, w->cols, T, qmat_kernel_name(fam), worst);
+                    CHECKF(worst <= 1e-5, "q8 LUT%d g%d %dx%d T %d kernel %s%s: rel err %g vs the codes", bits,
+                           pcs[pi], w->rows, w->cols, T, qmat_kernel_name(fam), w->codes8 ? " codes8" : "", worst);
                     /* and against the FP32 matmul: the 8-bit error is small against sum |w x| */
                     double e = matmul_rel_error(w, x, T, y);
                     CHECKF(e <= 0.02, "q8 LUT%d %dx%d T %d kernel %s: rel err %g vs FP32", bits, w->rows, w->cols,
@@ -359,10 +360,13 @@ static void test_matmul_q8_batch_invariant(void) {
     static const int q8_shapes[][2] = {{9, 100}, {8, 1152}, {5, 2100}, {4, 64}};
     rng_seed(13);
     for (int bits = LUT_MIN_BITS; bits <= LUT_MAX_BITS; bits++)
-        for (size_t si = 0; si < sizeof q8_shapes / sizeof q8_shapes[0]; si++) {
-            TestMat tm = random_lut(q8_shapes[si][0], q8_shapes[si][1], bits, 4);
+        for (size_t si = 0; si < 2 * (sizeof q8_shapes / sizeof q8_shapes[0]); si++) {
+            int c8 = si >= sizeof q8_shapes / sizeof q8_shapes[0]; /* the shapes again, with codes8 */
+            const int *shape = q8_shapes[si % (sizeof q8_shapes / sizeof q8_shapes[0])];
+            TestMat tm = random_lut(shape[0], shape[1], bits, 4);
             QMatrix *w = &tm.m;
             qmat_prepare_q8(w);
+            if (c8) qmat_prepare_codes8(w, 1);
             int T = 7, same = 1;
             float *x = gauss_matrix(T, w->cols, 1.0f);
             float *yb = xmalloc(sizeof(float) * (size_t)T * w->rows), *y1 = xmalloc(sizeof(float) * w->rows);
@@ -374,13 +378,62 @@ static void test_matmul_q8_batch_invariant(void) {
                 qmat_matmul_q8_rows(w, &a, y1, 0, w->rows);
                 same &= memcmp(y1, yb + (size_t)t * w->rows, sizeof(float) * w->rows) == 0;
             }
-            CHECKF(same, "q8 LUT%d %dx%d kernel %s: batch of %d differs from one by one", bits, w->rows, w->cols,
-                   qmat_kernel_name(fam), T);
+            CHECKF(same, "q8 LUT%d %dx%d kernel %s%s: batch of %d differs from one by one", bits, w->rows, w->cols,
+                   qmat_kernel_name(fam), c8 ? " codes8" : "", T);
             free(x), free(yb), free(y1);
             qacts_free(&a);
             qmat_free_q8(w);
             mat_free(&tm);
         }
+}
+
+/* A model builds codes8 for its head only where the family in use wants it (model.c), so a
+ * family must give the same bits from codes8 as from the indices: a run's logits then do not
+ * depend on which family loaded the model. */
+static void test_matmul_q8_codes8_same_bits(void) {
+    static const int shapes[][2] = {{13, 37}, {9, 100}, {17, 2100}};
+    static const int Ts[] = {1, 3};
+    rng_seed(15);
+    for (int bits = LUT_MIN_BITS; bits <= LUT_MAX_BITS; bits++)
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+            for (size_t ti = 0; ti < sizeof Ts / sizeof Ts[0]; ti++) {
+                TestMat tm = random_lut(shapes[si][0], shapes[si][1], bits, 4);
+                QMatrix *w = &tm.m;
+                int T = Ts[ti];
+                qmat_prepare_q8(w);
+                size_t ny = (size_t)T * (size_t)w->rows;
+                float *x = gauss_matrix(T, w->cols, 1.0f), *ya = xmalloc(sizeof(float) * ny);
+                float *yb = xmalloc(sizeof(float) * ny);
+                QActs a = {0};
+                qacts_quantize(&a, x, T, w->cols);
+                qmat_matmul_q8_rows(w, &a, ya, 0, w->rows);
+                qmat_prepare_codes8(w, 2);
+                qmat_matmul_q8_rows(w, &a, yb, 0, w->rows);
+                CHECKF(!memcmp(ya, yb, sizeof(float) * ny), "kernel %s LUT%d %dx%d T %d: codes8 changes the output",
+                       qmat_kernel_name(fam), bits, w->rows, w->cols, T);
+                qacts_free(&a);
+                free(x), free(ya), free(yb);
+                qmat_free_q8(w);
+                mat_free(&tm);
+            }
+}
+
+/* codes8 holds exactly the code of every weight, zero past the columns. */
+static void test_codes8_built(void) {
+    rng_seed(16);
+    TestMat tm = random_lut(11, 70, 6, 4);
+    QMatrix *w = &tm.m;
+    qmat_prepare_q8(w);
+    qmat_prepare_codes8(w, 3);
+    CHECK(w->codes8 && w->codes8_ld == 128);
+    for (int r = 0; r < w->rows; r++)
+        for (int c = 0; c < w->codes8_ld; c++) {
+            int8_t want = c < w->cols ? w->lut_q8[(r / w->group) * 64 + lut_get_index(qmat_row_data(w, r), c, 6)] : 0;
+            CHECKF(w->codes8[(size_t)r * (size_t)w->codes8_ld + c] == want, "row %d col %d", r, c);
+        }
+    qmat_free_q8(w);
+    CHECK(w->codes8 == NULL);
+    mat_free(&tm);
 }
 
 static void test_matmul_q8_nonfinite(void) {
@@ -488,6 +541,8 @@ int main(void) {
     RUN_PER_FAMILY(test_matmul_q8);
     RUN_PER_FAMILY(test_matmul_q8_batch_invariant);
     RUN_PER_FAMILY(test_matmul_q8_nonfinite);
+    RUN_PER_FAMILY(test_matmul_q8_codes8_same_bits);
+    RUN(test_codes8_built);
     RUN(test_vnni_matches_avx2);
     RUN(test_emulated_matches_native);
     CHECK_EXIT();

@@ -40,6 +40,9 @@ typedef struct {
     void (*gelu_tanh)(float *x, size_t n);
     double (*exp_shift)(float *x, float shift, int n);
     int (*round_f16)(float *x, size_t n);
+    /* LUT widths (bit b: b-bit indices) whose 8-bit matmul runs faster from QMatrix.codes8, a
+     * code per weight, than from the indices: the model builds codes8 for its LM head then */
+    unsigned codes8_widths;
 } KernelTable;
 
 /* X(ID, name) per family, the scalar reference first; AUTO picks the last one this CPU runs that

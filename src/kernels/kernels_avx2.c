@@ -492,11 +492,16 @@ static void lut6_tables(const int8_t *tab, __m256i t[4]) {
     }
 }
 
-/* One row's columns [c0, c0 + span) as int8 codes in out[0, span) (span a multiple of 64; zero
- * past cols): 4-bit in nibble order, as code + LUT4_OFFSET; other widths in column order.
- * tab: the row's codes. */
-static void decode_q8_range(const QMatrix *w, const uint8_t *row, const int8_t *tab, int c0, int span, int8_t *out) {
+/* Row r's columns [c0, c0 + span) as int8 codes in out[0, span) (span a multiple of 64; zero
+ * past cols): 4-bit in nibble order, as code + LUT4_OFFSET; other widths in column order, copied
+ * from w->codes8 where it is built.  tab: the row's codes. */
+static void decode_q8_range(const QMatrix *w, int r, const int8_t *tab, int c0, int span, int8_t *out) {
+    const uint8_t *row = qmat_row_data(w, r);
     uint8_t tail[32];
+    if (w->codes8 && w->bits != 4) {
+        memcpy(out, w->codes8 + (size_t)r * (size_t)w->codes8_ld + c0, (size_t)span);
+        return;
+    }
     if (w->bits == 4) {
         __m256i t = lut4_table_u7(tab), e, o;
         for (int c = c0; c < c0 + span; c += 64) {
@@ -603,17 +608,29 @@ __attribute__((noinline)) static float dot_row_q8_lut4(const QMatrix *w, const u
     return hsum8(acc) - LUT4_OFFSET * x->qsum[0];
 }
 
-/* Decode (T == 1) of 6-bit, fused likewise. */
-__attribute__((noinline)) static float dot_row_q8_lut6(const QMatrix *w, const uint8_t *row, const __m256i t[4], const QActs *x) {
+/* Decode (T == 1) of 6-bit, fused likewise; or of any width but 4 from w->codes8 (codes8 set:
+ * t and row unused), with the same operations on the same codes. */
+ALWAYS_INLINE float dot_row_q8_cols(const QMatrix *w, int r, const __m256i t[4], const QActs *x, int codes8) {
+    const uint8_t *row = qmat_row_data(w, r);
+    const int8_t *c8 = codes8 ? w->codes8 + (size_t)r * (size_t)w->codes8_ld : NULL;
     __m256 acc = _mm256_setzero_ps();
     uint8_t tail[32];
     for (int c = 0; c < x->ld; c += 32) {
-        __m256i c32 = lut6_codes32(row_chunk(w, row, (size_t)c * 3 / 4, 24, 28, tail), t);
+        __m256i c32 = codes8 ? _mm256_loadu_si256((const __m256i *)(c8 + c))
+                             : lut6_codes32(row_chunk(w, row, (size_t)c * 3 / 4, 24, 28, tail), t);
         __m256i xq = _mm256_loadu_si256((const __m256i *)(x->q + c));
         acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32_i8(_mm256_abs_epi8(c32), c32, xq)),
                               _mm256_broadcast_ss(x->d + c / 32), acc);
     }
     return hsum8(acc);
+}
+
+__attribute__((noinline)) static float dot_row_q8_lut6(const QMatrix *w, int r, const __m256i t[4], const QActs *x) {
+    return dot_row_q8_cols(w, r, t, x, 0);
+}
+
+__attribute__((noinline)) static float dot_row_q8_codes8(const QMatrix *w, int r, const QActs *x) {
+    return dot_row_q8_cols(w, r, NULL, x, 1);
 }
 
 /* T > 1, or widths without a fused T == 1 path: tile_matmul's state. */
@@ -629,8 +646,7 @@ static void q8_decode(void *ctx, int r, int nr, int c0, int c1, const void *rows
     const QMatrix *w = q->w;
     for (int i = 0; i < nr; i++) {
         Q8TileRow *o = &q->rows[i];
-        decode_q8_range(w, qmat_row_data(w, r + i),
-                        w->lut_q8 + (size_t)((r + i) / w->group) * ((size_t)1 << w->bits), c0, c1 - c0, o->q);
+        decode_q8_range(w, r + i, w->lut_q8 + (size_t)((r + i) / w->group) * ((size_t)1 << w->bits), c0, c1 - c0, o->q);
         for (int c = 0; c < c1 - c0 && !q->nib; c += 32) /* 4-bit: unsigned codes need no |w| */
             _mm256_store_si256((__m256i *)(o->abs + c),
                                _mm256_abs_epi8(_mm256_load_si256((const __m256i *)(o->q + c))));
@@ -656,17 +672,20 @@ static const TileKernel q8_tiles = {Q8_TILE_COLS, 8, q8_decode, q8_tile, q8_fini
 
 static void qmat_rows_q8_avx2(const QMatrix *w, const QActs *x, float *y, int r0, int r1) {
     int n = 1 << w->bits, g = -1;
+    if (x->T == 1 && w->codes8 && w->bits != 4) {
+        for (int r = r0; r < r1; r++) y[r] = dot_row_q8_codes8(w, r, x) * w->lut_q8_scale[r / w->group];
+        return;
+    }
     if (x->T == 1 && (w->bits == 4 || w->bits == 6)) {
         __m256i t[4];
         for (int r = r0; r < r1; r++) {
-            const uint8_t *row = qmat_row_data(w, r);
             if (r / w->group != g) {
                 g = r / w->group;
                 const int8_t *tab = w->lut_q8 + (size_t)g * (size_t)n;
                 if (w->bits == 4) t[0] = lut4_table_u7(tab);
                 else lut6_tables(tab, t);
             }
-            float acc = w->bits == 4 ? dot_row_q8_lut4(w, row, t[0], x) : dot_row_q8_lut6(w, row, t, x);
+            float acc = w->bits == 4 ? dot_row_q8_lut4(w, qmat_row_data(w, r), t[0], x) : dot_row_q8_lut6(w, r, t, x);
             y[r] = acc * w->lut_q8_scale[g];
         }
         return;
@@ -843,7 +862,10 @@ static int vec_round_f16_avx2(float *x, size_t n) {
 const KernelTable KERNEL_TABLE(FAMILY) = {KERNEL_TABLE_HEAD(FAMILY, FAMILY_CPU_RUNS),
                                          .matmul_rows = qmat_rows_avx2, .matmul_q8_rows = qmat_rows_q8_avx2,
                                          .dot = vec_dot_avx2, .axpy = vec_axpy_avx2, .gelu_tanh = vec_gelu_tanh_avx2,
-                                         .exp_shift = vec_exp_shift_avx2, .round_f16 = vec_round_f16_avx2};
+                                         .exp_shift = vec_exp_shift_avx2, .round_f16 = vec_round_f16_avx2,
+                                         /* every width but 4 (one pshufb per 32 weights): 6-bit takes 4 pshufb,
+                                          * 3 XOR and the unpacking per 32, the others go one by one */
+                                         .codes8_widths = 0x1ec};
 
 #else
 const KernelTable KERNEL_TABLE(FAMILY) = {.name = KERNEL_STR(FAMILY)}; /* not x86-64: known by name only */

@@ -15,3 +15,7 @@ void qmat_matmul_q8_rows(const QMatrix *w, const QActs *x, float *y, int r0, int
 void qmat_matmul(const QMatrix *w, const float *x, int T, float *y) {
     qmat_matmul_rows(w, x, T, y, 0, w->rows);
 }
+
+int qmat_kernel_wants_codes8(const QMatrix *w) {
+    return w->kind == QM_LUT && (kernels_active()->codes8_widths >> w->bits & 1u);
+}

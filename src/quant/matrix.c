@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "quant/lut_format.h"
+#include "util/pool.h"
 #include "util/util.h"
 
 void qmat_row(const QMatrix *w, int r, float *out) {
@@ -67,8 +68,30 @@ void qmat_prepare_q8(QMatrix *w) {
 void qmat_free_q8(QMatrix *w) {
     free(w->lut_q8);
     free(w->lut_q8_scale);
+    free(w->codes8);
     w->lut_q8 = NULL;
     w->lut_q8_scale = NULL;
+    w->codes8 = NULL;
+}
+
+static void codes8_task(void *ctx, int i, int n) {
+    const QMatrix *w = ctx;
+    int r0 = (int)((long)w->rows * i / n), r1 = (int)((long)w->rows * (i + 1) / n), nidx = 1 << w->bits;
+    uint8_t *idx = xmalloc((size_t)w->cols);
+    for (int r = r0; r < r1; r++) {
+        const int8_t *tab = w->lut_q8 + (size_t)(r / w->group) * (size_t)nidx;
+        int8_t *out = w->codes8 + (size_t)r * (size_t)w->codes8_ld;
+        lut_unpack_row(qmat_row_data(w, r), w->cols, w->bits, idx);
+        for (int c = 0; c < w->cols; c++) out[c] = tab[idx[c]];
+    }
+    free(idx);
+}
+
+void qmat_prepare_codes8(QMatrix *w, int n_threads) {
+    if (w->kind != QM_LUT || !w->lut_q8 || w->codes8) return;
+    w->codes8_ld = (w->cols + 63) / 64 * 64;
+    w->codes8 = xcalloc((size_t)w->rows, (size_t)w->codes8_ld);
+    pool_run(codes8_task, w, n_threads < 1 ? 1 : n_threads);
 }
 
 void qacts_resize(QActs *a, int T, int cols) {

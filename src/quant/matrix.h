@@ -26,6 +26,11 @@ typedef struct {
      * entry i of group g ~= lut_q8[g][i] * lut_q8_scale[g], codes within +-QMAT_Q8_RANGE(bits) */
     int8_t *lut_q8;         /* [ngroups][1 << bits] */
     float *lut_q8_scale;    /* [ngroups] */
+    /* The same codes one per weight, for kernels whose lookup of this width costs more than
+     * reading a byte (qmat_prepare_codes8; owned, NULL until then): codes8[r * codes8_ld + c] =
+     * lut_q8[g(r)][index (r, c)], zero for c >= cols */
+    int8_t *codes8;         /* [rows][codes8_ld] */
+    int codes8_ld;          /* cols rounded up to 64 */
 } QMatrix;
 
 /* Row r of W as FP32 (embedding lookup).   out: [cols] */
@@ -82,6 +87,9 @@ typedef struct {
 /* Build lut_q8 / lut_q8_scale for a QM_LUT matrix (no-op otherwise, or if already built). */
 void qmat_prepare_q8(QMatrix *w);
 void qmat_free_q8(QMatrix *w);
+/* Build codes8 for a QM_LUT matrix whose lut_q8 is built (no-op otherwise, or if already built),
+ * with n_threads threads; 33% more bytes than 6-bit indices, read with no unpacking or lookup. */
+void qmat_prepare_codes8(QMatrix *w, int n_threads);
 /* x: [T, cols] FP32 -> a (its buffers grow as needed; free with qacts_free). */
 void qacts_quantize(QActs *a, const float *x, int T, int cols);
 /* The same in two steps, so inputs can be quantized by several threads: qacts_resize sets a's

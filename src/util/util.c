@@ -163,6 +163,12 @@ void unmap_file(MappedFile *mf) {
     memset(mf, 0, sizeof *mf);
 }
 
+void map_release(const void *p, size_t n) {
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = ((uintptr_t)p + page - 1) / page * page;
+    uintptr_t b = ((uintptr_t)p + n) / page * page;
+    if (b > a) madvise((void *)a, b - a, MADV_DONTNEED); /* clean private pages: nothing lost */
+}
+
 static char *read_text(const char *path, size_t max_bytes, size_t *len_out, int streams) {
     struct stat st;
     int fd = open_input(path, &st, streams);

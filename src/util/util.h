@@ -35,6 +35,9 @@ typedef struct {
 } MappedFile;
 int map_file(MappedFile *mf, const char *path);
 void unmap_file(MappedFile *mf);
+/* Let the pages wholly inside [p, p + n) of a read-only mapping (map_file) go: they leave the
+ * process's resident memory and are read from the file again if used again. */
+void map_release(const void *p, size_t n);
 
 /* Whole small file into a NUL-terminated buffer (config.json, meta.yaml): a regular file only,
  * so a FIFO in a model folder is an error, never a hang. */
