@@ -671,16 +671,19 @@ static void q8_finish(void *ctx, const float *acc, int T, int r, int nr, float *
 static const TileKernel q8_tiles = {Q8_TILE_COLS, 8, q8_decode, q8_tile, q8_finish};
 
 static void qmat_rows_q8_avx2(const QMatrix *w, const QActs *x, float *y, int r0, int r1) {
-    int n = 1 << w->bits, g = -1;
+    int n = 1 << w->bits, g = -1, g_end = r0; /* the group loaded, and its end row */
     if (x->T == 1 && w->codes8 && w->bits != 4) {
-        for (int r = r0; r < r1; r++) y[r] = dot_row_q8_codes8(w, r, x) * w->lut_q8_scale[r / w->group];
+        for (int r = r0; r < r1; r++) {
+            if (r >= g_end) g = r / w->group, g_end = (g + 1) * w->group; /* no division per row */
+            y[r] = dot_row_q8_codes8(w, r, x) * w->lut_q8_scale[g];
+        }
         return;
     }
     if (x->T == 1 && (w->bits == 4 || w->bits == 6)) {
         __m256i t[4];
         for (int r = r0; r < r1; r++) {
-            if (r / w->group != g) {
-                g = r / w->group;
+            if (r >= g_end) {
+                g = r / w->group, g_end = (g + 1) * w->group;
                 const int8_t *tab = w->lut_q8 + (size_t)g * (size_t)n;
                 if (w->bits == 4) t[0] = lut4_table_u7(tab);
                 else lut6_tables(tab, t);

@@ -56,12 +56,19 @@ typedef struct {
     int bits;
     int offset;   /* added to every code: unsigned for vpdpbusd */
     int group;    /* whose table is loaded; -1 none */
+    int g_first, g_end; /* its rows [g_first, g_end): a row in them needs no division */
+    int full_end;       /* steps below it read whole vectors inside the row (no tail load) */
     __m512i tab;  /* 4-bit: the 16 codes in each 128-bit lane; 6-bit: the 64 codes */
     uint8_t codes[1 << LUT_MAX_BITS]; /* other widths: the codes, offset */
 } Lut8;
 
 static void lut8_init(Lut8 *l, const QMatrix *w) {
     l->w = w, l->bits = w->bits, l->offset = w->bits <= 4 ? 64 : 128, l->group = -1;
+    l->g_first = l->g_end = 0;
+    l->full_end = 0; /* step c loads bytes [c * bits / 8, + 32) for 4-bit, [.., + 64) for 6-bit */
+    if (w->bits == 4 || w->bits == 6)
+        while ((size_t)l->full_end * (size_t)w->bits / 8 + (w->bits == 4 ? 32u : 64u) <= w->row_bytes)
+            l->full_end += STEP;
 }
 
 static void lut8_load_group(Lut8 *l, int g) {
@@ -71,12 +78,14 @@ static void lut8_load_group(Lut8 *l, int g) {
     if (l->bits == 4) l->tab = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)l->codes));
     else if (l->bits == 6) l->tab = _mm512_loadu_si512(l->codes);
     l->group = g;
+    l->g_first = g * l->w->group;
+    l->g_end = l->g_first + l->w->group;
 }
 
 /* Row r's packed indices, with its group's table loaded. */
-static const uint8_t *lut8_row(Lut8 *l, int r) {
-    if (r / l->w->group != l->group) lut8_load_group(l, r / l->w->group);
-    return qmat_row_data(l->w, r);
+ALWAYS_INLINE const uint8_t *lut8_row(Lut8 *l, int r) {
+    if (r < l->g_first || r >= l->g_end) lut8_load_group(l, r / l->w->group);
+    return (const uint8_t *)l->w->data + (size_t)r * l->w->row_bytes;
 }
 
 /* A step's 64 codes: the even columns', then the odd ones'. */
@@ -85,10 +94,10 @@ typedef struct {
 } Codes;
 
 /* Step c's (a multiple of 64) codes of a 4-bit row. */
-ALWAYS_INLINE Codes codes4(const Lut8 *l, const uint8_t *row, int c) {
+ALWAYS_INLINE Codes codes4(const Lut8 *l, const uint8_t *row, int c, int full) {
     size_t off = (size_t)c / 2, rb = l->w->row_bytes;
-    __m256i raw = rb - off >= 32 ? _mm256_loadu_si256((const __m256i *)(row + off))
-                                 : _mm512_castsi512_si256(load_bytes(row + off, rb - off));
+    __m256i raw = full ? _mm256_loadu_si256((const __m256i *)(row + off))
+                       : _mm512_castsi512_si256(load_bytes(row + off, rb - off < 32 ? rb - off : 32));
     __m256i nib = _mm256_set1_epi8(0x0f), tab = _mm512_castsi512_si256(l->tab);
     return (Codes){_mm256_shuffle_epi8(tab, _mm256_and_si256(raw, nib)),
                    _mm256_shuffle_epi8(tab, _mm256_and_si256(_mm256_srli_epi16(raw, 4), nib))};
@@ -107,9 +116,9 @@ static const uint8_t spread6[64] = {
 };
 
 /* Step c's codes of a 6-bit row, in column order. */
-ALWAYS_INLINE __m512i codes6(const Lut8 *l, const uint8_t *row, int c) {
+ALWAYS_INLINE __m512i codes6(const Lut8 *l, const uint8_t *row, int c, int full) {
     size_t off = (size_t)c * 3 / 4, rb = l->w->row_bytes;
-    __m512i raw = rb - off >= 64 ? _mm512_loadu_si512(row + off) : load_bytes(row + off, rb - off < 48 ? rb - off : 48);
+    __m512i raw = full ? _mm512_loadu_si512(row + off) : load_bytes(row + off, rb - off < 48 ? rb - off : 48);
     __m512i q = _mm512_permutexvar_epi8(_mm512_loadu_si512(spread6), raw);
     /* byte j of each qword <- its bits 6j .. 6j+7: index j in the low 6 bits */
     __m512i idx = _mm512_multishift_epi64_epi8(_mm512_set1_epi64(0x2a241e18120c0600), q);
@@ -126,8 +135,8 @@ static const uint8_t even_odd[64] = {
 };
 
 /* Step c's codes of a 6-bit row. */
-ALWAYS_INLINE Codes codes6_step(const Lut8 *l, const uint8_t *row, int c) {
-    return split_codes(_mm512_permutexvar_epi8(_mm512_loadu_si512(even_odd), codes6(l, row, c)));
+ALWAYS_INLINE Codes codes6_step(const Lut8 *l, const uint8_t *row, int c, int full) {
+    return split_codes(_mm512_permutexvar_epi8(_mm512_loadu_si512(even_odd), codes6(l, row, c, full)));
 }
 
 /* Other widths: step c's codes in step order, the offset alone (code 0) past the row's columns. */
@@ -140,8 +149,9 @@ static Codes codes_any(const Lut8 *l, const uint8_t *row, int c) {
     return split_codes(_mm512_load_si512(u));
 }
 
-ALWAYS_INLINE Codes step_codes(const Lut8 *l, const uint8_t *row, int c, int bits) {
-    return bits == 4 ? codes4(l, row, c) : bits == 6 ? codes6_step(l, row, c) : codes_any(l, row, c);
+/* full: the step is below l->full_end (a constant where inlined, so its loads have no tail test) */
+ALWAYS_INLINE Codes step_codes(const Lut8 *l, const uint8_t *row, int c, int bits, int full) {
+    return bits == 4 ? codes4(l, row, c, full) : bits == 6 ? codes6_step(l, row, c, full) : codes_any(l, row, c);
 }
 
 /* Input t's activation codes of step c, in step order. */
@@ -179,8 +189,9 @@ ALWAYS_INLINE void dot_rows(Lut8 *l, const QActs *x, float *y, int r0, int r1, i
     for (int r = r0; r < r1; r++) {
         const uint8_t *row = lut8_row(l, r);
         Acc acc = _mm256_setzero_ps();
-        for (int c = 0; c < x->ld; c += STEP)
-            acc = step_fma(acc, step_codes(l, row, c, bits), step_x(x, 0, c), step_d(x, 0, c));
+        int c = 0;
+        for (; c < l->full_end; c += STEP) acc = step_fma(acc, step_codes(l, row, c, bits, 1), step_x(x, 0, c), step_d(x, 0, c));
+        for (; c < x->ld; c += STEP) acc = step_fma(acc, step_codes(l, row, c, bits, 0), step_x(x, 0, c), step_d(x, 0, c));
         y[r] = finish_row(l, acc, x, 0);
     }
 }
@@ -198,7 +209,7 @@ ALWAYS_INLINE void decode_tile(Tiles *tl, int r, int nr, int c0, int c1, const v
         Lut8 *l = &tl->lut[i];
         const uint8_t *row = lut8_row(l, r + i);
         for (int c = c0; c < c1; c += STEP) {
-            Codes u = step_codes(l, row, c, bits);
+            Codes u = step_codes(l, row, c, bits, c < l->full_end);
             _mm256_store_si256((__m256i *)(tl->codes[i] + (c - c0)), u.even);
             _mm256_store_si256((__m256i *)(tl->codes[i] + (c - c0) + 32), u.odd);
         }
