@@ -100,8 +100,9 @@ $(BUILD)/libanemll.so: $(PIC_OBJ)
 $(BUILD)/simple: examples/simple.c include/anemll.h $(BUILD)/libanemll.a
 	$(CC) -std=c11 -Wall -Wextra -Werror -g $(OPT) $(SANFLAGS) -Iinclude -o $@ $< $(BUILD)/libanemll.a $(LDFLAGS) $(LDLIBS)
 
+# the CLI alone links libmicrohttpd (`anemll serve`)
 $(BUILD)/anemll: $(CLI_OBJ) $(BUILD)/libanemll.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd
 
 $(BUILD)/tests/%: tests/%.c tests/check.h tests/rng.h $(BUILD)/libanemll.a
 	@mkdir -p $(dir $@)
