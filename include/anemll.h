@@ -259,9 +259,9 @@ ANEMLL_API void anemll_chat_free(anemll_chat *c);
 
 /* ---- serving many sequences: one forward pass for several sessions, replies a token at a time ---- */
 
-/* The shared rows of a batched forward pass (up to max_tokens rows). */
+/* The shared rows of a batched forward pass: up to max_tokens rows of up to max_sessions sessions. */
 typedef struct anemll_batch anemll_batch;
-ANEMLL_API int anemll_batch_new(const anemll_model *m, int max_tokens, anemll_batch **out);
+ANEMLL_API int anemll_batch_new(const anemll_model *m, int max_tokens, int max_sessions, anemll_batch **out);
 ANEMLL_API void anemll_batch_free(anemll_batch *b);
 /* Feed session s[i] the ids[i][0..n[i]) (its next positions) for i < count, in one pass: the
  * matmuls run once over all rows, attention per session over its own cache. Afterwards each

@@ -63,7 +63,7 @@ static void together(int n_seq, int chunk) {
     int *ids[NSEQ], n[NSEQ];
     for (int i = 0; i < n_seq; i++) want[i] = alone(i, &ids[i], &n[i]);
     anemll_batch *b = NULL;
-    CHECK(anemll_batch_new(model, 64, &b) == 0);
+    CHECK(anemll_batch_new(model, 64, NSEQ, &b) == 0);
     anemll_session *s[NSEQ];
     int fed[NSEQ] = {0}, step[NSEQ] = {0}, next[NSEQ];
     for (int i = 0; i < n_seq; i++) s[i] = new_session();
@@ -129,7 +129,7 @@ static void test_chunked_prefill_beside_decode(void) {
 
 static void test_bad_batches(void) {
     anemll_batch *b = NULL;
-    CHECK(anemll_batch_new(model, 2, &b) == 0);
+    CHECK(anemll_batch_new(model, 2, 2, &b) == 0);
     anemll_session *s[2] = {new_session(), new_session()};
     int ids[3] = {2, 3, 4};
     const int *rids[2] = {ids, ids};
@@ -140,6 +140,8 @@ static void test_bad_batches(void) {
     rids[1] = &bad;
     CHECK(anemll_batch_run(b, s, rids, n, 2) != 0 && strstr(anemll_last_error(), "vocabulary"));
     CHECK(anemll_batch_run(b, s, rids, n, 0) != 0);
+    anemll_batch *b2 = NULL;
+    CHECK(anemll_batch_new(model, 2, 3, &b2) != 0 && !b2);
     CHECK(anemll_session_reuse(s[0], &bad, 1) == -1);
     anemll_session_free(s[0]);
     anemll_session_free(s[1]);

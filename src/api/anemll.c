@@ -38,8 +38,9 @@ struct anemll_chat {
     Conversation c;
 };
 struct anemll_batch {
-    RunState work;  /* the rows of a pass (its cache unused) */
-    float *logits;  /* [max_tokens, V] */
+    RunState work;    /* the rows of a pass (its cache unused) */
+    int max_sessions;
+    float *logits;    /* [max_sessions, V]: the last row of each */
 };
 
 const char *anemll_last_error(void) { return err_get(); }
@@ -474,14 +475,19 @@ int anemll_generate(anemll_session *s, const anemll_tokenizer *t, const int *pro
 
 /* ---- serving ---- */
 
-int anemll_batch_new(const anemll_model *m, int max_tokens, anemll_batch **out) {
+int anemll_batch_new(const anemll_model *m, int max_tokens, int max_sessions, anemll_batch **out) {
     *out = NULL;
+    if (max_sessions < 1 || max_sessions > max_tokens) {
+        err_set("a batch of %d sessions in %d rows: expected 1..rows sessions", max_sessions, max_tokens);
+        return -1;
+    }
     anemll_batch *b = xcalloc(1, sizeof *b);
     if (runstate_init(&b->work, &m->m, max_tokens, max_tokens)) {
         free(b);
         return -1;
     }
-    b->logits = xmalloc(sizeof(float) * (size_t)max_tokens * (size_t)m->m.cfg.vocab_size);
+    b->max_sessions = max_sessions;
+    b->logits = xmalloc(sizeof(float) * (size_t)max_sessions * (size_t)m->m.cfg.vocab_size);
     *out = b;
     return 0;
 }
@@ -494,8 +500,8 @@ void anemll_batch_free(anemll_batch *b) {
 }
 
 int anemll_batch_run(anemll_batch *b, anemll_session *const *s, const int *const *ids, const int *n, int count) {
-    if (count < 1 || count > b->work.max_batch) {
-        err_set("a batch of %d sessions (allowed 1..%d)", count, b->work.max_batch);
+    if (count < 1 || count > b->max_sessions) {
+        err_set("a batch of %d sessions (allowed 1..%d)", count, b->max_sessions);
         return -1;
     }
     Session **ss = xmalloc(sizeof *ss * (size_t)count);

@@ -49,7 +49,7 @@ int sched_start(Sched *S, const anemll_model *m, const anemll_tokenizer *t, int 
     /* Where the batch shares its matmuls, short prompt chunks keep the other streams flowing.
      * Otherwise prompts go in the pieces anemll_session_set uses, for the same bits as `chat`. */
     S->chunk = anemll_batch_shared(m, ANEMLL_PRECISION_Q8) ? 32 : 64;
-    if (anemll_batch_new(m, S->chunk * parallel, &S->batch)) return -1;
+    if (anemll_batch_new(m, S->chunk * parallel, parallel, &S->batch)) return -1;
     S->slots = xcalloc((size_t)parallel, sizeof *S->slots);
     anemll_session_options so;
     anemll_session_default_options(&so);
@@ -80,6 +80,14 @@ int sched_submit(Sched *S, Job *j) {
 
 void sched_cancel(Sched *S, Job *j) {
     j->cancel = 1;
+    for (Job **p = &S->queue, *prev = NULL; *p; prev = *p, p = &(*p)->next) /* still queued: unlink */
+        if (*p == j) {
+            *p = j->next;
+            if (S->queue_tail == j) S->queue_tail = prev;
+            S->queue_len--;
+            j->held = 0;
+            return;
+        }
     pthread_cond_signal(&S->cv);
     while (j->held) pthread_cond_wait(&j->cv, &S->mu);
 }
