@@ -7,6 +7,7 @@ Prints PASS/FAIL lines as tests/run.sh counts them.
   serve_client.py errors PORT            bad requests get their status and JSON error
   serve_client.py busy PORT              (--parallel 1 --queue 1) a third request gets 503 + Retry-After
   serve_client.py disconnect PORT        a client leaving mid-stream frees its slot
+  serve_client.py stalled PORT           (--timeout 1) a client that stops sending is dropped
 """
 import http.client
 import json
@@ -284,6 +285,21 @@ def busy(port):
         c.close()
 
 
+def stalled(port):
+    """(--timeout 1) a client that sends half a request and then nothing is dropped."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+    t0 = time.time()
+    try:
+        data = s.recv(1024)
+    except OSError:
+        data = b""
+    dt = time.time() - t0
+    s.close()
+    st, _, _ = request(port, "GET", "/health")
+    check("serve_stalled_client_dropped", data == b"" and dt < 5 and st == 200, f"{data[:100]} after {dt:.1f} s")
+
+
 def disconnect(port):
     body = {"prompt": "x" * 20, "max_tokens": 100000, "stream": True, "temperature": 1, "seed": 1,
             "ignore_eos": True}
@@ -309,6 +325,6 @@ if __name__ == "__main__":
     what, port = sys.argv[1], int(sys.argv[2])
     try:
         {"concurrency": lambda: concurrency(port), "load": lambda: load(port, int(sys.argv[3])),
-         "errors": lambda: errors(port), "busy": lambda: busy(port), "disconnect": lambda: disconnect(port)}[what]()
+         "errors": lambda: errors(port), "busy": lambda: busy(port), "stalled": lambda: stalled(port), "disconnect": lambda: disconnect(port)}[what]()
     except Exception as e:
         bad(f"serve_client_{what}", f"{type(e).__name__}: {e}")

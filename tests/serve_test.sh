@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `anemll serve` on loopback with the shipped model: the openai npm client (tests/serve_openai.mjs),
 # 8 concurrent streams equal to their runs alone, a bounded load test, bad requests, a full queue,
-# clients that leave, SIGTERM mid-stream (tests/serve_client.py).
+# clients that leave or stall, SIGTERM mid-stream (tests/serve_client.py).
 source "$(dirname "$0")/lib.sh"
 M="$BUILD/anemll-tiny"
 PIDS=()
@@ -62,8 +62,9 @@ if start_server small --parallel 2 --context 64; then
     stop_server small
 fi
 
-if start_server busy --parallel 1 --queue 1; then
+if start_server busy --parallel 1 --queue 1 --timeout 1; then
     python3 tests/serve_client.py busy "$PORT"
+    python3 tests/serve_client.py stalled "$PORT"
     stop_server busy
 fi
 

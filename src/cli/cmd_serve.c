@@ -27,7 +27,6 @@
 #include "util/util.h"
 
 #define BODY_LIMIT (1u << 20)  /* 1 MiB */
-#define CLIENT_TIMEOUT_S 30    /* a client that sends or reads nothing this long is dropped */
 #define WAIT_SLICE_MS 100      /* how often a waiting connection checks that its client is there */
 
 typedef struct {
@@ -518,6 +517,7 @@ static const ArgSpec serve_args[] = {
     {"--parallel", NULL, "N", "4", "slots: requests generated at once, batched into one pass per token", 0},
     {"--context", NULL, "N", "meta.yaml's context_length, else max_position_embeddings up to 4096",
      "positions of each slot's KV cache (prompt + reply)", 0},
+    {"--timeout", NULL, "S", "30", "drop a client that sends or reads nothing for S seconds", 0},
     {"--queue", NULL, "N", "16 per slot", "requests waiting for a slot at most; more get 503 with Retry-After", 0},
     {"--api-key", NULL, "KEY", NULL, "require `Authorization: Bearer KEY` on every route but /health", 0},
     {"--threads", NULL, "N", "all cores ($ANEMLL_THREADS)", "threads of the matmuls", 0},
@@ -574,6 +574,7 @@ int cmd_serve(int argc, char **argv) {
     int parallel = (int)arg_int(&a, "--parallel", 4, 1, 256);
     int context = (int)arg_int(&a, "--context", 0, 2, 1 << 24);
     int queue = (int)arg_int(&a, "--queue", 16L * parallel, 0, 1 << 20);
+    int timeout = (int)arg_int(&a, "--timeout", 30, 1, 86400);
     const char *api_key = arg_str(&a, "--api-key", NULL);
     int threads = (int)arg_int(&a, "--threads", 0, 1, 256);
     int bad = args_finish(&a);
@@ -622,7 +623,7 @@ int cmd_serve(int argc, char **argv) {
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
                      (v6 ? MHD_USE_IPv6 : 0);
     d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, &S, MHD_OPTION_SOCK_ADDR, &sa,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CLIENT_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout, MHD_OPTION_CONNECTION_LIMIT,
                          (unsigned)(64 + 16 * parallel), MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
                          MHD_OPTION_END);
     if (!d) {
