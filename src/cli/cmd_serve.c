@@ -587,6 +587,15 @@ int cmd_serve(int argc, char **argv) {
     struct sockaddr_storage sa;
     int v6;
     if (model_arg(dir, &dir) || check_input(tok_path) || resolve(host, port, &sa, &v6)) return fail_with_error();
+
+    /* SIGINT and SIGTERM are taken by sigwait below, in this thread only: they are blocked before
+     * any thread starts (the matmul pool's too), so every thread inherits them blocked. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
     if (threads) anemll_set_threads(threads);
 
     static Server S; /* the daemon's threads point at it until the end */
@@ -607,14 +616,6 @@ int cmd_serve(int argc, char **argv) {
     if (sched_start(&S.sched, S.m, S.t, parallel, S.context, queue)) goto out;
     sched_made = 1;
 
-    /* Signals are taken by sigwait below, in this thread only: every thread started from here on
-     * inherits them blocked. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
     if (sched_run(&S.sched)) {
         err_set("cannot start the scheduler thread");
         goto out;
