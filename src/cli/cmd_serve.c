@@ -38,6 +38,7 @@ typedef struct {
     int context, vocab;
     atomic_ullong requests, errors, disconnects;
     atomic_ullong next_id;
+    atomic_int open_exchanges; /* generation requests whose response is not yet all sent */
 } Server;
 
 /* One HTTP request while its body arrives. */
@@ -97,6 +98,7 @@ typedef struct {
 } Exchange;
 
 static void exchange_free(Exchange *x) {
+    atomic_fetch_sub(&x->S->open_exchanges, 1);
     job_free(&x->job);
     serve_request_free(&x->req);
     free(x->out.p);
@@ -264,6 +266,7 @@ static int prompt_ids(Server *S, Exchange *x, char *err, size_t errlen) {
 static enum MHD_Result generate(Server *S, struct MHD_Connection *c, const Upload *u, int chat) {
     Exchange *x = xcalloc(1, sizeof *x);
     x->S = S;
+    atomic_fetch_add(&S->open_exchanges, 1);
     x->chat = chat;
     job_init(&x->job);
     ServeError e;
@@ -644,6 +647,7 @@ int cmd_serve(int argc, char **argv) {
     MHD_socket lsock = MHD_quiesce_daemon(d); /* no new connections */
     sched_stop(&S.sched);                     /* every request ends; the streams send their last events */
     sched_started = 0;
+    for (int i = 0; i < 100 * timeout && atomic_load(&S.open_exchanges) > 0; i++) usleep(10000);
     MHD_stop_daemon(d);                       /* waits for the connection threads */
     if (lsock != MHD_INVALID_SOCKET) close(lsock);
     d = NULL;
