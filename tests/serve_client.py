@@ -118,6 +118,11 @@ def rss_kib(pid):
     return 0
 
 
+def metrics_of(port):
+    _, _, m = request(port, "GET", "/metrics")
+    return dict(l.split(" ", 1) for l in m.decode().splitlines() if l and not l.startswith("#"))
+
+
 def load(port, pid):
     want = {p: stream_text(port, chat_body(p, True, 32))[0] for p in PROMPTS}
     # warm-up: every slot used, every path taken once
@@ -125,6 +130,7 @@ def load(port, pid):
     [t.start() for t in ts]
     [t.join() for t in ts]
     rss0 = rss_kib(pid)
+    gen0 = int(metrics_of(port)["anemll_completion_tokens_total"])
     clients, per_client = 8, 25
     errors, wrong, left, done, tokens = [], [], [0], [0], [0]
     lock = threading.Lock()
@@ -160,13 +166,11 @@ def load(port, pid):
     dt = time.time() - t0
     time.sleep(0.3)
     rss1 = rss_kib(pid)
-    st, _, m = request(port, "GET", "/metrics")
-    metrics = dict(l.split(" ", 1) for l in m.decode().splitlines() if l and not l.startswith("#"))
-    gen = int(metrics["anemll_completion_tokens_total"])
+    metrics = metrics_of(port)
+    gen = int(metrics["anemll_completion_tokens_total"]) - gen0
     total = clients * per_client
     print(f"load: {total} requests ({left[0]} left early) in {dt:.2f} s: {total / dt:.1f} requests/s, "
-          f"{gen} tokens generated since start, {float(metrics['anemll_tokens_per_second']):.0f} tok/s busy, "
-          f"RSS {rss0} -> {rss1} KiB", flush=True)
+          f"{gen} tokens generated, {gen / dt:.0f} tok/s aggregate, RSS {rss0} -> {rss1} KiB", flush=True)
     check("serve_load_no_request_lost", done[0] + left[0] == total and not errors,
           f"{done[0]} done + {left[0]} left of {total}; errors {errors[:3]}")
     check("serve_load_nothing_corrupted", not wrong, f"{wrong[:2]}")
