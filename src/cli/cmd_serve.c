@@ -624,6 +624,8 @@ int cmd_serve(int argc, char **argv) {
         goto out;
     }
     sched_started = 1;
+    if (!api_key && !is_loopback(&sa))
+        fprintf(stderr, "anemll: warning: listening on %s without --api-key: anyone who reaches it can use it\n", host);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
                      (v6 ? MHD_USE_IPv6 : 0);
     d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, &S, MHD_OPTION_SOCK_ADDR, &sa,
@@ -635,8 +637,6 @@ int cmd_serve(int argc, char **argv) {
         goto out;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    if (!api_key && !is_loopback(&sa))
-        fprintf(stderr, "anemll: warning: listening on %s without --api-key: anyone who reaches it can use it\n", host);
     fprintf(stderr, "anemll serve: %s, %d slots of %d positions (%s batches)\n", S.model_id, parallel, S.context,
             anemll_batch_shared(S.m, ANEMLL_PRECISION_Q8) ? "shared" : "per-sequence");
     printf("listening on http://%s%s%s:%d\n", v6 ? "[" : "", host, v6 ? "]" : "", di ? di->port : port);
