@@ -101,8 +101,9 @@ $(BUILD)/libanemll.so: $(PIC_OBJ)
 $(BUILD)/simple: examples/simple.c include/anemll.h $(BUILD)/libanemll.a
 	$(CC) -std=c11 -Wall -Wextra -Werror -g $(OPT) $(SANFLAGS) -Iinclude -o $@ $< $(BUILD)/libanemll.a $(LDFLAGS) $(LDLIBS)
 
+# the CLI alone links libmicrohttpd (`anemll serve`)
 $(BUILD)/anemll: $(CLI_OBJ) $(BUILD)/libanemll.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lmicrohttpd
 
 $(BUILD)/tests/%: tests/%.c tests/check.h tests/rng.h $(BUILD)/libanemll.a
 	@mkdir -p $(dir $@)
@@ -223,6 +224,11 @@ fuzz-build:
 $(FUZZ_DIR)/fuzz_%: fuzz/fuzz_%.c fuzz/fuzz_common.h $(FUZZ_DIR)/libanemll.a
 	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -Iinclude -Isrc $(FUZZ_SAN) -fsanitize=fuzzer \
 		-o $@ $< $(FUZZ_DIR)/libanemll.a -pthread $(LDLIBS)
+
+# fuzz_serve_request drives src/cli/serve_request.c, which the library leaves out
+$(FUZZ_DIR)/fuzz_serve_request: fuzz/fuzz_serve_request.c fuzz/fuzz_common.h src/cli/serve_request.c $(FUZZ_DIR)/libanemll.a
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 -Iinclude -Isrc $(FUZZ_SAN) -fsanitize=fuzzer \
+		-o $@ $< src/cli/serve_request.c $(FUZZ_DIR)/libanemll.a -pthread $(LDLIBS)
 
 fuzz:
 	bash fuzz/run.sh $(or $(FUZZ_TIME),600)

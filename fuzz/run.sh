@@ -36,6 +36,7 @@ opts() {
         fuzz_config) echo "-max_len=16384 -dict=fuzz/dict/json.dict" ;;
         fuzz_chat_template) echo "-max_len=16384 -dict=fuzz/dict/json.dict" ;;
         fuzz_meta_yaml) echo "-max_len=16384 -dict=fuzz/dict/yaml.dict" ;;
+        fuzz_serve_request) echo "-max_len=16384 -dict=fuzz/dict/json.dict" ;;
         fuzz_tokenizer_encode) echo "-max_len=8192" ;;
         fuzz_tokenizer_decode) echo "-max_len=8192" ;;
         *) echo "" ;;

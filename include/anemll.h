@@ -257,6 +257,44 @@ ANEMLL_API int anemll_chat_reply(anemll_chat *c, const char *user, const anemll_
 ANEMLL_API int anemll_chat_turns(const anemll_chat *c); /* kept turns (user and assistant each count) */
 ANEMLL_API void anemll_chat_free(anemll_chat *c);
 
+/* ---- serving many sequences: one forward pass for several sessions, replies a token at a time ---- */
+
+/* The shared rows of a batched forward pass: up to max_tokens rows of up to max_sessions sessions. */
+typedef struct anemll_batch anemll_batch;
+ANEMLL_API int anemll_batch_new(const anemll_model *m, int max_tokens, int max_sessions, anemll_batch **out);
+ANEMLL_API void anemll_batch_free(anemll_batch *b);
+/* Feed session s[i] the ids[i][0..n[i]) (its next positions) for i < count, in one pass: the
+ * matmuls run once over all rows, attention per session over its own cache. Afterwards each
+ * session's logits are those of its last id, bit for bit what feeding it the same ids alone gives.
+ * The sessions must be distinct and share the model and precision. On an error every session is
+ * reset. The matmuls are shared only when anemll_batch_shared says so; else the sessions run one
+ * after another (the FP32-activation kernels' last bits depend on the batch size). */
+ANEMLL_API int anemll_batch_run(anemll_batch *b, anemll_session *const *s, const int *const *ids, const int *n,
+                                int count);
+/* 1 when anemll_batch_run shares the matmuls: every matrix is LUT-palettized and precision is q8.
+ * Otherwise a prompt's logits also depend on how it is cut into pieces: feed it in pieces of the
+ * session's batch size, as anemll_session_set does, for the same bits. */
+ANEMLL_API int anemll_batch_shared(const anemll_model *m, anemll_precision p);
+/* Rewind s to the longest prefix of ids[0..n) it holds (at most n-1 tokens: the last must run
+ * again for its logits) and return that length; the caller feeds the rest. -1 when the ids do not
+ * fit the context or lie outside the vocabulary. */
+ANEMLL_API int anemll_session_reuse(anemll_session *s, const int *ids, int n);
+
+/* A reply generated a token at a time by a caller that feeds the model itself (anemll_batch_run):
+ * the sampling, stop tokens, stop strings and streaming of anemll_generate, one step per call. */
+typedef struct anemll_reply anemll_reply;
+/* m: for its stop ids; t may be NULL (ids only). o is copied (its stop strings must outlive r). */
+ANEMLL_API int anemll_reply_new(const anemll_model *m, const anemll_tokenizer *t, const anemll_generate_options *o,
+                                anemll_reply **out);
+/* Sample the next token from logits ([vocab_size]) and stream it: 0 with *next, the token to feed
+ * back; 1 when the reply ended (*stop says why; the token that ended it is not to be fed); -1 on
+ * an error. room: positions left in the cache (0 ends the reply with ANEMLL_STOP_CONTEXT_FULL). */
+ANEMLL_API int anemll_reply_next(anemll_reply *r, const float *logits, int room, int *next, anemll_stop *stop);
+/* Stream the text still held back (call once, at the end). */
+ANEMLL_API void anemll_reply_flush(anemll_reply *r);
+ANEMLL_API int anemll_reply_generated(const anemll_reply *r); /* tokens of the reply so far */
+ANEMLL_API void anemll_reply_free(anemll_reply *r);
+
 /* ---- long work: conversion and synthetic checkpoints ---- */
 
 /* Stages report done = 0 first and done == total last; a non-zero return cancels the work. */

@@ -6,7 +6,7 @@ G="$DATA/golden"
 
 list=$("$ANEMLL" help); rc=$?
 cmds=$(sed -n 's/^  \([a-z]\+\)  .*/\1/p' <<<"$list")
-want="chat logits generate synth tokenize detokenize template convert eval inspect bench version"
+want="chat logits generate synth tokenize detokenize template convert eval inspect bench serve version"
 [ "$rc" -eq 0 ] && [ "$(echo $cmds)" = "$want" ] && grep -q 'anemll help COMMAND' <<<"$list" &&
     ok help_lists_commands || bad help_lists_commands "rc $rc, commands '$(echo $cmds)'"
 [ "$("$ANEMLL" --help)" = "$list" ] && [ "$("$ANEMLL" -h)" = "$list" ] && ok help_flag_lists_commands ||

@@ -37,6 +37,11 @@ struct anemll_sampler {
 struct anemll_chat {
     Conversation c;
 };
+struct anemll_batch {
+    RunState work;    /* the rows of a pass (its cache unused) */
+    int max_sessions;
+    float *logits;    /* [max_sessions, V]: the last row of each */
+};
 
 const char *anemll_last_error(void) { return err_get(); }
 void anemll_free(void *p) { free(p); }
@@ -413,18 +418,18 @@ typedef struct {
     int stops[16];
 } ReplySetup;
 
-static void reply_setup(ReplySetup *r, const Session *ss, const Tokenizer *tok, const anemll_generate_options *o) {
+static void reply_setup(ReplySetup *r, const Model *m, const Tokenizer *tok, const anemll_generate_options *o) {
     memset(r, 0, sizeof *r);
     r->g.max_tokens = o->max_tokens;
     if (o->sampler) {
         r->g.sampler = &o->sampler->s;
     } else {
-        sampler_init(&r->greedy, ss->m->cfg.vocab_size, 0.0f, 0, 1.0f, 0);
+        sampler_init(&r->greedy, m->cfg.vocab_size, 0.0f, 0, 1.0f, 0);
         r->has_greedy = 1;
         r->g.sampler = &r->greedy;
     }
     r->g.stop_ids = r->stops;
-    r->g.n_stop_ids = o->ignore_eos ? 0 : reply_stop_ids(ss->m, tok, r->stops, 16);
+    r->g.n_stop_ids = o->ignore_eos ? 0 : reply_stop_ids(m, tok, r->stops, 16);
     r->g.stop_strings = o->stop_strings;
     r->g.n_stop_strings = o->n_stop_strings;
     r->g.on_token = o->on_token;
@@ -445,7 +450,7 @@ int anemll_generate(anemll_session *s, const anemll_tokenizer *t, const int *pro
         return -1;
     }
     ReplySetup rs;
-    reply_setup(&rs, &s->ss, t ? t->t : NULL, o);
+    reply_setup(&rs, s->ss.m, t ? t->t : NULL, o);
     Generation g;
     int rc = generation_init(&g, t ? t->t : NULL, &rs.g);
     if (rc == 0) {
@@ -468,6 +473,92 @@ int anemll_generate(anemll_session *s, const anemll_tokenizer *t, const int *pro
     return rc;
 }
 
+/* ---- serving ---- */
+
+int anemll_batch_new(const anemll_model *m, int max_tokens, int max_sessions, anemll_batch **out) {
+    *out = NULL;
+    if (max_sessions < 1 || max_sessions > max_tokens) {
+        err_set("a batch of %d sessions in %d rows: expected 1..rows sessions", max_sessions, max_tokens);
+        return -1;
+    }
+    anemll_batch *b = xcalloc(1, sizeof *b);
+    if (runstate_init(&b->work, &m->m, max_tokens, max_tokens)) {
+        free(b);
+        return -1;
+    }
+    b->max_sessions = max_sessions;
+    b->logits = xmalloc(sizeof(float) * (size_t)max_sessions * (size_t)m->m.cfg.vocab_size);
+    *out = b;
+    return 0;
+}
+
+void anemll_batch_free(anemll_batch *b) {
+    if (!b) return;
+    runstate_free(&b->work);
+    free(b->logits);
+    free(b);
+}
+
+int anemll_batch_run(anemll_batch *b, anemll_session *const *s, const int *const *ids, const int *n, int count) {
+    if (count < 1 || count > b->max_sessions) {
+        err_set("a batch of %d sessions (allowed 1..%d)", count, b->max_sessions);
+        return -1;
+    }
+    Session **ss = xmalloc(sizeof *ss * (size_t)count);
+    for (int i = 0; i < count; i++) ss[i] = &s[i]->ss;
+    int rc = session_feed_batch(ss, ids, n, count, &b->work, b->logits);
+    free(ss);
+    return rc;
+}
+
+int anemll_batch_shared(const anemll_model *m, anemll_precision p) {
+    return model_rows_independent(&m->m, (Precision)p);
+}
+
+int anemll_session_reuse(anemll_session *s, const int *ids, int n) { return session_reuse(&s->ss, ids, n); }
+
+struct anemll_reply {
+    ReplySetup rs;
+    Generation g;
+};
+
+int anemll_reply_new(const anemll_model *m, const anemll_tokenizer *t, const anemll_generate_options *o,
+                     anemll_reply **out) {
+    *out = NULL;
+    if (o->max_tokens < 0) {
+        err_set("max_tokens %d: must not be negative", o->max_tokens);
+        return -1;
+    }
+    anemll_reply *r = xcalloc(1, sizeof *r);
+    reply_setup(&r->rs, &m->m, t ? t->t : NULL, o);
+    if (generation_init(&r->g, t ? t->t : NULL, &r->rs.g)) {
+        reply_setup_free(&r->rs);
+        free(r);
+        return -1;
+    }
+    r->g.o.stop_ids = r->rs.stops; /* the copy in g points at this allocation's ids */
+    *out = r;
+    return 0;
+}
+
+int anemll_reply_next(anemll_reply *r, const float *logits, int room, int *next, anemll_stop *stop) {
+    int st = generation_next(&r->g, logits, room, next);
+    if (st < 0) return -1;
+    if (st == GEN_RUNNING) return 0;
+    *stop = (anemll_stop)st;
+    return 1;
+}
+
+void anemll_reply_flush(anemll_reply *r) { generation_flush(&r->g); }
+int anemll_reply_generated(const anemll_reply *r) { return r->g.n_ids; }
+
+void anemll_reply_free(anemll_reply *r) {
+    if (!r) return;
+    generation_free(&r->g);
+    reply_setup_free(&r->rs);
+    free(r);
+}
+
 int anemll_chat_new(anemll_session *s, const anemll_tokenizer *t, const anemll_chat_options *o, anemll_chat **out) {
     anemll_chat_options d = {0};
     if (!o) o = &d;
@@ -486,7 +577,7 @@ int anemll_chat_reply(anemll_chat *c, const char *user, const anemll_generate_op
     if (!r) r = &dummy;
     memset(r, 0, sizeof *r);
     ReplySetup rs;
-    reply_setup(&rs, c->c.ss, c->c.tok, o);
+    reply_setup(&rs, c->c.ss->m, c->c.tok, o);
     ReplyStats st;
     int rc = conversation_reply(&c->c, user, &rs.g, &st);
     reply_setup_free(&rs);

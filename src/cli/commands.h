@@ -18,9 +18,10 @@ int cmd_chat(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 extern const CommandSpec logits_spec, generate_spec, synth_spec, tokenize_spec, detokenize_spec, template_spec,
-    convert_spec, inspect_spec, chat_spec, bench_spec, eval_spec, version_spec;
+    convert_spec, inspect_spec, chat_spec, bench_spec, eval_spec, version_spec, serve_spec;
 
 /* Print "anemll: error: <err_get()>" and return 1. */
 int fail_with_error(void);

@@ -16,7 +16,8 @@ static const struct {
     {cmd_chat, &chat_spec},       {cmd_logits, &logits_spec},         {cmd_generate, &generate_spec},
     {cmd_synth, &synth_spec},     {cmd_tokenize, &tokenize_spec},     {cmd_detokenize, &detokenize_spec},
     {cmd_template, &template_spec}, {cmd_convert, &convert_spec},     {cmd_eval, &eval_spec},
-    {cmd_inspect, &inspect_spec}, {cmd_bench, &bench_spec},           {cmd_version, &version_spec},
+    {cmd_inspect, &inspect_spec}, {cmd_bench, &bench_spec},           {cmd_serve, &serve_spec},
+    {cmd_version, &version_spec},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

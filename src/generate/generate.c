@@ -91,39 +91,43 @@ static int emit(Generation *g, int id, int final) {
     return g->o.on_token ? g->o.on_token(g->o.ctx, id, text, n) != 0 : 0;
 }
 
+int generation_next(Generation *g, const float *logits, int room, int *next) {
+    if (g->stop != GEN_RUNNING && g->stop != GEN_CONTEXT_FULL) return (int)g->stop;
+    g->stop = GEN_RUNNING;
+    if (g->n_ids >= g->o.max_tokens) return (int)(g->stop = GEN_MAX_TOKENS);
+    int id = sampler_sample(g->o.sampler, logits);
+    if (is_stop_id(g, id)) {
+        g->stop_id = id;
+        return (int)(g->stop = GEN_STOP_TOKEN);
+    }
+    g->ids[g->n_ids++] = id;
+    int stopped = 0;
+    if (g->stream) {
+        size_t len;
+        const char *piece = tok_stream_put(g->stream, id, &len);
+        if (!piece) return -1;
+        text_add(g, piece, len);
+        stopped = cut_at_stop_string(g, len);
+    }
+    if (emit(g, id, stopped)) g->stop = GEN_CANCELLED;
+    else if (stopped) g->stop = GEN_STOP_STRING;
+    else if (g->n_ids >= g->o.max_tokens) g->stop = GEN_MAX_TOKENS; /* the last token is never fed back */
+    else if (room < 1) g->stop = GEN_CONTEXT_FULL;
+    *next = id;
+    return (int)g->stop;
+}
+
 int generation_run(Generation *g, Session *ss) {
     double t0 = now_seconds();
-    int rc = 0;
+    int rc = 0, next;
     g->stop = GEN_RUNNING;
-    while (g->stop == GEN_RUNNING) {
-        if (g->n_ids >= g->o.max_tokens) {
-            g->stop = GEN_MAX_TOKENS;
+    while (rc == 0) {
+        int stop = generation_next(g, ss->logits, ss->s.context - ss->s.pos, &next);
+        if (stop != GEN_RUNNING) {
+            rc = stop < 0 ? -1 : 0;
             break;
         }
-        int next = sampler_sample(g->o.sampler, ss->logits);
-        if (is_stop_id(g, next)) {
-            g->stop = GEN_STOP_TOKEN;
-            g->stop_id = next;
-            break;
-        }
-        g->ids[g->n_ids++] = next;
-        int stopped = 0;
-        if (g->stream) {
-            size_t len;
-            const char *piece = tok_stream_put(g->stream, next, &len);
-            if (!piece) {
-                rc = -1;
-                break;
-            }
-            text_add(g, piece, len);
-            stopped = cut_at_stop_string(g, len);
-        }
-        if (emit(g, next, stopped)) g->stop = GEN_CANCELLED;
-        else if (stopped) g->stop = GEN_STOP_STRING;
-        else if (g->n_ids >= g->o.max_tokens) g->stop = GEN_MAX_TOKENS; /* the last token is never fed back */
-        else if (ss->s.pos >= ss->s.context) g->stop = GEN_CONTEXT_FULL;
-        else if (session_push(ss, next)) rc = -1;
-        if (rc) break;
+        rc = session_push(ss, next);
     }
     g->decode_seconds += now_seconds() - t0;
     return rc ? -1 : (int)g->stop;

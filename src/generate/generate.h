@@ -56,6 +56,10 @@ void generation_free(Generation *g);
  * ends there. On GEN_CONTEXT_FULL the caller may make room (session_set with fewer tokens
  * before) and call again: the reply goes on where it was. */
 int generation_run(Generation *g, Session *ss);
+/* One step of generation_run for a caller that feeds the model itself (a server batching many
+ * replies): sample from logits, stream the token, and return GEN_RUNNING with *next to feed back,
+ * or the stop (-1 on an error). room: positions left in the cache. */
+int generation_next(Generation *g, const float *logits, int room, int *next);
 /* Streams the text still held back (a partial character, the start of a stop string that never
  * completed) through on_token with id -1. Call once at the end. */
 void generation_flush(Generation *g);

@@ -1,6 +1,8 @@
 /* The Gemma 3 forward pass, top to bottom, for a batch of n tokens at positions pos..pos+n-1.
  * Prefill (n > 1) and decode (n == 1) are the same code: each query attends to the cached
- * keys of earlier batches plus this batch's own keys, so no path needs a separate mask. */
+ * keys of earlier batches plus this batch's own keys, so no path needs a separate mask. A batch
+ * may hold several sequences (a server's decode step): they share the matmuls, each attends to
+ * its own cache. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,12 +268,15 @@ static void track_peak(float *peak, const float *v, size_t n) {
 
 static float softcap(float x, double cap) { return cap > 0 ? (float)(tanh(x / cap) * cap) : x; }
 
-/* Self-attention of one layer for queries at positions pos..pos+n-1.
- * Keys at positions >= pos come from this batch (s->k, s->v), older ones from the cache.
- * (query, head) pairs are spread over the threads, each with its own row of s->scores. */
+/* Self-attention of one layer for one sequence's n queries at positions pos..pos+n-1.
+ * q, k, v, att: this sequence's rows of the batch. Keys at positions >= pos come from these rows,
+ * older ones from the sequence's cache. (query, head) pairs are spread over the threads, each with
+ * its own row of s->scores. */
 typedef struct {
     const ModelConfig *c;
-    RunState *s;
+    RunState *s; /* the sequence: its cache, scores and precision */
+    const float *q, *k, *v;
+    float *att;
     int l, pos, n;
     int bad_scores[POOL_MAX_THREADS], bad_probs[POOL_MAX_THREADS]; /* per task: an FP16 overflow was met */
 } AttnJob;
@@ -292,9 +297,9 @@ static void attention_task(void *ctx, int task, int n_tasks) {
         int qpos = pos + t;
         int lo = sliding && qpos - c->sliding_window + 1 > 0 ? qpos - c->sliding_window + 1 : 0;
         int nk = qpos - lo + 1;
-        const float *q = s->q + (size_t)t * nh * hd + (size_t)h * hd;
+        const float *q = job->q + (size_t)t * nh * hd + (size_t)h * hd;
         for (int j = lo; j <= qpos; j++) {
-            const float *k = j >= pos ? s->k + (size_t)(j - pos) * kvd + (size_t)kh * hd
+            const float *k = j >= pos ? job->k + (size_t)(j - pos) * kvd + (size_t)kh * hd
                                       : kc + (size_t)(j % cap) * kvd + (size_t)kh * hd;
             sc[j - lo] = softcap(vec_dot(q, k, hd) * scale, c->attn_logit_softcapping);
         }
@@ -306,33 +311,36 @@ static void attention_task(void *ctx, int task, int n_tasks) {
         float inv = (float)(1.0 / sum);
         for (int j = 0; j < nk; j++) sc[j] *= inv;
         if (s->precision == PRECISION_FP16) job->bad_probs[task] |= round_to_f16(sc, (size_t)nk);
-        float *out = s->att + (size_t)t * nh * hd + (size_t)h * hd;
+        float *out = job->att + (size_t)t * nh * hd + (size_t)h * hd;
         memset(out, 0, sizeof(float) * (size_t)hd);
         for (int j = lo; j <= qpos; j++) {
-            const float *v = j >= pos ? s->v + (size_t)(j - pos) * kvd + (size_t)kh * hd
+            const float *v = j >= pos ? job->v + (size_t)(j - pos) * kvd + (size_t)kh * hd
                                       : vc + (size_t)(j % cap) * kvd + (size_t)kh * hd;
             vec_axpy(out, sc[j - lo], v, hd);
         }
     }
 }
 
-static void attention(const ModelConfig *c, RunState *s, int l, int pos, int n) {
+/* Attention of sequence s, whose rows in the batch w start at row r, then its keys and values
+ * join its cache. */
+static void attention(const ModelConfig *c, RunState *w, RunState *s, int l, int r, int n) {
     int hd = c->head_dim, nh = c->num_heads, kvd = c->num_kv_heads * hd, cap = s->cache_cap[l];
-    AttnJob job = {.c = c, .s = s, .l = l, .pos = pos, .n = n};
+    const float *k = w->k + (size_t)r * kvd, *v = w->v + (size_t)r * kvd;
+    AttnJob job = {.c = c, .s = s, .q = w->q + (size_t)r * nh * hd, .k = k, .v = v,
+                   .att = w->att + (size_t)r * nh * hd, .l = l, .pos = s->pos, .n = n};
     int tasks = s->n_threads < n * nh ? s->n_threads : n * nh;
     pool_run(attention_task, &job, tasks);
     for (int i = 0; i < tasks; i++) {
-        if (job.bad_scores[i]) note_overflow(s, l, "attention scores");
-        if (job.bad_probs[i]) note_overflow(s, l, "attention probabilities");
+        if (job.bad_scores[i]) note_overflow(w, l, "attention scores");
+        if (job.bad_probs[i]) note_overflow(w, l, "attention probabilities");
     }
-    /* Append this batch to the cache; a ring keeps only the last `cap` positions. */
+    /* Append these rows to the cache; a ring keeps only the last `cap` positions. */
     int first = n > cap ? n - cap : 0;
     for (int t = first; t < n; t++) {
-        size_t slot = (size_t)((pos + t) % cap);
-        memcpy(s->k_cache[l] + slot * kvd, s->k + (size_t)t * kvd, sizeof(float) * (size_t)kvd);
-        memcpy(s->v_cache[l] + slot * kvd, s->v + (size_t)t * kvd, sizeof(float) * (size_t)kvd);
+        size_t slot = (size_t)((s->pos + t) % cap);
+        memcpy(s->k_cache[l] + slot * kvd, k + (size_t)t * kvd, sizeof(float) * (size_t)kvd);
+        memcpy(s->v_cache[l] + slot * kvd, v + (size_t)t * kvd, sizeof(float) * (size_t)kvd);
     }
-    return act(s, s->att, (size_t)n * nh * hd, l, "attention output");
 }
 
 /* x[t] = norm(x[t]) for each of n rows of width w */
@@ -349,108 +357,142 @@ static void residual_add(RunState *s, float *x, float *p, const float *gain, int
     act(s, x, (size_t)n * H, l, "residual add");
 }
 
-int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsMode mode, float *logits) {
+/* The batch's rows: each sequence's n tokens, one after another. Matmuls, norms and activations
+ * run on all rows at once (a row's result does not depend on the others), rope and attention per
+ * sequence at its own positions. w holds the rows (its scratch) and the options; it may be the
+ * only sequence itself. */
+int model_forward_seqs(const Model *m, RunState *w, const SeqRows *seqs, int n_seqs, LogitsMode mode,
+                       float *logits) {
     const ModelConfig *c = &m->cfg;
-    const ModelWeights *w = &m->w;
+    const ModelWeights *mw = &m->w;
     int H = c->hidden_size, I = c->intermediate_size, hd = c->head_dim;
     int nh = c->num_heads, kvh = c->num_kv_heads, V = c->vocab_size;
     float eps = c->rms_norm_eps;
-    int pos = s->pos;
-    s->rows_first = pos;
-    s->rows_last = pos + n - 1;
-    if (n < 1 || n > s->max_batch) {
-        err_set("batch of %d tokens (allowed 1..%d)", n, s->max_batch);
-        return -1;
-    }
-    if (pos + n > s->context) {
-        err_set("positions %d..%d exceed the context of %d", pos, pos + n - 1, s->context);
-        return -1;
-    }
-    for (int t = 0; t < n; t++)
-        if (tokens[t] < 0 || tokens[t] >= V) {
-            err_set("token id %d is outside the vocabulary (0..%d)", tokens[t], V - 1);
+    int n = 0; /* rows */
+    for (int i = 0; i < n_seqs; i++) {
+        const RunState *s = seqs[i].s;
+        if (seqs[i].n < 1 || n + seqs[i].n > w->max_batch) {
+            err_set("batch of %d tokens (allowed 1..%d)", n + seqs[i].n, w->max_batch);
             return -1;
         }
+        if (s->pos + seqs[i].n > s->context) {
+            err_set("positions %d..%d exceed the context of %d", s->pos, s->pos + seqs[i].n - 1, s->context);
+            return -1;
+        }
+        for (int t = 0; t < seqs[i].n; t++)
+            if (seqs[i].tokens[t] < 0 || seqs[i].tokens[t] >= V) {
+                err_set("token id %d is outside the vocabulary (0..%d)", seqs[i].tokens[t], V - 1);
+                return -1;
+            }
+        n += seqs[i].n;
+    }
+    if (n_seqs < 1) {
+        err_set("a batch needs at least one sequence");
+        return -1;
+    }
+    w->rows_first = seqs[0].s->pos; /* overflow reports name the first sequence's positions */
+    w->rows_last = seqs[0].s->pos + n - 1;
 
-    /* embeddings, scaled by sqrt(H) */
-    for (int t = 0; t < n; t++) {
-        float *x = s->x + (size_t)t * H;
-        qmat_row(&w->embed, tokens[t], x);
-        for (int i = 0; i < H; i++) x[i] *= w->embed_scale;
-    }
-    act(s, s->x, (size_t)n * H, -1, "embeddings");
-    if (block_done(s)) return -1;
-    if (s->layer_peaks) track_peak(&s->embed_peak, s->x, (size_t)n * H);
-    for (int t = 0; t < n; t++) {
-        size_t o = (size_t)t * hd / 2;
-        rope_table(s->rope_cos_local + o, s->rope_sin_local + o, pos + t, hd, c->rope_local_base_freq, 1.0);
-        rope_table(s->rope_cos_global + o, s->rope_sin_global + o, pos + t, hd, c->rope_theta,
-                   c->rope_scaling_factor);
-    }
+    /* embeddings, scaled by sqrt(H), and the rope angles of each row's position */
+    for (int i = 0, r = 0; i < n_seqs; i++)
+        for (int t = 0; t < seqs[i].n; t++, r++) {
+            float *x = w->x + (size_t)r * H;
+            qmat_row(&mw->embed, seqs[i].tokens[t], x);
+            for (int j = 0; j < H; j++) x[j] *= mw->embed_scale;
+            size_t o = (size_t)r * hd / 2;
+            int pos = seqs[i].s->pos + t;
+            rope_table(w->rope_cos_local + o, w->rope_sin_local + o, pos, hd, c->rope_local_base_freq, 1.0);
+            rope_table(w->rope_cos_global + o, w->rope_sin_global + o, pos, hd, c->rope_theta,
+                       c->rope_scaling_factor);
+        }
+    act(w, w->x, (size_t)n * H, -1, "embeddings");
+    if (block_done(w)) return -1;
+    if (w->layer_peaks) track_peak(&w->embed_peak, w->x, (size_t)n * H);
 
     for (int l = 0; l < c->num_layers; l++) {
-        const LayerWeights *lw = &w->layers[l];
+        const LayerWeights *lw = &mw->layers[l];
         int sliding = c->layer_types[l] == LAYER_SLIDING;
-        const float *rc = sliding ? s->rope_cos_local : s->rope_cos_global;
-        const float *rs = sliding ? s->rope_sin_local : s->rope_sin_global;
+        const float *rc = sliding ? w->rope_cos_local : w->rope_cos_global;
+        const float *rs = sliding ? w->rope_sin_local : w->rope_sin_global;
 
         /* attention block: x += post_attn_norm(o_proj(attn(rope(norm(q)), rope(norm(k)), v))) */
-        rmsnorm_rows(s->xn, s->x, lw->input_norm, n, H, eps);
-        act(s, s->xn, (size_t)n * H, l, "input norm");
-        const QActs *xq = quantize_input(s, &lw->q, s->xn, n, H);
-        matmul(&lw->q, s->xn, xq, n, s->q);
-        matmul(&lw->k, s->xn, xq, n, s->k);
-        matmul(&lw->v, s->xn, xq, n, s->v);
-        act(s, s->q, (size_t)n * nh * hd, l, "q_proj");
-        act(s, s->k, (size_t)n * kvh * hd, l, "k_proj");
-        act(s, s->v, (size_t)n * kvh * hd, l, "v_proj");
-        rmsnorm_rows(s->q, s->q, lw->q_norm, n * nh, hd, eps);
-        rmsnorm_rows(s->k, s->k, lw->k_norm, n * kvh, hd, eps);
-        act(s, s->q, (size_t)n * nh * hd, l, "q_norm");
-        act(s, s->k, (size_t)n * kvh * hd, l, "k_norm");
+        rmsnorm_rows(w->xn, w->x, lw->input_norm, n, H, eps);
+        act(w, w->xn, (size_t)n * H, l, "input norm");
+        const QActs *xq = quantize_input(w, &lw->q, w->xn, n, H);
+        matmul(&lw->q, w->xn, xq, n, w->q);
+        matmul(&lw->k, w->xn, xq, n, w->k);
+        matmul(&lw->v, w->xn, xq, n, w->v);
+        act(w, w->q, (size_t)n * nh * hd, l, "q_proj");
+        act(w, w->k, (size_t)n * kvh * hd, l, "k_proj");
+        act(w, w->v, (size_t)n * kvh * hd, l, "v_proj");
+        rmsnorm_rows(w->q, w->q, lw->q_norm, n * nh, hd, eps);
+        rmsnorm_rows(w->k, w->k, lw->k_norm, n * kvh, hd, eps);
+        act(w, w->q, (size_t)n * nh * hd, l, "q_norm");
+        act(w, w->k, (size_t)n * kvh * hd, l, "k_norm");
         for (int t = 0; t < n; t++) {
             const float *cs = rc + (size_t)t * hd / 2, *sn = rs + (size_t)t * hd / 2;
-            for (int h = 0; h < nh; h++) rope_apply(s->q + ((size_t)t * nh + h) * hd, cs, sn, hd);
-            for (int h = 0; h < kvh; h++) rope_apply(s->k + ((size_t)t * kvh + h) * hd, cs, sn, hd);
+            for (int h = 0; h < nh; h++) rope_apply(w->q + ((size_t)t * nh + h) * hd, cs, sn, hd);
+            for (int h = 0; h < kvh; h++) rope_apply(w->k + ((size_t)t * kvh + h) * hd, cs, sn, hd);
         }
-        act(s, s->q, (size_t)n * nh * hd, l, "rope q");
-        act(s, s->k, (size_t)n * kvh * hd, l, "rope k");
-        attention(c, s, l, pos, n);
-        matmul(&lw->o, s->att, quantize_input(s, &lw->o, s->att, n, nh * hd), n, s->proj);
-        act(s, s->proj, (size_t)n * H, l, "o_proj");
-        residual_add(s, s->x, s->proj, lw->post_attn_norm, n, H, eps, l, "post-attention norm");
-        if (block_done(s)) return -1;
+        act(w, w->q, (size_t)n * nh * hd, l, "rope q");
+        act(w, w->k, (size_t)n * kvh * hd, l, "rope k");
+        for (int i = 0, r = 0; i < n_seqs; r += seqs[i].n, i++) attention(c, w, seqs[i].s, l, r, seqs[i].n);
+        act(w, w->att, (size_t)n * nh * hd, l, "attention output");
+        matmul(&lw->o, w->att, quantize_input(w, &lw->o, w->att, n, nh * hd), n, w->proj);
+        act(w, w->proj, (size_t)n * H, l, "o_proj");
+        residual_add(w, w->x, w->proj, lw->post_attn_norm, n, H, eps, l, "post-attention norm");
+        if (block_done(w)) return -1;
 
         /* MLP block: x += post_ff_norm(down(gelu(gate(norm(x))) * up(norm(x)))) */
-        rmsnorm_rows(s->xn, s->x, lw->pre_ff_norm, n, H, eps);
-        act(s, s->xn, (size_t)n * H, l, "pre-feedforward norm");
-        xq = quantize_input(s, &lw->gate, s->xn, n, H);
-        matmul(&lw->gate, s->xn, xq, n, s->gate);
-        matmul(&lw->up, s->xn, xq, n, s->up);
-        act(s, s->gate, (size_t)n * I, l, "gate_proj");
-        act(s, s->up, (size_t)n * I, l, "up_proj");
-        gelu(s->gate, (size_t)n * I, c->activation);
-        act(s, s->gate, (size_t)n * I, l, "gelu");
-        for (size_t i = 0; i < (size_t)n * I; i++) s->gate[i] *= s->up[i];
-        act(s, s->gate, (size_t)n * I, l, "gelu * up");
-        matmul(&lw->down, s->gate, quantize_input(s, &lw->down, s->gate, n, I), n, s->proj);
-        act(s, s->proj, (size_t)n * H, l, "down_proj");
-        residual_add(s, s->x, s->proj, lw->post_ff_norm, n, H, eps, l, "post-feedforward norm");
-        if (block_done(s)) return -1;
-        if (s->layer_peaks) track_peak(&s->layer_peaks[l], s->x, (size_t)n * H);
+        rmsnorm_rows(w->xn, w->x, lw->pre_ff_norm, n, H, eps);
+        act(w, w->xn, (size_t)n * H, l, "pre-feedforward norm");
+        xq = quantize_input(w, &lw->gate, w->xn, n, H);
+        matmul(&lw->gate, w->xn, xq, n, w->gate);
+        matmul(&lw->up, w->xn, xq, n, w->up);
+        act(w, w->gate, (size_t)n * I, l, "gate_proj");
+        act(w, w->up, (size_t)n * I, l, "up_proj");
+        gelu(w->gate, (size_t)n * I, c->activation);
+        act(w, w->gate, (size_t)n * I, l, "gelu");
+        for (size_t i = 0; i < (size_t)n * I; i++) w->gate[i] *= w->up[i];
+        act(w, w->gate, (size_t)n * I, l, "gelu * up");
+        matmul(&lw->down, w->gate, quantize_input(w, &lw->down, w->gate, n, I), n, w->proj);
+        act(w, w->proj, (size_t)n * H, l, "down_proj");
+        residual_add(w, w->x, w->proj, lw->post_ff_norm, n, H, eps, l, "post-feedforward norm");
+        if (block_done(w)) return -1;
+        if (w->layer_peaks) track_peak(&w->layer_peaks[l], w->x, (size_t)n * H);
     }
-    s->pos += n;
+    for (int i = 0; i < n_seqs; i++) seqs[i].s->pos += seqs[i].n;
 
     if (mode == LOGITS_NONE) return 0;
-    int first = mode == LOGITS_LAST ? n - 1 : 0, rows = n - first;
-    s->rows_first = pos + first;
-    rmsnorm_rows(s->xn, s->x + (size_t)first * H, w->final_norm, rows, H, eps);
-    act(s, s->xn, (size_t)rows * H, -1, "final norm");
-    matmul(&w->lm_head, s->xn, quantize_input(s, &w->lm_head, s->xn, rows, H), rows, logits);
+    /* LOGITS_LAST: the last row of each sequence; LOGITS_ALL: every row */
+    int rows = 0;
+    for (int i = 0, r = 0; i < n_seqs; r += seqs[i].n, i++)
+        for (int t = mode == LOGITS_LAST ? seqs[i].n - 1 : 0; t < seqs[i].n; t++, rows++)
+            rmsnorm_rows(w->xn + (size_t)rows * H, w->x + (size_t)(r + t) * H, mw->final_norm, 1, H, eps);
+    if (mode == LOGITS_LAST) w->rows_first = w->rows_last;
+    act(w, w->xn, (size_t)rows * H, -1, "final norm");
+    matmul(&mw->lm_head, w->xn, quantize_input(w, &mw->lm_head, w->xn, rows, H), rows, logits);
     if (c->final_logit_softcapping > 0)
         for (size_t i = 0; i < (size_t)rows * V; i++) logits[i] = softcap(logits[i], c->final_logit_softcapping);
-    act(s, logits, (size_t)rows * V, -1, "lm_head logits");
-    return block_done(s);
+    act(w, logits, (size_t)rows * V, -1, "lm_head logits");
+    return block_done(w);
+}
+
+int model_rows_independent(const Model *m, Precision p) {
+    if (p != PRECISION_Q8) return 0;
+    if (!m->w.lm_head.lut_q8) return 0;
+    for (int l = 0; l < m->cfg.num_layers; l++) {
+        const LayerWeights *w = &m->w.layers[l];
+        const QMatrix *mats[] = {&w->q, &w->k, &w->v, &w->o, &w->gate, &w->up, &w->down};
+        for (int i = 0; i < 7; i++)
+            if (!mats[i]->lut_q8) return 0;
+    }
+    return 1;
+}
+
+int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsMode mode, float *logits) {
+    SeqRows one = {s, tokens, n};
+    return model_forward_seqs(m, s, &one, 1, mode, logits);
 }
 
 int model_prefill(const Model *m, RunState *s, const int *tokens, int n, LogitsMode mode, float *last_logits,

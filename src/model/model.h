@@ -146,6 +146,21 @@ typedef enum { LOGITS_NONE, LOGITS_LAST, LOGITS_ALL } LogitsMode;
 /* Run n tokens (n <= max_batch) at positions s->pos .. s->pos+n-1 and append them to the cache.
  * logits: [n, V] for LOGITS_ALL, [V] for LOGITS_LAST (the last token), unused for LOGITS_NONE. */
 int model_forward(const Model *m, RunState *s, const int *tokens, int n, LogitsMode mode, float *logits);
+/* Several sequences in one pass: seqs[i].n tokens appended to seqs[i].s each (distinct states),
+ * at most w->max_batch rows in all, held in w's scratch (w may be seqs[0].s when n_seqs is 1).
+ * With model_rows_independent, every row's bits are those model_forward gives the sequence alone. logits: LOGITS_LAST one
+ * row per sequence [n_seqs, V], LOGITS_ALL every row. Precision, overflow and peaks are w's. */
+typedef struct {
+    RunState *s;
+    const int *tokens;
+    int n;
+} SeqRows;
+int model_forward_seqs(const Model *m, RunState *w, const SeqRows *seqs, int n_seqs, LogitsMode mode,
+                       float *logits);
+/* 1 when a row's output bits do not depend on the rows beside it: every matmul a LUT matrix read
+ * with 8-bit activations (tests/test_lut.c checks those kernels). The FP32-activation kernels
+ * block their sums by batch size, so other models give a row's last bits a say from its batch. */
+int model_rows_independent(const Model *m, Precision p);
 
 /* Feed a whole sequence in batches of s->max_batch; logits as in model_forward, with LOGITS_ALL
  * written through the callback one batch at a time ([n_batch, V] rows for positions first..). */

@@ -22,5 +22,13 @@ void session_free(Session *ss);
 int session_set(Session *ss, const int *ids, int n);
 /* Feed one more token (decode). */
 int session_push(Session *ss, int id);
+/* Rewind the cache to the longest prefix of ids[0..n) it holds, at most n-1 tokens (the last one
+ * must run again for its logits); returns that length, which the caller then feeds the rest from. */
+int session_reuse(Session *ss, const int *ids, int n);
+/* Feed ids[i][0..n[i]) to sessions ss[i] (distinct, same model and precision) in one forward pass
+ * whose rows live in work (at most work->max_batch in all); each session's logits are then those of
+ * its last id, bit for bit what feeding it alone gives. logits_buf: [count, V] scratch. */
+int session_feed_batch(Session *const *ss, const int *const *ids, const int *n, int count, RunState *work,
+                       float *logits_buf);
 
 #endif
