@@ -74,9 +74,12 @@ static void lut8_init(Lut8 *l, const QMatrix *w) {
 static void lut8_load_group(Lut8 *l, int g) {
     int n = 1 << l->bits;
     const int8_t *src = l->w->lut_q8 + (size_t)g * (size_t)n;
-    for (int i = 0; i < n; i++) l->codes[i] = (uint8_t)(src[i] + l->offset);
-    if (l->bits == 4) l->tab = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)l->codes));
-    else if (l->bits == 6) l->tab = _mm512_loadu_si512(l->codes);
+    if (l->bits == 4)
+        l->tab = _mm512_add_epi8(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)src)), _mm512_set1_epi8(64));
+    else if (l->bits == 6)
+        l->tab = _mm512_add_epi8(_mm512_loadu_si512(src), _mm512_set1_epi8((char)128));
+    else
+        for (int i = 0; i < n; i++) l->codes[i] = (uint8_t)(src[i] + l->offset);
     l->group = g;
     l->g_first = g * l->w->group;
     l->g_end = l->g_first + l->w->group;
