@@ -599,6 +599,7 @@ __attribute__((noinline)) static float dot_row_q8_lut4(const QMatrix *w, const u
     uint8_t tail[32];
     for (int c = 0; c < x->ld; c += 64) {
         __m256i e, o;
+        prefetch_ahead(row + c / 2);
         lut4_codes64(row_chunk(w, row, (size_t)c / 2, 32, 32, tail), tab, &e, &o);
         __m256i xe = _mm256_loadu_si256((const __m256i *)(x->q_nib + c));
         __m256i xo = _mm256_loadu_si256((const __m256i *)(x->q_nib + c + 32));
@@ -616,6 +617,7 @@ ALWAYS_INLINE float dot_row_q8_cols(const QMatrix *w, int r, const __m256i t[4],
     __m256 acc = _mm256_setzero_ps();
     uint8_t tail[32];
     for (int c = 0; c < x->ld; c += 32) {
+        prefetch_ahead(codes8 ? (const uint8_t *)c8 + c : row + (size_t)c * 3 / 4);
         __m256i c32 = codes8 ? _mm256_loadu_si256((const __m256i *)(c8 + c))
                              : lut6_codes32(row_chunk(w, row, (size_t)c * 3 / 4, 24, 28, tail), t);
         __m256i xq = _mm256_loadu_si256((const __m256i *)(x->q + c));

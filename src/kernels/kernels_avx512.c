@@ -193,7 +193,10 @@ ALWAYS_INLINE void dot_rows(Lut8 *l, const QActs *x, float *y, int r0, int r1, i
         const uint8_t *row = lut8_row(l, r);
         Acc acc = _mm256_setzero_ps();
         int c = 0;
-        for (; c < l->full_end; c += STEP) acc = step_fma(acc, step_codes(l, row, c, bits, 1), step_x(x, 0, c), step_d(x, 0, c));
+        for (; c < l->full_end; c += STEP) {
+            prefetch_ahead(row + (size_t)c * (size_t)bits / 8);
+            acc = step_fma(acc, step_codes(l, row, c, bits, 1), step_x(x, 0, c), step_d(x, 0, c));
+        }
         for (; c < x->ld; c += STEP) acc = step_fma(acc, step_codes(l, row, c, bits, 0), step_x(x, 0, c), step_d(x, 0, c));
         y[r] = finish_row(l, acc, x, 0);
     }

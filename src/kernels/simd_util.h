@@ -6,6 +6,13 @@
  * for it, with no branch on it inside. */
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/* Decode streams each matrix from memory once; the hardware prefetcher alone leaves a core short
+ * of bandwidth.  Asking for the line this far ahead of the one being read gave 25-30% more per
+ * core on Zen 4 (bench_lut-style, 131072 x 1152, LUT4 and LUT6; 512 B to 16 KiB tried, 4 KiB best).
+ * A prefetch never faults, so it may run past the matrix. */
+#define PREFETCH_AHEAD 4096
+ALWAYS_INLINE void prefetch_ahead(const void *p) { __builtin_prefetch((const char *)p + PREFETCH_AHEAD, 0, 3); }
+
 #if defined(__AVX__)
 #include "kernels/x86_intrin.h"
 
