@@ -387,6 +387,28 @@ static void test_matmul_q8_batch_invariant(void) {
         }
 }
 
+/* The family's quantize_step gives the reference's codes, scales and sums bit for bit: full and
+ * short steps, zeros, denormals, huge values, an inf or NaN in either block. */
+static void test_quantize_step(void) {
+    const KernelTable *k = kernels_table(fam);
+    rng_seed(17);
+    for (int trial = 0; trial < 400; trial++) {
+        float x[64];
+        int n = trial % 7 == 0 ? (int)(rng_next() >> 58) : 64; /* 0..63, or a whole step */
+        float scale = trial % 5 == 0 ? 1e-40f : trial % 5 == 1 ? 3e37f : 1.0f;
+        for (int i = 0; i < 64; i++) x[i] = trial % 11 == 0 ? 0.0f : rng_gauss() * scale;
+        if (trial % 13 == 0) x[(trial / 13) % 64] = trial % 2 ? INFINITY : NAN;
+        int8_t q[2][64], nib[2][64];
+        float d[2][2];
+        int32_t sums[2][2];
+        qacts_quantize_step_ref(x, n, q[0], nib[0], d[0], sums[0]);
+        k->quantize_step(x, n, q[1], nib[1], d[1], sums[1]);
+        CHECKF(!memcmp(q[0], q[1], 64) && !memcmp(nib[0], nib[1], 64) && !memcmp(d[0], d[1], sizeof d[0]) &&
+                   sums[0][0] == sums[1][0] && sums[0][1] == sums[1][1],
+               "kernel %s trial %d (n %d): quantize_step differs from the reference", k->name, trial, n);
+    }
+}
+
 /* A model builds codes8 for its head only where the family in use wants it (model.c), so a
  * family must give the same bits from codes8 as from the indices: a run's logits then do not
  * depend on which family loaded the model. */
@@ -542,6 +564,7 @@ int main(void) {
     RUN_PER_FAMILY(test_matmul_q8_batch_invariant);
     RUN_PER_FAMILY(test_matmul_q8_nonfinite);
     RUN_PER_FAMILY(test_matmul_q8_codes8_same_bits);
+    RUN_PER_FAMILY(test_quantize_step);
     RUN(test_codes8_built);
     RUN(test_vnni_matches_avx2);
     RUN(test_emulated_matches_native);

@@ -40,6 +40,8 @@ typedef struct {
     void (*gelu_tanh)(float *x, size_t n);
     double (*exp_shift)(float *x, float shift, int n);
     int (*round_f16)(float *x, size_t n);
+    /* quant/matrix.h's qacts_quantize_step_ref, bit for bit */
+    void (*quantize_step)(const float *x, int n, int8_t *q, int8_t *q_nib, float d[2], int32_t sums[2]);
     /* LUT widths (bit b: b-bit indices) whose 8-bit matmul runs faster from QMatrix.codes8, a
      * code per weight, than from the indices: the model builds codes8 for its LM head then */
     unsigned codes8_widths;

@@ -700,6 +700,65 @@ static void qmat_rows_q8_avx2(const QMatrix *w, const QActs *x, float *y, int r0
     tile_matmul(&q8_tiles, &q, x->T, x->ld, y, (size_t)w->rows, r0, r1);
 }
 
+/* ---- 8-bit activations: quantizing a step of 64 columns (qacts_quantize_step_ref) ----
+ * The same operations as the reference, 8 lanes at a time: max |x| is exact in any order, and
+ * each code is x * (127 / max) rounded by the same add and subtract of 1.5 * 2^23, as separate
+ * multiply and add (C11 mode: no contraction into an FMA), so every bit agrees. */
+#define QUANT_ROUND_MAGIC 12582912.0f
+
+ALWAYS_INLINE __m256i quantize8(__m256 v, __m256 inv) {
+    const __m256 magic = _mm256_set1_ps(QUANT_ROUND_MAGIC), lim = _mm256_set1_ps(127.0f);
+    __m256 c = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(v, inv), magic), magic);
+    return _mm256_cvtps_epi32(_mm256_min_ps(lim, _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), lim), c)));
+}
+
+static void quantize_step_avx2(const float *x, int n, int8_t *q, int8_t *q_nib, float d[2], int32_t sums[2]) {
+    _Alignas(32) float pad[64];
+    if (n < 64) { /* the row's last step: zero past its columns, as the reference */
+        memset(pad, 0, sizeof pad);
+        memcpy(pad, x, sizeof(float) * (size_t)(n > 0 ? n : 0));
+        x = pad;
+    }
+    const __m256 sign = _mm256_set1_ps(-0.0f), fmax = _mm256_set1_ps(3.40282347e38f);
+    __m256i codes[2];
+    for (int b = 0; b < 2; b++) {
+        const float *v = x + 32 * b;
+        __m256 v0 = _mm256_loadu_ps(v), v1 = _mm256_loadu_ps(v + 8), v2 = _mm256_loadu_ps(v + 16);
+        __m256 v3 = _mm256_loadu_ps(v + 24);
+        __m256 m0 = _mm256_andnot_ps(sign, v0), m1 = _mm256_andnot_ps(sign, v1);
+        __m256 m2 = _mm256_andnot_ps(sign, v2), m3 = _mm256_andnot_ps(sign, v3);
+        /* finite: every |x| <= FLT_MAX (false for NaN) */
+        __m256 ok = _mm256_and_ps(_mm256_and_ps(_mm256_cmp_ps(m0, fmax, _CMP_LE_OQ), _mm256_cmp_ps(m1, fmax, _CMP_LE_OQ)),
+                                  _mm256_and_ps(_mm256_cmp_ps(m2, fmax, _CMP_LE_OQ), _mm256_cmp_ps(m3, fmax, _CMP_LE_OQ)));
+        int finite = _mm256_movemask_ps(ok) == 0xff;
+        __m256 mx = _mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3));
+        __m128 h = _mm_max_ps(_mm256_castps256_ps128(mx), _mm256_extractf128_ps(mx, 1));
+        h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+        float amax = _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
+        float inv = finite && amax > 0.0f ? 127.0f / amax : 0.0f;
+        if (inv > 3.40282347e38f) inv = amax = 0.0f; /* as the reference: a block too small to scale */
+        d[b] = finite ? amax / 127.0f : NAN;
+        __m256 vi = _mm256_set1_ps(inv);
+        __m256i c0 = quantize8(v0, vi), c1 = quantize8(v1, vi), c2 = quantize8(v2, vi), c3 = quantize8(v3, vi);
+        if (!finite) c0 = c1 = c2 = c3 = _mm256_setzero_si256();
+        __m256i s4 = _mm256_add_epi32(_mm256_add_epi32(c0, c1), _mm256_add_epi32(c2, c3));
+        __m128i s = _mm_add_epi32(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+        sums[b] = _mm_cvtsi128_si32(_mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1)));
+        /* int32 -> int8: the packs work within 128-bit lanes; the permute puts the 32 in order */
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(c0, c1), _mm256_packs_epi32(c2, c3));
+        codes[b] = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(q + 32 * b), codes[b]);
+    }
+    /* nibble order: even bytes of the 64, then odd ones */
+    const __m256i eo = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15, 0, 2, 4, 6, 8, 10, 12,
+                                        14, 1, 3, 5, 7, 9, 11, 13, 15);
+    __m256i a = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(codes[0], eo), 0xd8); /* even 0-15 | odd 0-15 */
+    __m256i b = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(codes[1], eo), 0xd8); /* even 16-31 | odd 16-31 */
+    _mm256_storeu_si256((__m256i *)q_nib, _mm256_permute2x128_si256(a, b, 0x20));
+    _mm256_storeu_si256((__m256i *)(q_nib + 32), _mm256_permute2x128_si256(a, b, 0x31));
+}
+
 /* ---- vector loops (ops/vec.h) ---- */
 
 ALWAYS_INLINE double hsum4d(__m256d v) {
@@ -868,6 +927,7 @@ const KernelTable KERNEL_TABLE(FAMILY) = {KERNEL_TABLE_HEAD(FAMILY, FAMILY_CPU_R
                                          .matmul_rows = qmat_rows_avx2, .matmul_q8_rows = qmat_rows_q8_avx2,
                                          .dot = vec_dot_avx2, .axpy = vec_axpy_avx2, .gelu_tanh = vec_gelu_tanh_avx2,
                                          .exp_shift = vec_exp_shift_avx2, .round_f16 = vec_round_f16_avx2,
+                                         .quantize_step = quantize_step_avx2,
                                          /* every width but 4 (one pshufb per 32 weights): 6-bit takes 4 pshufb,
                                           * 3 XOR and the unpacking per 32, the others go one by one */
                                          .codes8_widths = 0x1ec};

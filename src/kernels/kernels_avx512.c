@@ -294,11 +294,15 @@ static void vec_axpy(float *y, float a, const float *x, int n) { kernels_avx2.ax
 static void vec_gelu_tanh(float *x, size_t n) { kernels_avx2.gelu_tanh(x, n); }
 static double vec_exp_shift(float *x, float shift, int n) { return kernels_avx2.exp_shift(x, shift, n); }
 static int vec_round_f16(float *x, size_t n) { return kernels_avx2.round_f16(x, n); }
+static void quantize_step(const float *x, int n, int8_t *q, int8_t *q_nib, float d[2], int32_t sums[2]) {
+    kernels_avx2.quantize_step(x, n, q, q_nib, d, sums);
+}
 
 const KernelTable KERNEL_TABLE(avx512) = {KERNEL_TABLE_HEAD(avx512, cpu_has_avx512_vnni_vbmi),
                                          .matmul_rows = qmat_rows_f32, .matmul_q8_rows = qmat_rows_q8_avx512,
                                          .dot = vec_dot, .axpy = vec_axpy, .gelu_tanh = vec_gelu_tanh,
-                                         .exp_shift = vec_exp_shift, .round_f16 = vec_round_f16};
+                                         .exp_shift = vec_exp_shift, .round_f16 = vec_round_f16,
+                                         .quantize_step = quantize_step};
 
 #else
 const KernelTable KERNEL_TABLE(avx512) = {.name = "avx512"}; /* not x86-64: known by name only */

@@ -676,7 +676,8 @@ static int vec_round_f16_neon(float *x, size_t n) {
 const KernelTable kernels_neon = {.name = "neon", .cpu_runs = cpu_has_neon,
                                   .matmul_rows = qmat_rows_neon, .matmul_q8_rows = qmat_rows_q8_neon,
                                   .dot = vec_dot_neon, .axpy = vec_axpy_neon, .gelu_tanh = vec_gelu_tanh_neon,
-                                  .exp_shift = vec_exp_shift_neon, .round_f16 = vec_round_f16_neon};
+                                  .exp_shift = vec_exp_shift_neon, .round_f16 = vec_round_f16_neon,
+                                  .quantize_step = qacts_quantize_step_ref /* not hot enough on NEON yet */};
 
 #else
 const KernelTable kernels_neon = {.name = "neon"}; /* not aarch64: known by name only */

@@ -98,4 +98,5 @@ static int runs_everywhere(void) { return 1; }
 const KernelTable kernels_scalar = {.name = "scalar", .cpu_runs = runs_everywhere,
                                     .matmul_rows = qmat_rows_scalar, .matmul_q8_rows = qmat_rows_q8_scalar,
                                     .dot = vec_dot_scalar, .axpy = vec_axpy_scalar, .gelu_tanh = vec_gelu_tanh_scalar,
-                                    .exp_shift = vec_exp_shift_scalar, .round_f16 = vec_round_f16_scalar};
+                                    .exp_shift = vec_exp_shift_scalar, .round_f16 = vec_round_f16_scalar,
+                                    .quantize_step = qacts_quantize_step_ref};

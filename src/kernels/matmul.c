@@ -19,3 +19,7 @@ void qmat_matmul(const QMatrix *w, const float *x, int T, float *y) {
 int qmat_kernel_wants_codes8(const QMatrix *w) {
     return w->kind == QM_LUT && (kernels_active()->codes8_widths >> w->bits & 1u);
 }
+
+void qacts_quantize_step(const float *x, int n, int8_t *q, int8_t *q_nib, float d[2], int32_t sums[2]) {
+    kernels_active()->quantize_step(x, n, q, q_nib, d, sums);
+}

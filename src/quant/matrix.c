@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/matmul.h"
 #include "quant/lut_format.h"
 #include "util/pool.h"
 #include "util/util.h"
@@ -35,7 +36,8 @@ void qmat_row(const QMatrix *w, int r, float *out) {
 
 /* codes[i] = v[i] / scale rounded to the nearest integer (ties to even), within +-range, where
  * scale = max|v| / range is returned.  Any inf or NaN in v: codes 0 and a NaN scale, so every sum
- * over them is NaN, as it would be in FP32.  Tables and activations both go through here. */
+ * over them is NaN, as it would be in FP32.  A max|v| so small that range / max|v| overflows
+ * (below ~4e-37): codes and scale 0.  Tables and activations both go through here. */
 static float quantize_symmetric(const float *v, int n, int range, int8_t *codes) {
     float amax = 0.0f;
     int finite = 1;
@@ -45,6 +47,7 @@ static float quantize_symmetric(const float *v, int n, int range, int8_t *codes)
         finite &= m <= FLT_MAX; /* false for NaN too */
     }
     float r = (float)range, inv = finite && amax > 0.0f ? r / amax : 0.0f;
+    if (inv > FLT_MAX) inv = amax = 0.0f; /* max|v| < ~4e-37: r / max overflows; all codes 0 */
     for (int i = 0; i < n; i++) {
         float c = finite ? (v[i] * inv + ROUND_MAGIC) - ROUND_MAGIC : 0.0f;
         codes[i] = (int8_t)(c > r ? range : c < -r ? -range : c);
@@ -116,32 +119,35 @@ void qacts_resize(QActs *a, int T, int cols) {
     a->T = T, a->cols = cols, a->nblocks = nb, a->ld = ld;
 }
 
+void qacts_quantize_step_ref(const float *x, int n, int8_t *q, int8_t *q_nib, float d[2], int32_t sums[2]) {
+    for (int b = 0; b < 2; b++) {
+        int c0 = b * QACT_BLOCK, m = n - c0 >= QACT_BLOCK ? QACT_BLOCK : n > c0 ? n - c0 : 0;
+        d[b] = quantize_symmetric(x + c0, m, 127, q + c0);
+        memset(q + c0 + m, 0, (size_t)(QACT_BLOCK - m)); /* past cols */
+        sums[b] = 0;
+        for (int i = 0; i < QACT_BLOCK; i++) sums[b] += q[c0 + i];
+    }
+    for (int i = 0; i < 32; i++) {
+        q_nib[i] = q[2 * i];
+        q_nib[32 + i] = q[2 * i + 1];
+    }
+}
+
 void qacts_quantize_rows(QActs *a, const float *x, int t0, int t1) {
     int cols = a->cols, ld = a->ld, ldd = ld / QACT_BLOCK;
     for (int t = t0; t < t1; t++) {
         const float *xt = x + (size_t)t * (size_t)cols;
         int8_t *q = a->q + (size_t)t * (size_t)ld, *p = a->q_nib + (size_t)t * (size_t)ld;
-        float *d = a->d + (size_t)t * (size_t)ldd;
-        for (int b = 0; b < ldd; b++) {
-            int c0 = b * QACT_BLOCK, n = c0 + QACT_BLOCK <= cols ? QACT_BLOCK : cols > c0 ? cols - c0 : 0;
-            d[b] = quantize_symmetric(xt + c0, n, 127, q + c0);
-            memset(q + c0 + n, 0, (size_t)(QACT_BLOCK - n)); /* past cols */
-        }
-        float qs = 0.0f;
-        for (int b = 0; b < ldd; b++) {
-            int32_t sum = 0;
-            for (int i = 0; i < QACT_BLOCK; i++) sum += q[b * QACT_BLOCK + i];
-            qs += d[b] * (float)sum;
-        }
-        a->qsum[t] = qs;
+        float *d = a->d + (size_t)t * (size_t)ldd, qs = 0.0f;
         for (int c = 0; c < ld; c += 64) {
-            for (int i = 0; i < 32; i++) {
-                p[c + i] = q[c + 2 * i];
-                p[c + 32 + i] = q[c + 2 * i + 1];
-            }
+            int32_t sums[2];
+            qacts_quantize_step(xt + c, cols - c < 64 ? (cols > c ? cols - c : 0) : 64, q + c, p + c, d + c / 32, sums);
+            qs += d[c / 32] * (float)sums[0]; /* in block order */
+            qs += d[c / 32 + 1] * (float)sums[1];
             float *dp = a->d_pair + ((size_t)t * (size_t)ldd + (size_t)(c / 32)) * 4;
             for (int i = 0; i < 8; i++) dp[i] = d[c / 32 + i / 4];
         }
+        a->qsum[t] = qs;
     }
 }
 

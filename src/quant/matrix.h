@@ -96,6 +96,11 @@ void qacts_quantize(QActs *a, const float *x, int T, int cols);
  * shape, then qacts_quantize_rows fills inputs [t0, t1) of x ([T, cols], the whole batch). */
 void qacts_resize(QActs *a, int T, int cols);
 void qacts_quantize_rows(QActs *a, const float *x, int t0, int t1);
+/* One step of 64 columns of an input: x[0, n) (n <= 64; zero past n) -> its codes in column order
+ * q[64] and in nibble order q_nib[64] (the 32 even columns, then the 32 odd ones), the scales of
+ * its two blocks d[2] and the sums of their codes sums[2].  The reference every kernel family's
+ * quantize_step (kernels/kernels.h) gives bit for bit; qacts_quantize_rows runs the active one. */
+void qacts_quantize_step_ref(const float *x, int n, int8_t *q, int8_t *q_nib, float d[2], int32_t sums[2]);
 void qacts_free(QActs *a);
 
 #endif
