@@ -189,6 +189,43 @@ static void test_axpy(void) {
     qmat_set_kernel(QMAT_KERNEL_AUTO);
 }
 
+/* ---- vec_dot_rows, vec_axpy_rows ---- */
+
+/* Each family's many-row forms give its single forms' bits: row counts odd and even, lengths off
+ * every vector width, rows strided as attention's keys and values are. */
+static void test_rows_forms(void) {
+    static const int ns[] = {0, 1, 7, 8, 31, 32, 37, 64, 100, 256};
+    static const int rowss[] = {1, 2, 3, 16, 33};
+    for (int ki = 0; ki < NKERNELS; ki++) {
+        if (!use_kernel(family(ki))) continue;
+        for (size_t ni = 0; ni < sizeof ns / sizeof ns[0]; ni++)
+            for (size_t ri = 0; ri < sizeof rowss / sizeof rowss[0]; ri++) {
+                int n = ns[ni], rows = rowss[ri];
+                size_t ld = (size_t)n + 5;
+                rng_seed((uint64_t)(n * 64 + rows));
+                float *q = malloc(sizeof(float) * (size_t)(n + 1)), *k = malloc(sizeof(float) * ld * (size_t)rows);
+                float *a = malloc(sizeof(float) * (size_t)rows), *out = malloc(sizeof(float) * (size_t)rows);
+                float *y1 = malloc(sizeof(float) * (size_t)(n + 1)), *y2 = malloc(sizeof(float) * (size_t)(n + 1));
+                for (int i = 0; i < n; i++) q[i] = rng_gauss(), y1[i] = y2[i] = rng_gauss();
+                for (size_t i = 0; i < ld * (size_t)rows; i++) k[i] = rng_gauss();
+                for (int j = 0; j < rows; j++) a[j] = rng_range(-1, 1);
+                vec_dot_rows(q, k, ld, rows, n, out);
+                int same = 1;
+                for (int j = 0; j < rows; j++) {
+                    float one = vec_dot(q, k + (size_t)j * ld, n);
+                    same &= !memcmp(&one, &out[j], sizeof one);
+                }
+                vec_axpy_rows(y1, a, k, ld, rows, n);
+                for (int j = 0; j < rows; j++) vec_axpy(y2, a[j], k + (size_t)j * ld, n);
+                same &= n == 0 || !memcmp(y1, y2, sizeof(float) * (size_t)n);
+                CHECKF(same, "%s n=%d rows=%d: the many-row forms differ from the single ones",
+                       qmat_kernel_name(family(ki)), n, rows);
+                free(q), free(k), free(a), free(out), free(y1), free(y2);
+            }
+    }
+    qmat_set_kernel(QMAT_KERNEL_AUTO);
+}
+
 /* ---- vec_gelu_tanh ---- */
 
 /* The long-double reference (exp form) equals the textbook tanh form where the latter keeps 13
@@ -516,6 +553,7 @@ int main(void) {
             printf("  (%s not available here: not tested)\n", qmat_kernel_name(family(ki)));
     RUN(test_dot);
     RUN(test_axpy);
+    RUN(test_rows_forms);
     RUN(test_gelu_reference_identity);
     RUN(test_gelu_sweep);
     RUN(test_gelu_special);

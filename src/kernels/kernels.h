@@ -37,6 +37,10 @@ typedef struct {
     /* ops/vec.h's functions, with the contracts documented there */
     float (*dot)(const float *a, const float *b, int n);
     void (*axpy)(float *y, float a, const float *x, int n);
+    /* ops/vec.h's vec_dot_rows and vec_axpy_rows: bit for bit the family's dot per row and its
+     * axpy row after row, in fewer passes over the vectors */
+    void (*dot_rows)(const float *q, const float *k, size_t ldk, int rows, int n, float *out);
+    void (*axpy_rows)(float *y, const float *a, const float *x, size_t ldx, int rows, int n);
     void (*gelu_tanh)(float *x, size_t n);
     double (*exp_shift)(float *x, float shift, int n);
     int (*round_f16)(float *x, size_t n);

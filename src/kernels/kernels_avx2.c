@@ -801,6 +801,53 @@ static void vec_axpy_avx2(float *y, float a, const float *x, int n) {
     for (; i < n; i++) y[i] = fmaf(a, x[i], y[i]);
 }
 
+/* Attention's many-row forms: the same operations per row (and per element) as vec_dot_avx2 and
+ * vec_axpy_avx2, so the same bits, with q loaded once for two rows and each chunk of y kept in
+ * registers across all the rows instead of loaded and stored once per row. */
+static void vec_dot_rows_avx2(const float *q, const float *k, size_t ldk, int rows, int n, float *out) {
+    int j = 0;
+    for (; j + 2 <= rows; j += 2) {
+        const float *a = k + (size_t)j * ldk, *b = a + ldk;
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, t0 = s0, t1 = s0, t2 = s0, t3 = s0;
+        int i = 0;
+        for (; i + 32 <= n; i += 32) {
+            __m256 q0 = _mm256_loadu_ps(q + i), q1 = _mm256_loadu_ps(q + i + 8);
+            __m256 q2 = _mm256_loadu_ps(q + i + 16), q3 = _mm256_loadu_ps(q + i + 24);
+            s0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(a + i), s0), t0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(b + i), t0);
+            s1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(a + i + 8), s1), t1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(b + i + 8), t1);
+            s2 = _mm256_fmadd_ps(q2, _mm256_loadu_ps(a + i + 16), s2), t2 = _mm256_fmadd_ps(q2, _mm256_loadu_ps(b + i + 16), t2);
+            s3 = _mm256_fmadd_ps(q3, _mm256_loadu_ps(a + i + 24), s3), t3 = _mm256_fmadd_ps(q3, _mm256_loadu_ps(b + i + 24), t3);
+        }
+        for (; i + 8 <= n; i += 8) {
+            __m256 q0 = _mm256_loadu_ps(q + i);
+            s0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(a + i), s0), t0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(b + i), t0);
+        }
+        float sa = hsum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+        float sb = hsum8(_mm256_add_ps(_mm256_add_ps(t0, t1), _mm256_add_ps(t2, t3)));
+        for (; i < n; i++) sa = fmaf(q[i], a[i], sa), sb = fmaf(q[i], b[i], sb);
+        out[j] = sa, out[j + 1] = sb;
+    }
+    if (j < rows) out[j] = vec_dot_avx2(q, k + (size_t)j * ldk, n);
+}
+
+static void vec_axpy_rows_avx2(float *y, const float *a, const float *x, size_t ldx, int rows, int n) {
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256 y0 = _mm256_loadu_ps(y + i), y1 = _mm256_loadu_ps(y + i + 8);
+        __m256 y2 = _mm256_loadu_ps(y + i + 16), y3 = _mm256_loadu_ps(y + i + 24);
+        for (int j = 0; j < rows; j++) {
+            const float *xj = x + (size_t)j * ldx + i;
+            __m256 va = _mm256_set1_ps(a[j]);
+            y0 = _mm256_fmadd_ps(va, _mm256_loadu_ps(xj), y0), y1 = _mm256_fmadd_ps(va, _mm256_loadu_ps(xj + 8), y1);
+            y2 = _mm256_fmadd_ps(va, _mm256_loadu_ps(xj + 16), y2), y3 = _mm256_fmadd_ps(va, _mm256_loadu_ps(xj + 24), y3);
+        }
+        _mm256_storeu_ps(y + i, y0), _mm256_storeu_ps(y + i + 8, y1);
+        _mm256_storeu_ps(y + i + 16, y2), _mm256_storeu_ps(y + i + 24, y3);
+    }
+    if (i < n) /* the last n % 32: row after row, as vec_axpy_avx2 does them */
+        for (int j = 0; j < rows; j++) vec_axpy_avx2(y + i, a[j], x + (size_t)j * ldx + i, n - i);
+}
+
 /* ---- GELU (double) ---- */
 
 /* gelu of 4 floats, as x / (1 + exp(t)), t = -2 sqrt(2/pi) (x + 0.044715 x^3), in double. */
@@ -925,7 +972,7 @@ static int vec_round_f16_avx2(float *x, size_t n) {
 
 const KernelTable KERNEL_TABLE(FAMILY) = {KERNEL_TABLE_HEAD(FAMILY, FAMILY_CPU_RUNS),
                                          .matmul_rows = qmat_rows_avx2, .matmul_q8_rows = qmat_rows_q8_avx2,
-                                         .dot = vec_dot_avx2, .axpy = vec_axpy_avx2, .gelu_tanh = vec_gelu_tanh_avx2,
+                                         .dot = vec_dot_avx2, .axpy = vec_axpy_avx2, .dot_rows = vec_dot_rows_avx2, .axpy_rows = vec_axpy_rows_avx2, .gelu_tanh = vec_gelu_tanh_avx2,
                                          .exp_shift = vec_exp_shift_avx2, .round_f16 = vec_round_f16_avx2,
                                          .quantize_step = quantize_step_avx2,
                                          /* every width but 4 (one pshufb per 32 weights): 6-bit takes 4 pshufb,

@@ -291,6 +291,12 @@ static void qmat_rows_f32(const QMatrix *w, const float *x, int T, float *y, int
 }
 static float vec_dot(const float *a, const float *b, int n) { return kernels_avx2.dot(a, b, n); }
 static void vec_axpy(float *y, float a, const float *x, int n) { kernels_avx2.axpy(y, a, x, n); }
+static void vec_dot_rows(const float *q, const float *k, size_t ldk, int rows, int n, float *out) {
+    kernels_avx2.dot_rows(q, k, ldk, rows, n, out);
+}
+static void vec_axpy_rows(float *y, const float *a, const float *x, size_t ldx, int rows, int n) {
+    kernels_avx2.axpy_rows(y, a, x, ldx, rows, n);
+}
 static void vec_gelu_tanh(float *x, size_t n) { kernels_avx2.gelu_tanh(x, n); }
 static double vec_exp_shift(float *x, float shift, int n) { return kernels_avx2.exp_shift(x, shift, n); }
 static int vec_round_f16(float *x, size_t n) { return kernels_avx2.round_f16(x, n); }
@@ -300,7 +306,7 @@ static void quantize_step(const float *x, int n, int8_t *q, int8_t *q_nib, float
 
 const KernelTable KERNEL_TABLE(avx512) = {KERNEL_TABLE_HEAD(avx512, cpu_has_avx512_vnni_vbmi),
                                          .matmul_rows = qmat_rows_f32, .matmul_q8_rows = qmat_rows_q8_avx512,
-                                         .dot = vec_dot, .axpy = vec_axpy, .gelu_tanh = vec_gelu_tanh,
+                                         .dot = vec_dot, .axpy = vec_axpy, .dot_rows = vec_dot_rows, .axpy_rows = vec_axpy_rows, .gelu_tanh = vec_gelu_tanh,
                                          .exp_shift = vec_exp_shift, .round_f16 = vec_round_f16,
                                          .quantize_step = quantize_step};
 

@@ -564,6 +564,15 @@ static void vec_axpy_neon(float *y, float a, const float *x, int n) {
     for (; i < n; i++) y[i] = fmaf(a, x[i], y[i]);
 }
 
+/* the many-row forms: the single ones row after row (the reference for the faster forms) */
+static void vec_dot_rows_neon(const float *q, const float *k, size_t ldk, int rows, int n, float *out) {
+    for (int j = 0; j < rows; j++) out[j] = vec_dot_neon(q, k + (size_t)j * ldk, n);
+}
+
+static void vec_axpy_rows_neon(float *y, const float *a, const float *x, size_t ldx, int rows, int n) {
+    for (int j = 0; j < rows; j++) vec_axpy_neon(y, a[j], x + (size_t)j * ldx, n);
+}
+
 /* ---- GELU (double) ---- */
 
 /* x / (1 + exp(t)), t = -2 sqrt(2/pi) (x + 0.044715 x^3), for 2 lanes; x already >= -12 or NaN */
@@ -675,7 +684,7 @@ static int vec_round_f16_neon(float *x, size_t n) {
 
 const KernelTable kernels_neon = {.name = "neon", .cpu_runs = cpu_has_neon,
                                   .matmul_rows = qmat_rows_neon, .matmul_q8_rows = qmat_rows_q8_neon,
-                                  .dot = vec_dot_neon, .axpy = vec_axpy_neon, .gelu_tanh = vec_gelu_tanh_neon,
+                                  .dot = vec_dot_neon, .axpy = vec_axpy_neon, .dot_rows = vec_dot_rows_neon, .axpy_rows = vec_axpy_rows_neon, .gelu_tanh = vec_gelu_tanh_neon,
                                   .exp_shift = vec_exp_shift_neon, .round_f16 = vec_round_f16_neon,
                                   .quantize_step = qacts_quantize_step_ref /* not hot enough on NEON yet */};
 

@@ -59,6 +59,15 @@ static void vec_axpy_scalar(float *y, float a, const float *x, int n) {
     for (int i = 0; i < n; i++) y[i] += a * x[i];
 }
 
+/* the many-row forms: the single ones row after row (the reference for the faster forms) */
+static void vec_dot_rows_scalar(const float *q, const float *k, size_t ldk, int rows, int n, float *out) {
+    for (int j = 0; j < rows; j++) out[j] = vec_dot_scalar(q, k + (size_t)j * ldk, n);
+}
+
+static void vec_axpy_rows_scalar(float *y, const float *a, const float *x, size_t ldx, int rows, int n) {
+    for (int j = 0; j < rows; j++) vec_axpy_scalar(y, a[j], x + (size_t)j * ldx, n);
+}
+
 /* 0.5 x (1 + tanh(u)) = x / (1 + exp(-2u)), in double.  The tanh form in float is useless for
  * x < -3: 1 + tanhf(u) cancels to a few ulp of 1 (or to 0) while the result is tiny but normal.
  * The exp form does not cancel, but for x << 0 the result ~ x exp(-2u) with 2u ~ 0.07|x|^3 is
@@ -97,6 +106,6 @@ static int runs_everywhere(void) { return 1; }
 
 const KernelTable kernels_scalar = {.name = "scalar", .cpu_runs = runs_everywhere,
                                     .matmul_rows = qmat_rows_scalar, .matmul_q8_rows = qmat_rows_q8_scalar,
-                                    .dot = vec_dot_scalar, .axpy = vec_axpy_scalar, .gelu_tanh = vec_gelu_tanh_scalar,
+                                    .dot = vec_dot_scalar, .axpy = vec_axpy_scalar, .dot_rows = vec_dot_rows_scalar, .axpy_rows = vec_axpy_rows_scalar, .gelu_tanh = vec_gelu_tanh_scalar,
                                     .exp_shift = vec_exp_shift_scalar, .round_f16 = vec_round_f16_scalar,
                                     .quantize_step = qacts_quantize_step_ref};

@@ -281,6 +281,27 @@ typedef struct {
     int bad_scores[POOL_MAX_THREADS], bad_probs[POOL_MAX_THREADS]; /* per task: an FP16 overflow was met */
 } AttnJob;
 
+/* Positions [lo, hi] of a key (or value) head as runs of rows contiguous in memory (row stride
+ * kvd), in position order: the cache's ring from lo up to this batch (split where the ring
+ * wraps), then the batch's own rows from pos.  run[i] starts at position lo + first[i]. */
+typedef struct {
+    const float *rows[3];
+    int first[3], n[3];
+} KeyRuns;
+
+static int key_runs(const float *cache, const float *batch, int cap, int pos, int lo, int hi, size_t kvd,
+                    KeyRuns *r) {
+    int k = 0;
+    for (int j = lo; j <= hi;) {
+        int n = j >= pos ? hi - j + 1 : (pos <= hi + 1 ? pos : hi + 1) - j; /* batch, or cache up to it */
+        if (j < pos && n > cap - j % cap) n = cap - j % cap;                   /* the ring wraps there */
+        r->rows[k] = j >= pos ? batch + (size_t)(j - pos) * kvd : cache + (size_t)(j % cap) * kvd;
+        r->first[k] = j - lo, r->n[k] = n;
+        k++, j += n;
+    }
+    return k;
+}
+
 static void attention_task(void *ctx, int task, int n_tasks) {
     AttnJob *job = ctx;
     const ModelConfig *c = job->c;
@@ -298,11 +319,11 @@ static void attention_task(void *ctx, int task, int n_tasks) {
         int lo = sliding && qpos - c->sliding_window + 1 > 0 ? qpos - c->sliding_window + 1 : 0;
         int nk = qpos - lo + 1;
         const float *q = job->q + (size_t)t * nh * hd + (size_t)h * hd;
-        for (int j = lo; j <= qpos; j++) {
-            const float *k = j >= pos ? job->k + (size_t)(j - pos) * kvd + (size_t)kh * hd
-                                      : kc + (size_t)(j % cap) * kvd + (size_t)kh * hd;
-            sc[j - lo] = softcap(vec_dot(q, k, hd) * scale, c->attn_logit_softcapping);
-        }
+        KeyRuns kr, vr;
+        int runs = key_runs(kc + (size_t)kh * hd, job->k + (size_t)kh * hd, cap, pos, lo, qpos, (size_t)kvd, &kr);
+        key_runs(vc + (size_t)kh * hd, job->v + (size_t)kh * hd, cap, pos, lo, qpos, (size_t)kvd, &vr);
+        for (int i = 0; i < runs; i++) vec_dot_rows(q, kr.rows[i], (size_t)kvd, kr.n[i], hd, sc + kr.first[i]);
+        for (int j = 0; j < nk; j++) sc[j] = softcap(sc[j] * scale, c->attn_logit_softcapping);
         if (s->precision == PRECISION_FP16) job->bad_scores[task] |= round_to_f16(sc, (size_t)nk);
         float maxv = -INFINITY;
         for (int j = 0; j < nk; j++)
@@ -313,11 +334,7 @@ static void attention_task(void *ctx, int task, int n_tasks) {
         if (s->precision == PRECISION_FP16) job->bad_probs[task] |= round_to_f16(sc, (size_t)nk);
         float *out = job->att + (size_t)t * nh * hd + (size_t)h * hd;
         memset(out, 0, sizeof(float) * (size_t)hd);
-        for (int j = lo; j <= qpos; j++) {
-            const float *v = j >= pos ? job->v + (size_t)(j - pos) * kvd + (size_t)kh * hd
-                                      : vc + (size_t)(j % cap) * kvd + (size_t)kh * hd;
-            vec_axpy(out, sc[j - lo], v, hd);
-        }
+        for (int i = 0; i < runs; i++) vec_axpy_rows(out, sc + vr.first[i], vr.rows[i], (size_t)kvd, vr.n[i], hd);
     }
 }
 

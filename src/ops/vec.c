@@ -6,6 +6,12 @@
 float vec_dot(const float *a, const float *b, int n) { return kernels_active()->dot(a, b, n); }
 
 void vec_axpy(float *y, float a, const float *x, int n) { kernels_active()->axpy(y, a, x, n); }
+void vec_dot_rows(const float *q, const float *k, size_t ldk, int rows, int n, float *out) {
+    kernels_active()->dot_rows(q, k, ldk, rows, n, out);
+}
+void vec_axpy_rows(float *y, const float *a, const float *x, size_t ldx, int rows, int n) {
+    kernels_active()->axpy_rows(y, a, x, ldx, rows, n);
+}
 
 void vec_gelu_tanh(float *x, size_t n) { kernels_active()->gelu_tanh(x, n); }
 

@@ -18,6 +18,12 @@ float vec_dot(const float *a, const float *b, int n);
 /* y[i] += a * x[i], i < n */
 void vec_axpy(float *y, float a, const float *x, int n);
 
+/* Attention's many-row forms, bit for bit the same as the single calls (so a query's result does
+ * not depend on how its keys are grouped): out[j] = vec_dot(q, k + j * ldk, n) for j < rows, and
+ * vec_axpy(y, a[j], x + j * ldx, n) for j = 0, 1, .., rows - 1 in that order. */
+void vec_dot_rows(const float *q, const float *k, size_t ldk, int rows, int n, float *out);
+void vec_axpy_rows(float *y, const float *a, const float *x, size_t ldx, int rows, int n);
+
 /* In place: x[i] = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), PyTorch's
  * gelu(approximate='tanh').  The exact value rounded to float (within 2e-7 relative), for every
  * input, including x < -3 where the formula as written, in float, cancels (1 + tanhf -> 0);
