@@ -214,8 +214,15 @@ ALWAYS_INLINE void decode_tile(Tiles *tl, int r, int nr, int c0, int c1, const v
     for (int i = 0; i < nr; i++) {
         Lut8 *l = &tl->lut[i];
         const uint8_t *row = lut8_row(l, r + i);
-        for (int c = c0; c < c1; c += STEP) {
-            Codes u = step_codes(l, row, c, bits, c < l->full_end);
+        int c = c0, full = c1 < l->full_end ? c1 : l->full_end;
+        for (; c < full; c += STEP) {
+            prefetch_ahead(row + (size_t)c * (size_t)bits / 8);
+            Codes u = step_codes(l, row, c, bits, 1);
+            _mm256_store_si256((__m256i *)(tl->codes[i] + (c - c0)), u.even);
+            _mm256_store_si256((__m256i *)(tl->codes[i] + (c - c0) + 32), u.odd);
+        }
+        for (; c < c1; c += STEP) {
+            Codes u = step_codes(l, row, c, bits, 0);
             _mm256_store_si256((__m256i *)(tl->codes[i] + (c - c0)), u.even);
             _mm256_store_si256((__m256i *)(tl->codes[i] + (c - c0) + 32), u.odd);
         }
