@@ -367,7 +367,7 @@ static void test_matmul_q8_batch_invariant(void) {
             QMatrix *w = &tm.m;
             qmat_prepare_q8(w);
             if (c8) qmat_prepare_codes8(w, 1);
-            int T = 7, same = 1;
+            int T = si % 2 ? 19 : 7, same = 1; /* small batches and tiled ones (kernels may treat them apart) */
             float *x = gauss_matrix(T, w->cols, 1.0f);
             float *yb = xmalloc(sizeof(float) * (size_t)T * w->rows), *y1 = xmalloc(sizeof(float) * w->rows);
             QActs a = {0};

@@ -186,21 +186,50 @@ ALWAYS_INLINE float finish_row(const Lut8 *l, Acc acc, const QActs *x, int t) {
     return (hsum8(acc) - (float)l->offset * x->qsum[t]) * l->w->lut_q8_scale[l->group];
 }
 
-/* Decode (T == 1): y[r] for r in [r0, r1), lookup and dot fused.  (Two rows a pass, sharing the
- * activation loads, measured no faster.) */
-ALWAYS_INLINE void dot_rows(Lut8 *l, const QActs *x, float *y, int r0, int r1, int bits) {
+/* Decode: y[t * rows + r] for r in [r0, r1) and the T <= FUSED_MAX_T inputs, lookup and dot
+ * fused: each step's codes are looked up once and meet every input while in registers, so a few
+ * inputs at once (a server's decode step for several streams) cost little more than one.  (Two rows
+ * a pass, sharing the activation loads, measured no faster.) */
+#define FUSED_MAX_T 8
+/* the loops over the inputs unrolled, so their accumulators stay in registers */
+#define UNROLL_T _Pragma("GCC unroll 8")
+
+ALWAYS_INLINE void dot_rows(Lut8 *l, const QActs *x, float *y, int r0, int r1, int bits, int T) {
+    size_t rows = (size_t)l->w->rows;
     for (int r = r0; r < r1; r++) {
         const uint8_t *row = lut8_row(l, r);
-        Acc acc = _mm256_setzero_ps();
+        Acc acc[FUSED_MAX_T];
+        UNROLL_T for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
         int c = 0;
         for (; c < l->full_end; c += STEP) {
             prefetch_ahead(row + (size_t)c * (size_t)bits / 8);
-            acc = step_fma(acc, step_codes(l, row, c, bits, 1), step_x(x, 0, c), step_d(x, 0, c));
+            Codes u = step_codes(l, row, c, bits, 1);
+            UNROLL_T for (int t = 0; t < T; t++) acc[t] = step_fma(acc[t], u, step_x(x, t, c), step_d(x, t, c));
         }
-        for (; c < x->ld; c += STEP) acc = step_fma(acc, step_codes(l, row, c, bits, 0), step_x(x, 0, c), step_d(x, 0, c));
-        y[r] = finish_row(l, acc, x, 0);
+        for (; c < x->ld; c += STEP) {
+            Codes u = step_codes(l, row, c, bits, 0);
+            UNROLL_T for (int t = 0; t < T; t++) acc[t] = step_fma(acc[t], u, step_x(x, t, c), step_d(x, t, c));
+        }
+        for (int t = 0; t < T; t++) y[(size_t)t * rows + (size_t)r] = finish_row(l, acc[t], x, t);
     }
 }
+
+/* dot_rows with T and the width constants, so each combination is its own loop */
+#define DOT_ROWS_T(T)                                          \
+    case T:                                                    \
+        if (w->bits == 4) dot_rows(&l, x, y, r0, r1, 4, T);   \
+        else if (w->bits == 6) dot_rows(&l, x, y, r0, r1, 6, T); \
+        else dot_rows(&l, x, y, r0, r1, 0, T);                \
+        break;
+
+static void fused_rows(const QMatrix *w, const QActs *x, float *y, int r0, int r1) {
+    Lut8 l;
+    lut8_init(&l, w);
+    switch (x->T) {
+        DOT_ROWS_T(1) DOT_ROWS_T(2) DOT_ROWS_T(3) DOT_ROWS_T(4) DOT_ROWS_T(5) DOT_ROWS_T(6) DOT_ROWS_T(7) DOT_ROWS_T(8)
+    }
+}
+#undef DOT_ROWS_T
 
 /* ---- T > 1: tiles of codes ---- */
 
@@ -274,14 +303,8 @@ static void tile_finish(void *ctx, const float *acc, int T, int r, int nr, float
 }
 
 static void qmat_rows_q8_avx512(const QMatrix *w, const QActs *x, float *y, int r0, int r1) {
-    if (x->T == 1) {
-        Lut8 l;
-        lut8_init(&l, w);
-        switch (w->bits) {
-        case 4: dot_rows(&l, x, y, r0, r1, 4); break;
-        case 6: dot_rows(&l, x, y, r0, r1, 6); break;
-        default: dot_rows(&l, x, y, r0, r1, 0); break;
-        }
+    if (x->T <= FUSED_MAX_T) {
+        fused_rows(w, x, y, r0, r1);
         return;
     }
     Tiles tl; /* 5 KiB */
