@@ -77,7 +77,7 @@ static void lut8_load_group(Lut8 *l, int g) {
     if (l->bits == 4)
         l->tab = _mm512_add_epi8(_mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)src)), _mm512_set1_epi8(64));
     else if (l->bits == 6)
-        l->tab = _mm512_add_epi8(_mm512_loadu_si512(src), _mm512_set1_epi8((char)128));
+        l->tab = _mm512_xor_si512(_mm512_loadu_si512(src), _mm512_set1_epi8((char)0x80)); /* + 128, mod 256 */
     else
         for (int i = 0; i < n; i++) l->codes[i] = (uint8_t)(src[i] + l->offset);
     l->group = g;
