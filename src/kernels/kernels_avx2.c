@@ -592,48 +592,95 @@ ALWAYS_INLINE void tile_q8(const void *const rows[TILE_ROWS], int n, const QActs
     }
 }
 
-/* Decode (T == 1) of 4-bit, fused: the tile path's operations without the tile.  tab: the
- * group's lut4_table_u7. */
-__attribute__((noinline)) static float dot_row_q8_lut4(const QMatrix *w, const uint8_t *row, __m256i tab, const QActs *x) {
-    __m256 acc = _mm256_setzero_ps();
+/* Decode (T <= FUSED_MAX_T inputs) of 4-bit, fused: the tile path's operations without the tile,
+ * each step's codes looked up once for every input (a server's batched step).  out[t] for t < T,
+ * before the group's scale.  tab: the group's lut4_table_u7. */
+#define FUSED_MAX_T 4 /* T accumulators and the step's codes fit the 16 registers */
+/* the loops over the inputs unrolled, so their accumulators stay in registers */
+#define UNROLL_T _Pragma("GCC unroll 4")
+
+ALWAYS_INLINE void dot_row_q8_lut4(const QMatrix *w, const uint8_t *row, __m256i tab, const QActs *x, int T,
+                                   float *out) {
+    size_t ld = (size_t)x->ld, ldd = ld / QACT_BLOCK;
+    __m256 acc[FUSED_MAX_T];
+    UNROLL_T for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
     uint8_t tail[32];
     for (int c = 0; c < x->ld; c += 64) {
         __m256i e, o;
         prefetch_ahead(row + c / 2);
         lut4_codes64(row_chunk(w, row, (size_t)c / 2, 32, 32, tail), tab, &e, &o);
-        __m256i xe = _mm256_loadu_si256((const __m256i *)(x->q_nib + c));
-        __m256i xo = _mm256_loadu_si256((const __m256i *)(x->q_nib + c + 32));
-        __m256i s = dot32_u7(dot32_u7(_mm256_setzero_si256(), e, xe), o, xo);
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_loadu_ps(x->d_pair + c / 8), acc);
+        UNROLL_T for (int t = 0; t < T; t++) {
+            const int8_t *q = x->q_nib + (size_t)t * ld + c;
+            __m256i xe = _mm256_loadu_si256((const __m256i *)q), xo = _mm256_loadu_si256((const __m256i *)(q + 32));
+            __m256i s = dot32_u7(dot32_u7(_mm256_setzero_si256(), e, xe), o, xo);
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_loadu_ps(x->d_pair + (t * ldd + (size_t)c / 32) * 4),
+                                     acc[t]);
+        }
     }
-    return hsum8(acc) - LUT4_OFFSET * x->qsum[0];
+    UNROLL_T for (int t = 0; t < T; t++) out[t] = hsum8(acc[t]) - LUT4_OFFSET * x->qsum[t];
 }
 
-/* Decode (T == 1) of 6-bit, fused likewise; or of any width but 4 from w->codes8 (codes8 set:
- * t and row unused), with the same operations on the same codes. */
-ALWAYS_INLINE float dot_row_q8_cols(const QMatrix *w, int r, const __m256i t[4], const QActs *x, int codes8) {
+/* Decode of 6-bit, fused likewise; or of any width but 4 from w->codes8 (codes8 set: tab and the
+ * indices unused), with the same operations on the same codes. */
+ALWAYS_INLINE void dot_row_q8_cols(const QMatrix *w, int r, const __m256i tab[4], const QActs *x, int codes8, int T,
+                                   float *out) {
+    size_t ld = (size_t)x->ld, ldd = ld / QACT_BLOCK;
     const uint8_t *row = qmat_row_data(w, r);
     const int8_t *c8 = codes8 ? w->codes8 + (size_t)r * (size_t)w->codes8_ld : NULL;
-    __m256 acc = _mm256_setzero_ps();
+    __m256 acc[FUSED_MAX_T];
+    UNROLL_T for (int t = 0; t < T; t++) acc[t] = _mm256_setzero_ps();
     uint8_t tail[32];
     for (int c = 0; c < x->ld; c += 32) {
         prefetch_ahead(codes8 ? (const uint8_t *)c8 + c : row + (size_t)c * 3 / 4);
         __m256i c32 = codes8 ? _mm256_loadu_si256((const __m256i *)(c8 + c))
-                             : lut6_codes32(row_chunk(w, row, (size_t)c * 3 / 4, 24, 28, tail), t);
-        __m256i xq = _mm256_loadu_si256((const __m256i *)(x->q + c));
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32_i8(_mm256_abs_epi8(c32), c32, xq)),
-                              _mm256_broadcast_ss(x->d + c / 32), acc);
+                             : lut6_codes32(row_chunk(w, row, (size_t)c * 3 / 4, 24, 28, tail), tab);
+        __m256i a32 = _mm256_abs_epi8(c32);
+        UNROLL_T for (int t = 0; t < T; t++) {
+            __m256i xq = _mm256_loadu_si256((const __m256i *)(x->q + (size_t)t * ld + c));
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot32_i8(a32, c32, xq)),
+                                     _mm256_broadcast_ss(x->d + t * ldd + (size_t)c / 32), acc[t]);
+        }
     }
-    return hsum8(acc);
+    UNROLL_T for (int t = 0; t < T; t++) out[t] = hsum8(acc[t]);
 }
 
-__attribute__((noinline)) static float dot_row_q8_lut6(const QMatrix *w, int r, const __m256i t[4], const QActs *x) {
-    return dot_row_q8_cols(w, r, t, x, 0);
+/* Rows [r0, r1) of a 4-bit or 6-bit matrix, or one with codes8, for T <= FUSED_MAX_T inputs
+ * (constant where inlined); y: [T, rows]. */
+ALWAYS_INLINE void fused_rows(const QMatrix *w, const QActs *x, float *y, int r0, int r1, int T) {
+    int n = 1 << w->bits, g = -1, g_end = r0; /* the group loaded, and its end row */
+    int codes8 = w->codes8 && w->bits != 4;
+    __m256i tab[4];
+    for (int r = r0; r < r1; r++) {
+        if (r >= g_end) { /* no division per row */
+            g = r / w->group, g_end = (g + 1) * w->group;
+            const int8_t *t8 = w->lut_q8 + (size_t)g * (size_t)n;
+            if (w->bits == 4) tab[0] = lut4_table_u7(t8);
+            else if (!codes8) lut6_tables(t8, tab);
+        }
+        float out[FUSED_MAX_T];
+        if (w->bits == 4) dot_row_q8_lut4(w, qmat_row_data(w, r), tab[0], x, T, out);
+        else if (codes8) dot_row_q8_cols(w, r, NULL, x, 1, T, out);
+        else dot_row_q8_cols(w, r, tab, x, 0, T, out);
+        for (int t = 0; t < T; t++) y[(size_t)t * (size_t)w->rows + (size_t)r] = out[t] * w->lut_q8_scale[g];
+    }
 }
 
-__attribute__((noinline)) static float dot_row_q8_codes8(const QMatrix *w, int r, const QActs *x) {
-    return dot_row_q8_cols(w, r, NULL, x, 1);
+/* Inputs [t0, t0 + n) of x as a batch of their own: the same buffers, offset. */
+static QActs acts_slice(const QActs *x, int t0, int n) {
+    QActs s = *x;
+    size_t ld = (size_t)x->ld, ldd = ld / QACT_BLOCK;
+    s.T = n;
+    s.q += (size_t)t0 * ld, s.q_nib += (size_t)t0 * ld;
+    s.d += (size_t)t0 * ldd, s.d_pair += (size_t)t0 * ldd * 4, s.qsum += t0;
+    return s;
 }
+
+#define FUSED_T(T) \
+    case T: fused_rows(w, x, y, r0, r1, T); break;
+__attribute__((noinline)) static void fused_rows_any(const QMatrix *w, const QActs *x, float *y, int r0, int r1) {
+    switch (x->T) { FUSED_T(1) FUSED_T(2) FUSED_T(3) FUSED_T(4) }
+}
+#undef FUSED_T
 
 /* T > 1, or widths without a fused T == 1 path: tile_matmul's state. */
 typedef struct {
@@ -673,25 +720,11 @@ static void q8_finish(void *ctx, const float *acc, int T, int r, int nr, float *
 static const TileKernel q8_tiles = {Q8_TILE_COLS, 8, q8_decode, q8_tile, q8_finish};
 
 static void qmat_rows_q8_avx2(const QMatrix *w, const QActs *x, float *y, int r0, int r1) {
-    int n = 1 << w->bits, g = -1, g_end = r0; /* the group loaded, and its end row */
-    if (x->T == 1 && w->codes8 && w->bits != 4) {
-        for (int r = r0; r < r1; r++) {
-            if (r >= g_end) g = r / w->group, g_end = (g + 1) * w->group; /* no division per row */
-            y[r] = dot_row_q8_codes8(w, r, x) * w->lut_q8_scale[g];
-        }
-        return;
-    }
-    if (x->T == 1 && (w->bits == 4 || w->bits == 6)) {
-        __m256i t[4];
-        for (int r = r0; r < r1; r++) {
-            if (r >= g_end) {
-                g = r / w->group, g_end = (g + 1) * w->group;
-                const int8_t *tab = w->lut_q8 + (size_t)g * (size_t)n;
-                if (w->bits == 4) t[0] = lut4_table_u7(tab);
-                else lut6_tables(tab, t);
-            }
-            float acc = w->bits == 4 ? dot_row_q8_lut4(w, qmat_row_data(w, r), t[0], x) : dot_row_q8_lut6(w, r, t, x);
-            y[r] = acc * w->lut_q8_scale[g];
+    /* up to two fused passes of FUSED_MAX_T inputs (each reading the weights) beat the tiles */
+    if (x->T <= 2 * FUSED_MAX_T && (w->bits == 4 || w->bits == 6 || w->codes8)) {
+        for (int t0 = 0; t0 < x->T; t0 += FUSED_MAX_T) {
+            QActs part = acts_slice(x, t0, x->T - t0 < FUSED_MAX_T ? x->T - t0 : FUSED_MAX_T);
+            fused_rows_any(w, &part, y + (size_t)t0 * (size_t)w->rows, r0, r1);
         }
         return;
     }
