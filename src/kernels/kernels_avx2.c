@@ -39,6 +39,7 @@
 
 #if defined(__x86_64__)
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -406,7 +407,7 @@ static void qmat_rows_avx2(const QMatrix *w, const float *x, int T, float *y, in
 /* ---- 8-bit activations (qmat_matmul_q8_rows) ----
  * Integer dot of 32 columns: unsigned bytes times signed bytes (dot_u8s8), so the weight's sign
  * moves onto x (sign(x, w)) and |w| is the unsigned side; one FP32 FMA per block applies d.
- * Every path (fused decode for T == 1, tiles for T > 1) performs the same FP32 operations in the
+ * Every path (fused decode for T <= 8, tiles beyond) performs the same FP32 operations in the
  * same order for a given row and input, so an output never depends on the batch size: 4-bit
  * works on 64 columns in nibble order (x->q_nib, one FMA per pair of blocks), other widths on 32
  * in column order (x->q, one FMA per block); the padding up to x->ld adds exact zeros.
@@ -596,8 +597,7 @@ ALWAYS_INLINE void tile_q8(const void *const rows[TILE_ROWS], int n, const QActs
  * each step's codes looked up once for every input (a server's batched step).  out[t] for t < T,
  * before the group's scale.  tab: the group's lut4_table_u7. */
 #define FUSED_MAX_T 4 /* T accumulators and the step's codes fit the 16 registers */
-/* the loops over the inputs unrolled, so their accumulators stay in registers */
-#define UNROLL_T _Pragma("GCC unroll 4")
+#define UNROLL_T UNROLL(4)
 
 ALWAYS_INLINE void dot_row_q8_lut4(const QMatrix *w, const uint8_t *row, __m256i tab, const QActs *x, int T,
                                    float *out) {
@@ -682,7 +682,7 @@ __attribute__((noinline)) static void fused_rows_any(const QMatrix *w, const QAc
 }
 #undef FUSED_T
 
-/* T > 1, or widths without a fused T == 1 path: tile_matmul's state. */
+/* T > 8, or widths without a fused path: tile_matmul's state. */
 typedef struct {
     const QMatrix *w;
     const QActs *x;
@@ -737,10 +737,8 @@ static void qmat_rows_q8_avx2(const QMatrix *w, const QActs *x, float *y, int r0
  * The same operations as the reference, 8 lanes at a time: max |x| is exact in any order, and
  * each code is x * (127 / max) rounded by the same add and subtract of 1.5 * 2^23, as separate
  * multiply and add (C11 mode: no contraction into an FMA), so every bit agrees. */
-#define QUANT_ROUND_MAGIC 12582912.0f
-
 ALWAYS_INLINE __m256i quantize8(__m256 v, __m256 inv) {
-    const __m256 magic = _mm256_set1_ps(QUANT_ROUND_MAGIC), lim = _mm256_set1_ps(127.0f);
+    const __m256 magic = _mm256_set1_ps(QMAT_ROUND_MAGIC), lim = _mm256_set1_ps(127.0f);
     __m256 c = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(v, inv), magic), magic);
     return _mm256_cvtps_epi32(_mm256_min_ps(lim, _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), lim), c)));
 }
@@ -752,7 +750,7 @@ static void quantize_step_avx2(const float *x, int n, int8_t *q, int8_t *q_nib, 
         memcpy(pad, x, sizeof(float) * (size_t)(n > 0 ? n : 0));
         x = pad;
     }
-    const __m256 sign = _mm256_set1_ps(-0.0f), fmax = _mm256_set1_ps(3.40282347e38f);
+    const __m256 sign = _mm256_set1_ps(-0.0f), fmax = _mm256_set1_ps(FLT_MAX);
     __m256i codes[2];
     for (int b = 0; b < 2; b++) {
         const float *v = x + 32 * b;
@@ -769,7 +767,7 @@ static void quantize_step_avx2(const float *x, int n, int8_t *q, int8_t *q_nib, 
         h = _mm_max_ps(h, _mm_movehl_ps(h, h));
         float amax = _mm_cvtss_f32(_mm_max_ss(h, _mm_movehdup_ps(h)));
         float inv = finite && amax > 0.0f ? 127.0f / amax : 0.0f;
-        if (inv > 3.40282347e38f) inv = amax = 0.0f; /* as the reference: a block too small to scale */
+        if (inv > FLT_MAX) inv = amax = 0.0f; /* as the reference: a block too small to scale */
         d[b] = finite ? amax / 127.0f : NAN;
         __m256 vi = _mm256_set1_ps(inv);
         __m256i c0 = quantize8(v0, vi), c1 = quantize8(v1, vi), c2 = quantize8(v2, vi), c3 = quantize8(v3, vi);

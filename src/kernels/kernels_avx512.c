@@ -19,9 +19,9 @@
  *   other widths: indices decoded one by one (formats nobody converts to by default).
  * Steps are 256-bit: on Zen 4, the first machine this family ran on, 512-bit operations are split
  * in two, and 512-bit steps (16 lanes, one vpdpbusd) measured no faster; two rows per decode pass
- * neither.  Decode (T == 1) fuses lookup and dot.  T > 1 decodes a tile of 4 rows x 1024 columns
- * of codes once (tiling.h) and runs the inputs over it two at a time, each code vector feeding
- * two vpdpbusd.  Both do the same FP32 operations in the same order for a row and an input, so a
+ * neither.  Decode (T <= 8) fuses lookup and dot for all its inputs.  T > 8 decodes a tile of 4
+ * rows x 1024 columns of codes once (tiling.h) and runs the inputs over it two at a time, each code
+ * vector feeding two vpdpbusd.  Both do the same FP32 operations in the same order for a row and an input, so a
  * result does not depend on the batch size. */
 #include "kernels/kernels.h"
 
@@ -88,7 +88,7 @@ static void lut8_load_group(Lut8 *l, int g) {
 /* Row r's packed indices, with its group's table loaded. */
 ALWAYS_INLINE const uint8_t *lut8_row(Lut8 *l, int r) {
     if (r < l->g_first || r >= l->g_end) lut8_load_group(l, r / l->w->group);
-    return (const uint8_t *)l->w->data + (size_t)r * l->w->row_bytes;
+    return qmat_row_data(l->w, r);
 }
 
 /* A step's 64 codes: the even columns', then the odd ones'. */
@@ -191,8 +191,7 @@ ALWAYS_INLINE float finish_row(const Lut8 *l, Acc acc, const QActs *x, int t) {
  * inputs at once (a server's decode step for several streams) cost little more than one.  (Two rows
  * a pass, sharing the activation loads, measured no faster.) */
 #define FUSED_MAX_T 8
-/* the loops over the inputs unrolled, so their accumulators stay in registers */
-#define UNROLL_T _Pragma("GCC unroll 8")
+#define UNROLL_T UNROLL(8)
 
 ALWAYS_INLINE void dot_rows(Lut8 *l, const QActs *x, float *y, int r0, int r1, int bits, int T) {
     size_t rows = (size_t)l->w->rows;

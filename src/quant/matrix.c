@@ -30,10 +30,6 @@ void qmat_row(const QMatrix *w, int r, float *out) {
 
 /* ---- 8-bit path ---- */
 
-/* Adding then subtracting 1.5 * 2^23 rounds |v| < 2^22 to the nearest integer, ties to even, as
- * nearbyintf does but without a library call per element. */
-#define ROUND_MAGIC 12582912.0f
-
 /* codes[i] = v[i] / scale rounded to the nearest integer (ties to even), within +-range, where
  * scale = max|v| / range is returned.  Any inf or NaN in v: codes 0 and a NaN scale, so every sum
  * over them is NaN, as it would be in FP32.  A max|v| so small that range / max|v| overflows
@@ -49,7 +45,7 @@ static float quantize_symmetric(const float *v, int n, int range, int8_t *codes)
     float r = (float)range, inv = finite && amax > 0.0f ? r / amax : 0.0f;
     if (inv > FLT_MAX) inv = amax = 0.0f; /* max|v| < ~4e-37: r / max overflows; all codes 0 */
     for (int i = 0; i < n; i++) {
-        float c = finite ? (v[i] * inv + ROUND_MAGIC) - ROUND_MAGIC : 0.0f;
+        float c = finite ? (v[i] * inv + QMAT_ROUND_MAGIC) - QMAT_ROUND_MAGIC : 0.0f;
         codes[i] = (int8_t)(c > r ? range : c < -r ? -range : c);
     }
     return finite ? amax / r : NAN;

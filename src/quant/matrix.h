@@ -84,6 +84,10 @@ typedef struct {
  * (code + 64 <= 127) and multiply unsigned by signed bytes with no sign juggling. */
 #define QMAT_Q8_RANGE(bits) ((bits) <= 4 ? 63 : 127)
 
+/* Adding then subtracting 1.5 * 2^23 rounds |v| < 2^22 to the nearest integer, ties to even, as
+ * nearbyintf does but without a library call per element (the quantizers, reference and SIMD). */
+#define QMAT_ROUND_MAGIC 12582912.0f
+
 /* Build lut_q8 / lut_q8_scale for a QM_LUT matrix (no-op otherwise, or if already built). */
 void qmat_prepare_q8(QMatrix *w);
 void qmat_free_q8(QMatrix *w);
