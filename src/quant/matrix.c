@@ -137,7 +137,7 @@ void qacts_quantize_rows(QActs *a, const float *x, int t0, int t1) {
         float *d = a->d + (size_t)t * (size_t)ldd, qs = 0.0f;
         for (int c = 0; c < ld; c += 64) {
             int32_t sums[2];
-            qacts_quantize_step(xt + c, cols - c < 64 ? (cols > c ? cols - c : 0) : 64, q + c, p + c, d + c / 32, sums);
+            qacts_quantize_step(xt + c, cols - c < 64 ? cols - c : 64, /* every step starts inside the row */ q + c, p + c, d + c / 32, sums);
             qs += d[c / 32] * (float)sums[0]; /* in block order */
             qs += d[c / 32 + 1] * (float)sums[1];
             float *dp = a->d_pair + ((size_t)t * (size_t)ldd + (size_t)(c / 32)) * 4;
