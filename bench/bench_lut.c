@@ -2,7 +2,9 @@
  *   build/bench/bench_lut [rows cols [threads]]      (default 10240 2560, 2 threads)
  * Palettization: M weights/s for several specs and thread counts.
  * Matmul: ms per call for T = 1 (decode: GB/s of weight bytes read) and T = 64 (prefill:
- * GFLOP/s), for each available kernel and weight format. */
+ * GFLOP/s), for each available kernel and weight format.
+ * Batched decode: ms per 8-bit call at T = 1, 2, 4, 8 (a server's step for that many streams)
+ * and each against T = 1, for the SIMD kernels. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +116,22 @@ int main(int argc, char **argv) {
                 printf("  %-8s %-7s  %-8s %8.3f %7.2f %9.2f %8.2f\n", names[m], q8 ? "x int8" : "x fp32",
                        qmat_kernel_name(k), t1 * 1e3, gbs, t64 * 1e3, gflops);
             }
+        qmat_free_q8(&mats[m]);
+    }
+
+    printf("\nbatched decode, x int8 (1 thread)   T=1 ms   T=2 ms (x)     T=4 ms (x)     T=8 ms (x)\n");
+    for (int m = 1; m < 3; m++) {
+        qmat_prepare_q8(&mats[m]);
+        for (QMatKernel k = QMAT_KERNEL_SCALAR + 1; k < QMAT_KERNEL_END; k++) {
+            if (qmat_set_kernel(k) != 0) continue;
+            double t1 = time_matmul(&mats[m], x, &xq, 1, y);
+            printf("  %-8s %-24s %7.3f", names[m], qmat_kernel_name(k), t1 * 1e3);
+            for (int T = 2; T <= 8; T *= 2) {
+                double t = time_matmul(&mats[m], x, &xq, T, y);
+                printf("   %7.3f (%.2f)", t * 1e3, t / t1);
+            }
+            printf("\n");
+        }
         qmat_free_q8(&mats[m]);
     }
     qacts_free(&xq);

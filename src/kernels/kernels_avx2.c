@@ -709,12 +709,30 @@ static void q8_tile(void *ctx, const void *const rows[TILE_ROWS], int c0, int c1
     else tile_q8(rows, c1 - c0, q->x, c0, acc, 0);
 }
 
+/* Row r + i's output for input t: (its sum - the offset's share) * its group's scale; a whole tile
+ * (4 rows) of two inputs per hsum8_x8, the same operations as the fused pass's. */
 static void q8_finish(void *ctx, const float *acc, int T, int r, int nr, float *y, size_t ldy) {
     const Q8Tiles *q = ctx;
-    for (int t = 0; t < T; t++, acc += TILE_ROWS * 8, y += ldy)
-        for (int i = 0; i < nr; i++)
-            y[r + i] = (hsum8(_mm256_loadu_ps(acc + 8 * i)) - (q->nib ? LUT4_OFFSET * q->x->qsum[t] : 0.0f)) *
-                       q->w->lut_q8_scale[(r + i) / q->w->group];
+    float s[TILE_ROWS];
+    for (int i = 0; i < nr; i++) s[i] = q->w->lut_q8_scale[(r + i) / q->w->group];
+#define OFFSET_SHARE(t) (q->nib ? LUT4_OFFSET * q->x->qsum[t] : 0.0f)
+    if (nr < TILE_ROWS) { /* the matrix's last rows */
+        for (int t = 0; t < T; t++, acc += TILE_ROWS * 8, y += ldy)
+            for (int i = 0; i < nr; i++) y[r + i] = (hsum8(_mm256_loadu_ps(acc + 8 * i)) - OFFSET_SHARE(t)) * s[i];
+        return;
+    }
+    const __m256 scale = _mm256_setr_ps(s[0], s[1], s[2], s[3], s[0], s[1], s[2], s[3]);
+    for (int t = 0; t < T; t += 2) {
+        int u = t + 1 < T ? t + 1 : t;
+        const float *a = acc + (size_t)t * TILE_ROWS * 8, *b = acc + (size_t)u * TILE_ROWS * 8;
+        __m256 h = hsum8_x8(_mm256_loadu_ps(a), _mm256_loadu_ps(a + 8), _mm256_loadu_ps(a + 16), _mm256_loadu_ps(a + 24),
+                            _mm256_loadu_ps(b), _mm256_loadu_ps(b + 8), _mm256_loadu_ps(b + 16), _mm256_loadu_ps(b + 24));
+        __m256 off = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_set1_ps(OFFSET_SHARE(t))), _mm_set1_ps(OFFSET_SHARE(u)), 1);
+        __m256 o = _mm256_mul_ps(_mm256_sub_ps(h, off), scale);
+        _mm_storeu_ps(y + (size_t)t * ldy + r, _mm256_castps256_ps128(o));
+        if (u != t) _mm_storeu_ps(y + (size_t)u * ldy + r, _mm256_extractf128_ps(o, 1));
+    }
+#undef OFFSET_SHARE
 }
 
 static const TileKernel q8_tiles = {Q8_TILE_COLS, 8, q8_decode, q8_tile, q8_finish};

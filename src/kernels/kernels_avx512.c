@@ -157,16 +157,24 @@ ALWAYS_INLINE Codes step_codes(const Lut8 *l, const uint8_t *row, int c, int bit
     return bits == 4 ? codes4(l, row, c, full) : bits == 6 ? codes6_step(l, row, c, full) : codes_any(l, row, c);
 }
 
-/* Input t's activation codes of step c, in step order. */
-ALWAYS_INLINE Codes step_x(const QActs *x, int t, int c) {
-    const int8_t *q = x->q_nib + (size_t)t * (size_t)x->ld + c;
-    return (Codes){_mm256_loadu_si256((const __m256i *)q), _mm256_loadu_si256((const __m256i *)(q + 32))};
+/* Input t's codes (nibble order) and block scales (d_pair), located once per call: the step loops
+ * then only add the column to a base, with no per-step index arithmetic. */
+typedef struct {
+    const int8_t *q;
+    const float *d;
+} Input;
+
+ALWAYS_INLINE Input input_at(const QActs *x, int t) {
+    return (Input){x->q_nib + (size_t)t * (size_t)x->ld, x->d_pair + (size_t)t * (size_t)(x->ld / QACT_BLOCK) * 4};
 }
 
-/* Input t's block scales of step c: d of blocks 2k (x4), 2k + 1 (x4). */
-ALWAYS_INLINE const float *step_d(const QActs *x, int t, int c) {
-    return x->d_pair + ((size_t)t * (size_t)(x->ld / QACT_BLOCK) + (size_t)c / 32) * 4;
+/* The input's activation codes of step c, in step order. */
+ALWAYS_INLINE Codes step_x(Input in, int c) {
+    return (Codes){_mm256_loadu_si256((const __m256i *)(in.q + c)), _mm256_loadu_si256((const __m256i *)(in.q + c + 32))};
 }
+
+/* The input's block scales of step c: d of blocks 2k (x4), 2k + 1 (x4), 8 floats per 64 columns. */
+ALWAYS_INLINE const float *step_d(Input in, int c) { return in.d + (unsigned)c / 8; }
 
 /* acc += the step's codes u . x: 8 lanes, the even and odd halves summed into each, so lanes
  * 0-3 | 4-7 are blocks 0 | 1 and d (x->d_pair) their scales.  The int32 lanes equal the AVX2
@@ -195,6 +203,8 @@ ALWAYS_INLINE float finish_row(const Lut8 *l, Acc acc, const QActs *x, int t) {
 
 ALWAYS_INLINE void dot_rows(Lut8 *l, const QActs *x, float *y, int r0, int r1, int bits, int T) {
     size_t rows = (size_t)l->w->rows;
+    Input in[FUSED_MAX_T];
+    UNROLL_T for (int t = 0; t < T; t++) in[t] = input_at(x, t);
     for (int r = r0; r < r1; r++) {
         const uint8_t *row = lut8_row(l, r);
         Acc acc[FUSED_MAX_T];
@@ -203,11 +213,11 @@ ALWAYS_INLINE void dot_rows(Lut8 *l, const QActs *x, float *y, int r0, int r1, i
         for (; c < l->full_end; c += STEP) {
             prefetch_ahead(row + (size_t)c * (size_t)bits / 8);
             Codes u = step_codes(l, row, c, bits, 1);
-            UNROLL_T for (int t = 0; t < T; t++) acc[t] = step_fma(acc[t], u, step_x(x, t, c), step_d(x, t, c));
+            UNROLL_T for (int t = 0; t < T; t++) acc[t] = step_fma(acc[t], u, step_x(in[t], c), step_d(in[t], c));
         }
         for (; c < x->ld; c += STEP) {
             Codes u = step_codes(l, row, c, bits, 0);
-            UNROLL_T for (int t = 0; t < T; t++) acc[t] = step_fma(acc[t], u, step_x(x, t, c), step_d(x, t, c));
+            UNROLL_T for (int t = 0; t < T; t++) acc[t] = step_fma(acc[t], u, step_x(in[t], c), step_d(in[t], c));
         }
         for (int t = 0; t < T; t++) y[(size_t)t * rows + (size_t)r] = finish_row(l, acc[t], x, t);
     }
@@ -277,11 +287,12 @@ static void tile_run(void *ctx, const void *const rows[TILE_ROWS], int c0, int c
     for (int t = 0; t < x->T; t += 2) {
         int u = t + 1 < x->T ? t + 1 : t; /* odd T: the last input twice, the same sums */
         float *a = acc + (size_t)t * TILE_ROWS * L, *b = acc + (size_t)u * TILE_ROWS * L;
+        Input ia = input_at(x, t), ib = input_at(x, u);
         Acc a0 = _mm256_loadu_ps(a), a1 = _mm256_loadu_ps(a + L), a2 = _mm256_loadu_ps(a + 2 * L), a3 = _mm256_loadu_ps(a + 3 * L);
         Acc b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + L), b2 = _mm256_loadu_ps(b + 2 * L), b3 = _mm256_loadu_ps(b + 3 * L);
         for (int c = c0; c < c1; c += STEP) {
-            Codes xa = step_x(x, t, c), xb = step_x(x, u, c);
-            const float *da = step_d(x, t, c), *db = step_d(x, u, c);
+            Codes xa = step_x(ia, c), xb = step_x(ib, c);
+            const float *da = step_d(ia, c), *db = step_d(ib, c);
             Codes v;
 #define TILE_CODES(w) (Codes){_mm256_load_si256((const __m256i *)(w + (c - c0))), _mm256_load_si256((const __m256i *)(w + (c - c0) + 32))}
             v = TILE_CODES(w0), a0 = step_fma(a0, v, xa, da), b0 = step_fma(b0, v, xb, db);
@@ -295,10 +306,30 @@ static void tile_run(void *ctx, const void *const rows[TILE_ROWS], int c0, int c
     }
 }
 
+/* finish_row for every row and input, a whole tile (4 rows) of two inputs per hsum8_x8. */
 static void tile_finish(void *ctx, const float *acc, int T, int r, int nr, float *y, size_t ldy) {
     const Tiles *tl = ctx;
-    for (int t = 0; t < T; t++, acc += TILE_ROWS * ACC_LANES, y += ldy)
-        for (int i = 0; i < nr; i++) y[r + i] = finish_row(&tl->lut[i], _mm256_loadu_ps(acc + ACC_LANES * i), tl->x, t);
+    const QActs *x = tl->x;
+    enum { L = ACC_LANES };
+    if (nr < TILE_ROWS) { /* the matrix's last rows */
+        for (int t = 0; t < T; t++, acc += TILE_ROWS * L, y += ldy)
+            for (int i = 0; i < nr; i++) y[r + i] = finish_row(&tl->lut[i], _mm256_loadu_ps(acc + L * i), x, t);
+        return;
+    }
+    float s[TILE_ROWS];
+    for (int i = 0; i < TILE_ROWS; i++) s[i] = tl->lut[i].w->lut_q8_scale[tl->lut[i].group];
+    const __m256 scale = _mm256_setr_ps(s[0], s[1], s[2], s[3], s[0], s[1], s[2], s[3]);
+    const float offset = (float)tl->lut[0].offset; /* one matrix: one width, one offset */
+    for (int t = 0; t < T; t += 2) {
+        int u = t + 1 < T ? t + 1 : t;
+        const float *a = acc + (size_t)t * TILE_ROWS * L, *b = acc + (size_t)u * TILE_ROWS * L;
+        __m256 h = hsum8_x8(_mm256_loadu_ps(a), _mm256_loadu_ps(a + L), _mm256_loadu_ps(a + 2 * L), _mm256_loadu_ps(a + 3 * L),
+                            _mm256_loadu_ps(b), _mm256_loadu_ps(b + L), _mm256_loadu_ps(b + 2 * L), _mm256_loadu_ps(b + 3 * L));
+        __m256 q = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_set1_ps(offset * x->qsum[t])), _mm_set1_ps(offset * x->qsum[u]), 1);
+        __m256 o = _mm256_mul_ps(_mm256_sub_ps(h, q), scale);
+        _mm_storeu_ps(y + (size_t)t * ldy + r, _mm256_castps256_ps128(o));
+        if (u != t) _mm_storeu_ps(y + (size_t)u * ldy + r, _mm256_extractf128_ps(o, 1));
+    }
 }
 
 static void qmat_rows_q8_avx512(const QMatrix *w, const QActs *x, float *y, int r0, int r1) {
