@@ -64,9 +64,6 @@ ANEMLL_API void anemll_set_threads(int n);
 /* $ANEMLL_THREADS read strictly: 0 when unset; -1 when it is not an integer >= 1; else the count,
  * at most 256 (*capped set when it asked for more). */
 ANEMLL_API int anemll_threads_env(int *capped);
-/* Median read bandwidth in GB/s of all threads summing a buffer of `bytes` (much larger than the
- * caches), over `repeats` passes: what bounds decoding. */
-ANEMLL_API double anemll_read_bandwidth_gbs(size_t bytes, int repeats);
 
 /* ---- models ---- */
 
@@ -91,6 +88,10 @@ typedef struct {
     char shape[512];       /* the shape in words */
 } anemll_model_info;
 ANEMLL_API void anemll_model_get_info(const anemll_model *m, anemll_model_info *out);
+/* Median read bandwidth in GB/s of all threads summing the model's own weights (the matrices a
+ * decoded token streams, from the pages decoding reads them from), over `repeats` passes after
+ * one untimed pass: what bounds decoding. */
+ANEMLL_API double anemll_read_bandwidth_gbs(const anemll_model *m, int repeats);
 /* A few lines for people: folder, shape, layer types, files and sizes; for a conversion its
  * context, LUT specs and FP16 scale (*text: anemll_free). */
 ANEMLL_API int anemll_model_describe(const anemll_model *m, char **text, size_t *len);

@@ -1,6 +1,7 @@
 /* Sessions, generation and conversation through the public API (include/anemll.h) on the shipped
  * checkpoint models/anemll-tiny, whose greedy answers are known from its training data: KV reuse,
  * truncation, stop tokens, stop strings, cancel, limits, the history splice and turn dropping. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,15 @@ static int *prompt_ids(const char *user, int *n) {
 
 /* A set that extends the cached sequence runs only the new tokens, with the logits a fresh
  * session gets; truncate keeps a prefix the next set reuses. */
+/* The decode bound's probe reads the model's own streamed weights: a finite, positive rate,
+ * for any repeat count (fewer than one pass is one pass). */
+static void test_read_bandwidth_probe(void) {
+    for (int repeats = 0; repeats <= 2; repeats++) {
+        double gbs = anemll_read_bandwidth_gbs(model, repeats);
+        CHECKF(isfinite(gbs) && gbs > 0.0, "%d repeats: %g GB/s", repeats, gbs);
+    }
+}
+
 static void test_session_reuse_and_truncate(void) {
     int n;
     int *ids = prompt_ids("What is a kluge? Tell me everything you know about it.", &n);
@@ -272,6 +282,7 @@ int main(void) {
         printf("FAIL load_model: %s\n", anemll_last_error());
         return 1;
     }
+    RUN(test_read_bandwidth_probe);
     RUN(test_session_reuse_and_truncate);
     RUN(test_stop_at_end_of_turn);
     RUN(test_stop_strings);

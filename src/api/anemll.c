@@ -72,50 +72,6 @@ int anemll_threads(void) { return pool_threads(); }
 void anemll_set_threads(int n) { pool_set_threads(n); }
 int anemll_threads_env(int *capped) { return pool_threads_env(capped); }
 
-/* Every thread sums its own slice of the buffer. */
-typedef struct {
-    const uint64_t *buf;
-    size_t n;
-    uint64_t sums[POOL_MAX_THREADS];
-} ReadJob;
-
-static void read_task(void *ctx, int i, int n) {
-    ReadJob *j = ctx;
-    size_t a = j->n * (size_t)i / (size_t)n, b = j->n * (size_t)(i + 1) / (size_t)n;
-    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    for (size_t k = a; k + 4 <= b; k += 4) {
-        s0 += j->buf[k];
-        s1 += j->buf[k + 1];
-        s2 += j->buf[k + 2];
-        s3 += j->buf[k + 3];
-    }
-    j->sums[i] = s0 + s1 + s2 + s3;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-double anemll_read_bandwidth_gbs(size_t bytes, int repeats) {
-    ReadJob j = {.n = bytes / 8};
-    uint64_t *buf = xmalloc(bytes);
-    for (size_t k = 0; k < j.n; k++) buf[k] = k;
-    j.buf = buf;
-    double *gbs = xmalloc(sizeof(double) * (size_t)(repeats > 0 ? repeats : 1));
-    pool_run(read_task, &j, pool_threads()); /* warm up */
-    for (int r = 0; r < repeats; r++) {
-        double t0 = now_seconds();
-        pool_run(read_task, &j, pool_threads());
-        gbs[r] = (double)bytes / (now_seconds() - t0) / 1e9;
-    }
-    qsort(gbs, (size_t)repeats, sizeof(double), cmp_double);
-    double m = repeats % 2 ? gbs[repeats / 2] : 0.5 * (gbs[repeats / 2 - 1] + gbs[repeats / 2]);
-    free(gbs);
-    free(buf);
-    return m;
-}
-
 /* ---- models ---- */
 
 int anemll_model_load(const char *path, anemll_model **out) {
@@ -155,10 +111,76 @@ void anemll_model_get_info(const anemll_model *m, anemll_model_info *out) {
         const QMatrix *mats[] = {&w->q, &w->k, &w->v, &w->o, &w->gate, &w->up, &w->down};
         for (int i = 0; i < 7; i++) b += (double)qmat_bytes(mats[i]);
     }
-    b += (double)qmat_bytes(&m->m.w.lm_head);
+    const QMatrix *head = &m->m.w.lm_head; /* with codes8 built, those are read instead of the indices */
+    b += (double)qmat_bytes(head) + (head->codes8 ? (double)qmat_stream(head).bytes - (double)head->rows * (double)head->row_bytes : 0.0);
     b += (double)qmat_bytes(&m->m.w.embed) / c->vocab_size;
     out->bytes_per_token = b;
     config_describe(c, out->shape, sizeof out->shape);
+}
+
+/* ---- read bandwidth ---- */
+
+/* The weights a decoded token streams, as byte ranges; every thread sums its own slice of their
+ * concatenation (8 bytes at a time through memcpy: the ranges need not be aligned). */
+typedef struct {
+    QStream *parts;
+    int n;
+    size_t total;
+    uint64_t sums[POOL_MAX_THREADS];
+} ReadJob;
+
+static uint64_t sum_bytes(const uint8_t *p, size_t n) {
+    uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, v[4];
+    size_t k = 0;
+    for (; k + sizeof v <= n; k += sizeof v) {
+        memcpy(v, p + k, sizeof v);
+        s0 += v[0], s1 += v[1], s2 += v[2], s3 += v[3];
+    }
+    for (; k < n; k++) s0 += p[k];
+    return s0 + s1 + s2 + s3;
+}
+
+static void read_task(void *ctx, int i, int n) {
+    ReadJob *j = ctx;
+    size_t a = j->total / (size_t)n * (size_t)i, b = i + 1 == n ? j->total : j->total / (size_t)n * (size_t)(i + 1);
+    uint64_t s = 0;
+    size_t off = 0; /* of part k in the concatenation */
+    for (int k = 0; k < j->n && off < b; off += j->parts[k].bytes, k++) {
+        size_t lo = a > off ? a : off, end = off + j->parts[k].bytes, hi = b < end ? b : end;
+        if (lo < hi) s += sum_bytes((const uint8_t *)j->parts[k].data + (lo - off), hi - lo);
+    }
+    j->sums[i] = s;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double anemll_read_bandwidth_gbs(const anemll_model *m, int repeats) {
+    const ModelWeights *mw = &m->m.w;
+    int L = m->m.cfg.num_layers;
+    ReadJob j = {.parts = xmalloc(sizeof(QStream) * ((size_t)L * 7 + 1))};
+    for (int l = 0; l < L; l++) {
+        const LayerWeights *w = &mw->layers[l];
+        const QMatrix *mats[] = {&w->q, &w->k, &w->v, &w->o, &w->gate, &w->up, &w->down};
+        for (int i = 0; i < 7; i++) j.parts[j.n++] = qmat_stream(mats[i]);
+    }
+    j.parts[j.n++] = qmat_stream(&mw->lm_head);
+    for (int k = 0; k < j.n; k++) j.total += j.parts[k].bytes;
+    if (repeats < 1) repeats = 1;
+    double *gbs = xmalloc(sizeof(double) * (size_t)repeats);
+    pool_run(read_task, &j, pool_threads()); /* pages mapped in, as decoding finds them */
+    for (int r = 0; r < repeats; r++) {
+        double t0 = now_seconds();
+        pool_run(read_task, &j, pool_threads());
+        gbs[r] = (double)j.total / (now_seconds() - t0) / 1e9;
+    }
+    qsort(gbs, (size_t)repeats, sizeof(double), cmp_double);
+    double med = repeats % 2 ? gbs[repeats / 2] : 0.5 * (gbs[repeats / 2 - 1] + gbs[repeats / 2]);
+    free(gbs);
+    free(j.parts);
+    return med;
 }
 
 /* What a FILE* writer produced, as one allocation. */

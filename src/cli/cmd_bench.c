@@ -144,7 +144,7 @@ int cmd_bench(int argc, char **argv) {
     if (rc) {
         fail_with_error();
     } else {
-        double gbs = anemll_read_bandwidth_gbs((size_t)1 << 30, 5);
+        double gbs = anemll_read_bandwidth_gbs(m, 5);
         double bpt = info.bytes_per_token;
         double bound = gbs * 1e9 / bpt;
         printf("model: %s\n  %s\n  weight files %.1f MiB, %.1f MiB read per decoded token\n", info.dir, info.shape,

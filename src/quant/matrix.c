@@ -161,6 +161,13 @@ void qacts_free(QActs *a) {
     memset(a, 0, sizeof *a);
 }
 
+QStream qmat_stream(const QMatrix *w) {
+    size_t rows = (size_t)w->rows;
+    if (w->codes8) return (QStream){w->codes8, rows * (size_t)w->codes8_ld};
+    if (w->kind == QM_LUT) return (QStream){w->data, rows * w->row_bytes};
+    return (QStream){w->data, rows * (size_t)w->cols * (w->kind == QM_F32 ? 4u : 2u)};
+}
+
 size_t qmat_bytes(const QMatrix *w) {
     size_t n = (size_t)w->rows * (size_t)w->cols;
     switch (w->kind) {
