@@ -1,4 +1,5 @@
 /* Sampling: greedy, top-k/top-p limits, temperature, and seeded reproducibility. */
+#include <math.h>
 #include <string.h>
 
 #include "check.h"
@@ -12,6 +13,15 @@ static void test_greedy_first_max(void) {
     CHECK(sampler_sample(&s, logits) == 1); /* ties go to the first */
     CHECK(argmax(logits, 6) == 1);
     sampler_free(&s);
+}
+
+/* NaN never wins: one in the middle is passed over, one first keeps index 0 (nothing is > NaN). */
+static void test_argmax_nan(void) {
+    const float mid[4] = {1.0f, NAN, 2.0f, 0.5f}, first[3] = {NAN, 5.0f, 7.0f};
+    CHECK(argmax(mid, 4) == 2);
+    CHECK(argmax(first, 3) == 0);
+    const float zeros[2] = {-0.0f, 0.0f};
+    CHECK(argmax(zeros, 2) == 0); /* +0 is not > -0: the first */
 }
 
 static void test_top_k_one_is_greedy(void) {
@@ -63,6 +73,7 @@ static void test_seeded(void) {
 
 int main(void) {
     RUN(test_greedy_first_max);
+    RUN(test_argmax_nan);
     RUN(test_top_k_one_is_greedy);
     RUN(test_top_p_small);
     RUN(test_distribution);

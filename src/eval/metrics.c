@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/sampler.h"
+
 /* ---------------------------------------------------------------- metrics */
 
 double eval_pearson(const float *a, const float *b, int n) {
@@ -31,13 +33,6 @@ double eval_pearson(const float *a, const float *b, int n) {
     return r > 1 ? 1 : r < -1 ? -1 : r;
 }
 
-static int argmax_f(const float *v, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (v[i] > v[best]) best = i;
-    return best;
-}
-
 static double logsumexp(const float *v, int n, double max) {
     double z = 0;
     for (int i = 0; i < n; i++) z += exp((double)v[i] - max);
@@ -45,14 +40,14 @@ static double logsumexp(const float *v, int n, double max) {
 }
 
 double eval_log_softmax_at(const float *logits, int V, int id) {
-    double m = logits[argmax_f(logits, V)];
+    double m = logits[argmax(logits, V)];
     return (double)logits[id] - logsumexp(logits, V, m);
 }
 
 void eval_step(const float *h, const float *c, int V, EvalStep *o) {
     memset(o, 0, sizeof *o);
-    o->ref_top = argmax_f(h, V);
-    o->cand_top = argmax_f(c, V);
+    o->ref_top = argmax(h, V);
+    o->cand_top = argmax(c, V);
     o->match = o->ref_top == o->cand_top;
     double mh = h[o->ref_top], mc = c[o->cand_top];
     double zh = 0, zc = 0;

@@ -20,7 +20,7 @@ void sampler_init(Sampler *s, int vocab, float temperature, int top_k, float top
 void sampler_free(Sampler *s);
 /* logits: [vocab]; not modified */
 int sampler_sample(Sampler *s, const float *logits);
-/* index of the largest value, the first one on ties */
+/* index of the largest value, the first one on ties; NaNs never win (a NaN at 0: 0) */
 int argmax(const float *v, int n);
 /* uniform in [0, 1) */
 float sampler_uniform(Sampler *s);
