@@ -2,14 +2,15 @@
 # Aggregate decode speed of `anemll serve` with 1, 2, 4 and 8 concurrent streams: what continuous
 # batching buys (one pass over the weights per step serves every stream).
 # Usage: bash bench/serve_bench.sh [SHAPE]   (default gemma3-1b; tiny = the shipped model)
-# Env: THREADS (2), GEN (tokens per stream, 64), STREAMS ("1 2 4 8"), KEEP=1 keeps the synthetic
+# Env: THREADS (2), GEN (tokens per stream, 64), STREAMS ("1 2 4 8"), TEMP (sampling temperature,
+# 0 = greedy; OpenAI's default, and the server's, is 1), KEEP=1 keeps the synthetic
 # checkpoint and its conversion in bench/.work (the same folders compare_llamacpp.sh uses).
 # The model is a random-weight checkpoint of the shape (`anemll synth`) converted with the default
 # LUT specs; the tokenizer is Gemma 3's (tests/data). Streams ignore EOS, so each makes GEN tokens.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shape=${1:-gemma3-1b}
-THREADS=${THREADS:-2} GEN=${GEN:-64} STREAMS=${STREAMS:-"1 2 4 8"}
+THREADS=${THREADS:-2} GEN=${GEN:-64} STREAMS=${STREAMS:-"1 2 4 8"} TEMP=${TEMP:-0}
 W=bench/.work
 mkdir -p "$W"
 make -s -j2 build/anemll >&2
@@ -30,15 +31,15 @@ pid=$!
 for _ in $(seq 600); do grep -q '^listening' "$log" && break; sleep 0.1; done
 port=$(sed -n 's|^listening on http://.*:\([0-9]*\)$|\1|p' "$log")
 [ -n "$port" ] || { cat "$log"; echo "serve_bench: the server did not start" >&2; exit 1; }
-echo "== $shape: $THREADS threads, $GEN tokens per stream, load $(cat /proc/loadavg)"
-python3 - "$port" "$GEN" $STREAMS <<'PY'
+echo "== $shape: $THREADS threads, $GEN tokens per stream, temperature $TEMP, load $(cat /proc/loadavg)"
+python3 - "$port" "$GEN" "$TEMP" $STREAMS <<'PY'
 import http.client, json, sys, threading, time
-port, gen, counts = int(sys.argv[1]), int(sys.argv[2]), [int(x) for x in sys.argv[3:]]
+port, gen, temp, counts = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), [int(x) for x in sys.argv[4:]]
 
 def stream(i, out):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     body = {"prompt": f"Stream {i} says", "max_tokens": gen, "ignore_eos": True, "stream": True,
-            "temperature": 0, "stream_options": {"include_usage": True}}
+            "temperature": temp, "stream_options": {"include_usage": True}}
     c.request("POST", "/v1/completions", body=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
     r = c.getresponse()
     first = last = None
