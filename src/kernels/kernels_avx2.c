@@ -722,15 +722,10 @@ static void q8_finish(void *ctx, const float *acc, int T, int r, int nr, float *
         return;
     }
     const __m256 scale = _mm256_setr_ps(s[0], s[1], s[2], s[3], s[0], s[1], s[2], s[3]);
+    _Static_assert(TILE_ROWS == 4, "finish_tile_pair's layout: [input][4 rows][8 lanes]");
     for (int t = 0; t < T; t += 2) {
         int u = t + 1 < T ? t + 1 : t;
-        const float *a = acc + (size_t)t * TILE_ROWS * 8, *b = acc + (size_t)u * TILE_ROWS * 8;
-        __m256 h = hsum8_x8(_mm256_loadu_ps(a), _mm256_loadu_ps(a + 8), _mm256_loadu_ps(a + 16), _mm256_loadu_ps(a + 24),
-                            _mm256_loadu_ps(b), _mm256_loadu_ps(b + 8), _mm256_loadu_ps(b + 16), _mm256_loadu_ps(b + 24));
-        __m256 off = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_set1_ps(OFFSET_SHARE(t))), _mm_set1_ps(OFFSET_SHARE(u)), 1);
-        __m256 o = _mm256_mul_ps(_mm256_sub_ps(h, off), scale);
-        _mm_storeu_ps(y + (size_t)t * ldy + r, _mm256_castps256_ps128(o));
-        if (u != t) _mm_storeu_ps(y + (size_t)u * ldy + r, _mm256_extractf128_ps(o, 1));
+        finish_tile_pair(acc, t, u, OFFSET_SHARE(t), OFFSET_SHARE(u), scale, y + r, ldy);
     }
 #undef OFFSET_SHARE
 }

@@ -320,15 +320,10 @@ static void tile_finish(void *ctx, const float *acc, int T, int r, int nr, float
     for (int i = 0; i < TILE_ROWS; i++) s[i] = tl->lut[i].w->lut_q8_scale[tl->lut[i].group];
     const __m256 scale = _mm256_setr_ps(s[0], s[1], s[2], s[3], s[0], s[1], s[2], s[3]);
     const float offset = (float)tl->lut[0].offset; /* one matrix: one width, one offset */
+    _Static_assert(TILE_ROWS == 4 && L == 8, "finish_tile_pair's layout: [input][4 rows][8 lanes]");
     for (int t = 0; t < T; t += 2) {
         int u = t + 1 < T ? t + 1 : t;
-        const float *a = acc + (size_t)t * TILE_ROWS * L, *b = acc + (size_t)u * TILE_ROWS * L;
-        __m256 h = hsum8_x8(_mm256_loadu_ps(a), _mm256_loadu_ps(a + L), _mm256_loadu_ps(a + 2 * L), _mm256_loadu_ps(a + 3 * L),
-                            _mm256_loadu_ps(b), _mm256_loadu_ps(b + L), _mm256_loadu_ps(b + 2 * L), _mm256_loadu_ps(b + 3 * L));
-        __m256 q = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_set1_ps(offset * x->qsum[t])), _mm_set1_ps(offset * x->qsum[u]), 1);
-        __m256 o = _mm256_mul_ps(_mm256_sub_ps(h, q), scale);
-        _mm_storeu_ps(y + (size_t)t * ldy + r, _mm256_castps256_ps128(o));
-        if (u != t) _mm_storeu_ps(y + (size_t)u * ldy + r, _mm256_extractf128_ps(o, 1));
+        finish_tile_pair(acc, t, u, offset * x->qsum[t], offset * x->qsum[u], scale, y + r, ldy);
     }
 }
 

@@ -45,6 +45,21 @@ ALWAYS_INLINE __m256 hsum8_x8(__m256 v0, __m256 v1, __m256 v2, __m256 v3, __m256
     __m256 w23 = _mm256_add_ps(_mm256_shuffle_ps(p2, p3, 0x44), _mm256_shuffle_ps(p2, p3, 0xee));
     return _mm256_add_ps(_mm256_shuffle_ps(w01, w23, 0x88), _mm256_shuffle_ps(w01, w23, 0xdd));
 }
+
+/* A tile of 4 rows finished for inputs t and u (u == t for an odd last input): acc holds each
+ * input's 4 rows of 8 partial sums, [input][4][8]; y[t * ldy + i] = (hsum8 of row i's sums -
+ * share_t) * scale[i], and likewise for u; scale holds the 4 rows' scales twice.  The same
+ * operations as a row finished alone with hsum8, so the same bits. */
+ALWAYS_INLINE void finish_tile_pair(const float *acc, int t, int u, float share_t, float share_u, __m256 scale, float *y,
+                                    size_t ldy) {
+    const float *a = acc + (size_t)t * 32, *b = acc + (size_t)u * 32;
+    __m256 h = hsum8_x8(_mm256_loadu_ps(a), _mm256_loadu_ps(a + 8), _mm256_loadu_ps(a + 16), _mm256_loadu_ps(a + 24),
+                        _mm256_loadu_ps(b), _mm256_loadu_ps(b + 8), _mm256_loadu_ps(b + 16), _mm256_loadu_ps(b + 24));
+    __m256 share = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_set1_ps(share_t)), _mm_set1_ps(share_u), 1);
+    __m256 o = _mm256_mul_ps(_mm256_sub_ps(h, share), scale);
+    _mm_storeu_ps(y + (size_t)t * ldy, _mm256_castps256_ps128(o));
+    if (u != t) _mm_storeu_ps(y + (size_t)u * ldy, _mm256_extractf128_ps(o, 1));
+}
 #endif
 
 #endif
