@@ -108,11 +108,10 @@ void anemll_model_get_info(const anemll_model *m, anemll_model_info *out) {
     double b = 0;
     for (int l = 0; l < c->num_layers; l++) {
         const LayerWeights *w = &m->m.w.layers[l];
-        const QMatrix *mats[] = {&w->q, &w->k, &w->v, &w->o, &w->gate, &w->up, &w->down};
-        for (int i = 0; i < 7; i++) b += (double)qmat_bytes(mats[i]);
+        const QMatrix *mats[LAYER_NUM_MATRICES] = {LAYER_MATRICES(w)};
+        for (int i = 0; i < LAYER_NUM_MATRICES; i++) b += (double)qmat_bytes(mats[i]);
     }
-    const QMatrix *head = &m->m.w.lm_head; /* with codes8 built, those are read instead of the indices */
-    b += (double)qmat_bytes(head) + (head->codes8 ? (double)qmat_stream(head).bytes - (double)head->rows * (double)head->row_bytes : 0.0);
+    b += (double)qmat_bytes(&m->m.w.lm_head); /* its codes8 where built, which decode reads instead of the indices */
     b += (double)qmat_bytes(&m->m.w.embed) / c->vocab_size;
     out->bytes_per_token = b;
     config_describe(c, out->shape, sizeof out->shape);
@@ -160,11 +159,10 @@ static int cmp_double(const void *a, const void *b) {
 double anemll_read_bandwidth_gbs(const anemll_model *m, int repeats) {
     const ModelWeights *mw = &m->m.w;
     int L = m->m.cfg.num_layers;
-    ReadJob j = {.parts = xmalloc(sizeof(QStream) * ((size_t)L * 7 + 1))};
+    ReadJob j = {.parts = xmalloc(sizeof(QStream) * ((size_t)L * LAYER_NUM_MATRICES + 1))};
     for (int l = 0; l < L; l++) {
-        const LayerWeights *w = &mw->layers[l];
-        const QMatrix *mats[] = {&w->q, &w->k, &w->v, &w->o, &w->gate, &w->up, &w->down};
-        for (int i = 0; i < 7; i++) j.parts[j.n++] = qmat_stream(mats[i]);
+        const QMatrix *mats[LAYER_NUM_MATRICES] = {LAYER_MATRICES(&mw->layers[l])};
+        for (int i = 0; i < LAYER_NUM_MATRICES; i++) j.parts[j.n++] = qmat_stream(mats[i]);
     }
     j.parts[j.n++] = qmat_stream(&mw->lm_head);
     for (int k = 0; k < j.n; k++) j.total += j.parts[k].bytes;

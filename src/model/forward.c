@@ -500,8 +500,8 @@ int model_rows_independent(const Model *m, Precision p) {
     if (!m->w.lm_head.lut_q8) return 0;
     for (int l = 0; l < m->cfg.num_layers; l++) {
         const LayerWeights *w = &m->w.layers[l];
-        const QMatrix *mats[] = {&w->q, &w->k, &w->v, &w->o, &w->gate, &w->up, &w->down};
-        for (int i = 0; i < 7; i++)
+        const QMatrix *mats[LAYER_NUM_MATRICES] = {LAYER_MATRICES(w)};
+        for (int i = 0; i < LAYER_NUM_MATRICES; i++)
             if (!mats[i]->lut_q8) return 0;
     }
     return 1;

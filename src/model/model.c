@@ -362,8 +362,8 @@ void model_free(Model *m) {
             free(lw->post_ff_norm);
             free(lw->q_norm);
             free(lw->k_norm);
-            QMatrix *mats[] = {&lw->q, &lw->k, &lw->v, &lw->o, &lw->gate, &lw->up, &lw->down};
-            for (size_t i = 0; i < sizeof mats / sizeof mats[0]; i++) qmat_free_q8(mats[i]);
+            QMatrix *mats[LAYER_NUM_MATRICES] = {LAYER_MATRICES(lw)};
+            for (int i = 0; i < LAYER_NUM_MATRICES; i++) qmat_free_q8(mats[i]);
         }
         free(m->w.layers);
     }

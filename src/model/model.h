@@ -23,6 +23,10 @@ typedef struct {
     float *q_norm, *k_norm; /* [hd] */
 } LayerWeights;
 
+/* A layer's matrices, for an initializer: QMatrix *mats[LAYER_NUM_MATRICES] = {LAYER_MATRICES(lw)}. */
+#define LAYER_NUM_MATRICES 7
+#define LAYER_MATRICES(lw) &(lw)->q, &(lw)->k, &(lw)->v, &(lw)->o, &(lw)->gate, &(lw)->up, &(lw)->down
+
 typedef struct {
     QMatrix embed;        /* [V, H] input embeddings */
     QMatrix lm_head;      /* [V, H] output projection (the same matrix when tied) */

@@ -169,15 +169,7 @@ QStream qmat_stream(const QMatrix *w) {
 }
 
 size_t qmat_bytes(const QMatrix *w) {
-    size_t n = (size_t)w->rows * (size_t)w->cols;
-    switch (w->kind) {
-    case QM_F32: return n * 4;
-    case QM_F16:
-    case QM_BF16: return n * 2;
-    case QM_LUT: {
-        size_t ngroups = ((size_t)w->rows + (size_t)w->group - 1) / (size_t)w->group;
-        return (size_t)w->rows * w->row_bytes + ngroups * ((size_t)1 << w->bits) * 2;
-    }
-    }
-    return 0;
+    size_t tables = 0;
+    if (w->kind == QM_LUT) tables = (size_t)lut_num_groups(w->rows, w->group) * ((size_t)1 << w->bits) * 2;
+    return qmat_stream(w).bytes + tables;
 }

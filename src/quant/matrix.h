@@ -53,8 +53,6 @@ static inline float qmat_weight(QMatKind kind, const void *row, int c, int bits,
     }
     return lut[lut_get_index(row, c, bits)];
 }
-/* Bytes the matrix occupies (indices + tables). */
-size_t qmat_bytes(const QMatrix *w);
 /* What a pass over every row streams from memory: codes8 when built (the indices are then not
  * read), else the packed indices or the dense values (the small tables not included). */
 typedef struct {
@@ -62,6 +60,8 @@ typedef struct {
     size_t bytes;
 } QStream;
 QStream qmat_stream(const QMatrix *w);
+/* Bytes a pass over every row reads: qmat_stream's, plus a LUT matrix's tables. */
+size_t qmat_bytes(const QMatrix *w);
 
 /* ---- 8-bit activations (the fast path for LUT matrices) ----
  * A palettized matrix holds at most 2^bits distinct values per group, so its tables lose little
